@@ -1,0 +1,55 @@
+"""Hook specifications: what a segmint plugin can provide.
+
+A plugin is a module or object with functions marked `@segmint.hookimpl`, found through
+the ``segmint`` entry-point group (built-ins included). Each ``register_*`` hook returns a
+list; segmint collects the lists of all plugins and refuses two objects of one kind that
+share a name.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("segmint")
+hookimpl = pluggy.HookimplMarker("segmint")
+
+
+@hookspec
+def register_sources() -> list[type]:
+    """Return source classes (subclasses of `segmint.Source`).
+
+    A source reads customer data as Arrow: profiles (one row per customer) or events
+    (customer key, timestamp and attributes). Its class attribute ``name`` is what a project
+    file writes as ``plugin = "..."``; its ``Options`` attrs class declares the options,
+    which segmint validates when the project loads.
+    """
+
+
+@hookspec
+def register_metrics() -> list[object]:
+    """Return metric definitions (`segmint.Metric` values).
+
+    A metric declares the columns it provides (name, Arrow type, description) and what it
+    needs (an event source role such as ``orders``); segmint calls its ``compute`` only when
+    a rule or a command uses one of its columns.
+    """
+
+
+@hookspec
+def register_sinks() -> list[type]:
+    """Return sink classes (subclasses of `segmint.Sink`).
+
+    A sink delivers a run's result somewhere (a file, an email tool, a database). Its
+    ``deliver(result, dry_run=...)`` returns a `segmint.Delivery` with the counts of what
+    was (or, in a dry run, would be) added, updated, removed and skipped.
+    """
+
+
+@hookspec
+def register_functions() -> list[object]:
+    """Return functions for the rules language (`segmint.Function` values).
+
+    A function has a name, parameter types and a result type for the type checker, and an
+    implementation that builds a `pyarrow.compute.Expression` from its arguments'
+    expressions.
+    """
