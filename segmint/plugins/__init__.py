@@ -1,0 +1,1 @@
+"""Built-in plugins, found through the same ``segmint`` entry-point group as third-party ones."""

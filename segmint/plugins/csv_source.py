@@ -1,0 +1,210 @@
+"""The built-in ``csv`` source: delimited text files (``.csv``, ``.tsv``) read with pyarrow.
+
+Types are guessed from the first block (about 1 MB) unless the ``columns`` option names
+them; the key column is always read as text, so identifiers such as ``00123`` keep their
+leading zeros. Empty cells are null.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from segmint.engine.errors import DataError
+
+from .file_common import COLUMN_TYPES, FileSource, check_column_types, check_encoding, is_utf8
+
+LIST_TYPE = "list[string]"
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (.+?): (.*)", re.DOTALL
+)
+_INVALID_VALUE = re.compile(r"invalid value '(.*)'$", re.DOTALL)
+_ROW = re.compile(r"Row #(\d+): ")
+
+
+def _one_character(instance: Any, attribute: attrs.Attribute, value: str | None) -> None:
+    if value is not None and len(value) != 1:
+        raise ValueError(f"must be a single character, got {value!r}", attribute)
+
+
+def _not_empty(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if not value:
+        raise ValueError("must not be empty", attribute)
+
+
+@attrs.frozen
+class CsvOptions:
+    """Options of the ``csv`` source."""
+
+    path: Path = attrs.field(metadata={"help": "the file, relative to the project directory"})
+    delimiter: str | None = attrs.field(
+        default=None,
+        validator=_one_character,
+        metadata={"help": 'the field separator; "," or, for .tsv files, a tab'},
+    )
+    encoding: str = attrs.field(
+        default="utf-8", validator=check_encoding, metadata={"help": "the file's text encoding"}
+    )
+    columns: dict[str, str] = attrs.field(
+        factory=dict,
+        validator=check_column_types,
+        metadata={"help": "column types to use instead of guessed ones, by column name"},
+    )
+    list_separator: str = attrs.field(
+        default=";",
+        validator=_not_empty,
+        metadata={"help": "what separates the items of a list[string] column's cells"},
+    )
+    null_values: list[str] = attrs.field(
+        factory=lambda: [""], metadata={"help": "cell texts that mean 'no value'"}
+    )
+
+
+class CsvSource(FileSource):
+    """Customer data from a delimited text file."""
+
+    name = "csv"
+    description = "delimited text files (.csv, .tsv)"
+    Options = CsvOptions
+    extensions = (".csv", ".tsv")
+
+    def _read_schema(self) -> pa.Schema:
+        with pacsv.open_csv(self.path, **self._reader_options()) as reader:
+            schema = reader.schema
+        self._check_text(schema)
+        for name in self._list_columns():
+            if name in schema.names:
+                index = schema.get_field_index(name)
+                schema = schema.set(index, pa.field(name, COLUMN_TYPES[LIST_TYPE]))
+        return schema
+
+    def _read_table(self, names: list[str]) -> pa.Table:
+        table = pacsv.read_csv(self.path, **self._reader_options(include=names))
+        self._check_text(table.schema)
+        separator = r"\s*" + re.escape(self.options.list_separator) + r"\s*"
+        for name in self._list_columns():
+            if name in table.column_names:
+                cells = pc.utf8_trim_whitespace(table[name])
+                index = table.column_names.index(name)
+                table = table.set_column(index, name, pc.split_pattern_regex(cells, separator))
+        return table
+
+    def _reader_options(
+        self, *, include: list[str] | None = None, column_types: dict | None = None, **read: Any
+    ) -> dict[str, Any]:
+        options = self.options
+        encoding = "utf8" if is_utf8(options.encoding) else options.encoding
+        handler = read.pop("invalid_row_handler", None)
+        return {
+            "read_options": pacsv.ReadOptions(encoding=encoding, **read),
+            "parse_options": pacsv.ParseOptions(
+                delimiter=self._delimiter(), invalid_row_handler=handler
+            ),
+            "convert_options": pacsv.ConvertOptions(
+                column_types=self._column_types() if column_types is None else column_types,
+                include_columns=include or [],
+                null_values=options.null_values,
+                strings_can_be_null=True,
+            ),
+        }
+
+    def _delimiter(self) -> str:
+        if self.options.delimiter is not None:
+            return self.options.delimiter
+        return "\t" if self.path.suffix.lower() == ".tsv" else ","
+
+    def _column_types(self) -> dict[str, pa.DataType]:
+        types = {self.context.key: pa.string()}
+        for name, type_name in self.options.columns.items():
+            types[name] = pa.string() if type_name == LIST_TYPE else COLUMN_TYPES[type_name]
+        return types
+
+    def _list_columns(self) -> list[str]:
+        return [name for name, t in self.options.columns.items() if t == LIST_TYPE]
+
+    def _check_text(self, schema: pa.Schema) -> None:
+        """pyarrow reads text that is not valid UTF-8 as binary: a wrong encoding."""
+        for field in schema:
+            if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+                raise self.encoding_error(self.options.encoding, column=field.name)
+
+    def _explain(self, exc: pa.ArrowException) -> DataError:
+        text = str(exc)
+        if text.startswith("Empty CSV file"):
+            return self.error("file is empty")
+        if "CSV parse error" in text:
+            return self._explain_parse_error(text)
+        match = _CONVERSION.search(text)
+        if match:
+            return self._explain_conversion(match)
+        return self.error(text)
+
+    def _explain_parse_error(self, text: str) -> DataError:
+        """Find the bad row by parsing again in one thread, where pyarrow knows row numbers."""
+        rows: list[Any] = []
+
+        def keep(row: Any) -> str:
+            rows.append(row)
+            return "error"
+
+        try:
+            pacsv.read_csv(self.path, **self._reader_options(use_threads=False, invalid_row_handler=keep))
+        except pa.ArrowException as again:
+            text = str(again)
+        if rows:
+            row = rows[0]
+            message = f"expected {row.expected_columns} columns, got {row.actual_columns}: {row.text}"
+            return self.error(message, row=row.number)
+        detail = text.split("CSV parse error: ", 1)[-1]
+        found = _ROW.match(detail)
+        if found:
+            return self.error(detail[found.end():], row=int(found.group(1)))
+        return self.error(detail)
+
+    def _explain_conversion(self, match: re.Match[str]) -> DataError:
+        header = self._header()
+        index = int(match.group(1))
+        column = header[index] if index < len(header) else None
+        arrow_type, detail = match.group(3), match.group(4)
+        if "invalid UTF8" in detail:
+            return self.encoding_error(self.options.encoding, column=column)
+        value = _INVALID_VALUE.search(detail)
+        if value is None or column is None:
+            return self.error(f"cannot read a value as {arrow_type}: {detail}", column=column)
+        row = int(match.group(2)) if match.group(2) else self._row_of(column, value.group(1))
+        message = f"cannot read '{value.group(1)}' as {_type_name(arrow_type)}"
+        if column not in self.options.columns:
+            message += (
+                "; the type was guessed from the first rows, choose it with the columns option"
+                f' (for example columns = {{ {column} = "string" }})'
+            )
+        return self.error(message, row=row, column=column)
+
+    def _header(self) -> list[str]:
+        with self.path.open(encoding=self.options.encoding, errors="replace", newline="") as f:
+            return next(csv.reader(f, delimiter=self._delimiter()), [])
+
+    def _row_of(self, column: str, value: str) -> int | None:
+        """The row (the header is row 1) where `value` first appears in `column`."""
+        options = self._reader_options(include=[column], column_types={column: pa.string()})
+        try:
+            cells = pacsv.read_csv(self.path, **options)[column]
+        except pa.ArrowException:
+            return None
+        index = pc.index(cells, value).as_py()
+        return index + 2 if index >= 0 else None
+
+
+def _type_name(arrow_type: str) -> str:
+    """The ``columns`` option's name for an Arrow type pyarrow printed, where one exists."""
+    for name, t in COLUMN_TYPES.items():
+        if str(t) == arrow_type:
+            return name
+    return arrow_type
