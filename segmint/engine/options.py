@@ -14,7 +14,7 @@ import difflib
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -95,6 +95,12 @@ def describe_type(tp: Any) -> str:
     return _SINGULAR.get(tp, "a path" if _is_path_type(tp) else f"a {getattr(tp, '__name__', tp)}")
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when one of `choices` is close to `word`, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def show_value(value: Any) -> str:
     """A value written as TOML writes it, for messages."""
     if isinstance(value, bool):
@@ -143,8 +149,7 @@ def _check_unknown(
         return
     names = ", ".join(f"'{k}'" for k in unknown)
     noun = "option" if len(unknown) == 1 else "options"
-    close = difflib.get_close_matches(unknown[0], list(known), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close and len(unknown) == 1 else ""
+    hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
     listed = f"known options: {', '.join(sorted(known))}" if known else "it takes no options"
     raise ConfigError(f"unknown {noun} {names} of plugin '{plugin}'{hint}; {listed}", file=where)
 
