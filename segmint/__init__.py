@@ -1,1 +1,36 @@
-"""segmint: customer segmentation rules evaluated over Apache Arrow."""
+"""segmint: customer segmentation rules evaluated over Apache Arrow.
+
+The public API: `parse_rules` and `evaluate`, the error types, and what plugins use
+(`hookimpl`, `Source`, `Sink`, `Metric`, `MetricColumn`, `Function`, `Delivery`,
+`RunResult`). Everything else is private.
+"""
+
+from .api import evaluate, parse_rules
+from .engine.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
+from .engine.hookspecs import hookimpl
+from .engine.plugin_api import (
+    Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult, Sink, Source,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "Delivery",
+    "EvaluationError",
+    "Function",
+    "Metric",
+    "MetricColumn",
+    "MetricContext",
+    "PluginContext",
+    "PluginError",
+    "RuleError",
+    "RunResult",
+    "SegmintError",
+    "Sink",
+    "Source",
+    "evaluate",
+    "hookimpl",
+    "parse_rules",
+]

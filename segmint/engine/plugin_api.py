@@ -154,14 +154,16 @@ class Metric:
 class Function:
     """A function of the rules language.
 
-    ``params`` are the parameter types (``None`` accepts any type); with ``variadic`` the
-    last parameter repeats. ``returns`` is the result type, or a callable from the argument
-    types to it. ``build`` receives the argument expressions (and the argument types) and
-    returns a `pyarrow.compute.Expression`.
+    ``params`` are the parameter types (a tuple of types accepts any of them, ``None``
+    accepts any type); with ``variadic`` the last parameter repeats, and ``min_args`` (by
+    default the number of params) is the fewest arguments a call may pass. ``returns`` is
+    the result type, or a callable from the argument types to it. ``build(call)`` receives a
+    `segmint.engine.functions.CallArgs` (the argument expressions, their types and syntax
+    nodes, and the run's time zone) and returns a `pyarrow.compute.Expression`.
     """
 
     name: str
-    params: tuple[Type | None, ...]
+    params: tuple[Type | tuple[Type, ...] | None, ...]
     returns: Type | Callable[[Sequence[Type]], Type]
     build: Callable[..., Any]
     variadic: bool = False

@@ -22,6 +22,7 @@ class Kind(enum.Enum):
     LIST = "list"
     NULL = "null"
     OTHER = "other"
+    ERROR = "error"  # the type of an expression that already failed to check
 
 
 @attrs.frozen
@@ -49,6 +50,8 @@ TIMESTAMP = Type(Kind.TIMESTAMP)
 DURATION = Type(Kind.DURATION)
 NULL = Type(Kind.NULL)
 OTHER = Type(Kind.OTHER)
+ERROR = Type(Kind.ERROR)
+ANY_LIST = Type(Kind.LIST)
 
 
 def list_of(element: Type) -> Type:
@@ -63,17 +66,17 @@ TEMPORAL = frozenset({Kind.DATE, Kind.TIMESTAMP})
 
 def comparable(a: Type, b: Type) -> bool:
     """Whether `a == b` or `a < b` type-checks (null compares with anything)."""
-    if a.is_null or b.is_null:
+    if a.is_null or b.is_null or a.kind is Kind.ERROR or b.kind is Kind.ERROR:
         return True
     if a.kind in TEMPORAL and b.kind in TEMPORAL:
         return True
-    if a.kind is Kind.LIST and b.kind is Kind.LIST:
-        return a.element is None or b.element is None or comparable(a.element, b.element)
-    return a.kind is b.kind and a.kind is not Kind.OTHER
+    return a.kind is b.kind and a.kind not in (Kind.OTHER, Kind.LIST)
 
 
 def unify(a: Type, b: Type) -> Type | None:
     """The common type of two values (for coalesce and list literals), or None."""
+    if a.kind is Kind.ERROR or b.kind is Kind.ERROR:
+        return ERROR
     if a.is_null:
         return b
     if b.is_null:
@@ -114,3 +117,23 @@ def arrow_type_to_type(t: pa.DataType) -> Type:
 def _is_string_view(t: pa.DataType) -> bool:
     is_view = getattr(pa.types, "is_string_view", None)
     return bool(is_view and is_view(t))
+
+
+def matches(actual: Type, expected: Type | tuple[Type, ...] | None) -> bool:
+    """Whether a value of type `actual` may be passed where `expected` is declared."""
+    if expected is None or actual.is_null or actual.kind is Kind.ERROR:
+        return True
+    if isinstance(expected, tuple):
+        return any(matches(actual, option) for option in expected)
+    if expected.kind is Kind.LIST and expected.element is None:
+        return actual.kind is Kind.LIST
+    return actual == expected or (actual.kind is expected.kind and expected.kind is not Kind.LIST)
+
+
+def describe(expected: Type | tuple[Type, ...] | None) -> str:
+    """A declared parameter type in words ("a date or timestamp")."""
+    if expected is None:
+        return "any value"
+    if isinstance(expected, tuple):
+        return " or ".join(str(option) for option in expected)
+    return str(expected)

@@ -1,0 +1,81 @@
+"""The Python API: parse rules, evaluate them over a profile table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from .engine import ast
+from .engine.asof import AsOf
+from .engine.catalog import Catalog
+from .engine.checker import CheckedRules, check
+from .engine.errors import DataError
+from .engine.evaluator import evaluate_checked
+from .engine.parser import parse_rules as _parse_rules
+from .engine.plugin_api import Function
+
+
+def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
+    """Parse rule text into a `RuleSet`; raise `RuleError` listing every syntax error."""
+    return _parse_rules(text, filename)
+
+
+def as_table(data: Any, what: str = "profiles") -> pa.Table:
+    """A `pyarrow.Table` from a table, a record batch reader, or any Arrow PyCapsule object."""
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.table(data)
+    if hasattr(data, "__dataframe__") or type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise DataError(f"{what} must be an Arrow table or expose the Arrow PyCapsule interface, "
+                    f"got {type(data).__name__}")
+
+
+def plugin_functions() -> dict[str, Function]:
+    """Functions that installed plugins add to the language."""
+    try:
+        from .engine.host import get_registry
+    except ImportError:  # pragma: no cover - the host ships with segmint
+        return {}
+    return dict(get_registry().functions)
+
+
+def check_rules(rules: ast.RuleSet | str, schema: pa.Schema, *, key: str = "customer_id",
+                functions: Mapping[str, Function] | None = None) -> CheckedRules:
+    """Resolve and type-check rules against a profile schema, reading no data."""
+    if isinstance(rules, str):
+        rules = parse_rules(rules)
+    catalog = Catalog.from_schemas({"profiles": schema}, key=key)
+    return check(rules, catalog, plugin_functions() if functions is None else functions)
+
+
+def evaluate(
+    rules: ast.RuleSet | str,
+    profiles: Any,
+    key: str = "customer_id",
+    as_of: dt.date | dt.datetime | str | None = None,
+    *,
+    holdout_salt: str = "",
+    timezone: str = "UTC",
+    functions: Mapping[str, Function] | None = None,
+) -> pa.Table:
+    """Evaluate rules over a profile table; return key + one column per segment, in order.
+
+    Segments give non-null bool columns (``NAME__holdout`` follows a segment with a
+    holdout), segmentations string label columns.
+    """
+    table = as_table(profiles)
+    if key not in table.column_names:
+        raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
+                        source="profiles")
+    checked = check_rules(rules, table.schema, key=key, functions=functions)
+    resolved = AsOf.resolve(as_of, timezone)
+    return evaluate_checked(checked, table, key=key, as_of=resolved, holdout_salt=holdout_salt).membership

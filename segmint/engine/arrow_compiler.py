@@ -1,0 +1,417 @@
+"""Rule expressions to `pyarrow.compute` expressions: one function per node type.
+
+Most nodes compile to an `Expression` evaluated in bulk by Acero. Two need the data first:
+`in top/bottom N%` (the cut value over all customers) and `contains` on a list column
+(membership per row); the context evaluates their operand and adds a hidden column.
+SQL semantics throughout: Kleene and/or, null-propagating comparisons, `in` with nulls as
+in SQL, division by zero gives null, checked integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from functools import reduce, singledispatch
+from typing import Any
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from . import ast
+from .asof import AsOf
+from .checker import CheckedRules
+from .functions import CallArgs
+from .types import Kind, Type
+
+Expr = pc.Expression
+
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+DURATION_TYPE = pa.duration("us")
+HIDDEN = "__segmint__"
+
+_COMPARE = {
+    "==": pc.equal, "!=": pc.not_equal, "<": pc.less,
+    "<=": pc.less_equal, ">": pc.greater, ">=": pc.greater_equal,
+}
+_ARITHMETIC = {"+": pc.add_checked, "-": pc.subtract_checked, "*": pc.multiply_checked}
+
+
+def segment_column(name: str) -> str:
+    """Hidden column holding a computed segment's membership (or segmentation's label)."""
+    return f"{HIDDEN}segment:{name}"
+
+
+@attrs.frozen
+class Cut:
+    """How an `in top/bottom N%` test was decided, for `explain`."""
+
+    value: Any
+    k: int
+    n: int
+
+
+@attrs.define
+class CompileContext:
+    """Everything compiling needs: checked rules, as_of, and the data for eager nodes."""
+
+    checked: CheckedRules
+    as_of: AsOf
+    table: pa.Table
+    cache: dict[int, Expr] = attrs.field(factory=dict)
+    cuts: dict[int, Cut] = attrs.field(factory=dict)
+    _hidden: int = 0
+
+    def compile(self, node: Any) -> Expr:
+        key = id(node)
+        found = self.cache.get(key)
+        if found is None:
+            found = compile_node(node, self)
+            self.cache[key] = found
+        return found
+
+    def type_of(self, node: Any) -> Type:
+        return self.checked.type_of(node)
+
+    def evaluate(self, expression: Expr, table: pa.Table | None = None) -> pa.ChunkedArray:
+        """The value of `expression` for every row of the working table."""
+        return project(self.table if table is None else table, {"value": expression})["value"]
+
+    def arrow_type(self, expression: Expr) -> pa.DataType:
+        """The Arrow type `expression` produces, found on zero rows."""
+        return project(self.table.slice(0, 0), {"value": expression}).schema.field(0).type
+
+    def materialize(self, values: pa.ChunkedArray | pa.Array) -> Expr:
+        """Add a computed column to the working table and refer to it."""
+        self._hidden += 1
+        name = f"{HIDDEN}eager:{self._hidden}"
+        self.table = self.table.append_column(name, values)
+        return pc.field(name)
+
+    def add_column(self, name: str, values: pa.ChunkedArray | pa.Array) -> None:
+        self.table = self.table.append_column(name, values)
+
+
+def project(table: pa.Table, expressions: dict[str, Expr]) -> pa.Table:
+    """Evaluate named expressions over a table in one bulk pass."""
+    return ds.dataset(table).to_table(columns=expressions)
+
+
+# helpers -------------------------------------------------------------------------------
+
+def null_of(arrow_type: pa.DataType) -> Expr:
+    return pc.scalar(pa.scalar(None, arrow_type))
+
+
+def literal(value: Any, kind: Kind, timezone: str = "UTC") -> Expr:
+    return pc.scalar(literal_scalar(value, kind, timezone))
+
+
+def literal_scalar(value: Any, kind: Kind, timezone: str = "UTC") -> pa.Scalar:
+    """A rule literal as an Arrow scalar of the canonical type of its kind."""
+    if value is None:
+        return pa.scalar(None, pa.null())
+    if kind is Kind.NUMBER:
+        return pa.scalar(value, pa.int64() if isinstance(value, int) else pa.float64())
+    if kind is Kind.STRING:
+        return pa.scalar(value, pa.string())
+    if kind is Kind.BOOL:
+        return pa.scalar(value, pa.bool_())
+    if kind is Kind.DATE:
+        return pa.scalar(value, pa.date32())
+    if kind is Kind.TIMESTAMP:
+        if value.tzinfo is None:
+            value = AsOf.resolve(value, timezone).instant
+        return pa.scalar(value.astimezone(dt.timezone.utc), TIMESTAMP_TYPE)
+    if kind is Kind.DURATION:
+        return pa.scalar(value, DURATION_TYPE)
+    raise TypeError(f"no literal of kind {kind}")
+
+
+def as_timestamp(expression: Expr, kind: Kind, timezone: str) -> Expr:
+    """A date as the timestamp of its midnight in the run's time zone."""
+    if kind is not Kind.DATE:
+        return expression
+    naive = expression.cast(pa.timestamp("us"))
+    local = pc.assume_timezone(naive, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
+    return local.cast(TIMESTAMP_TYPE)
+
+
+def balanced(function: Callable[[Expr, Expr], Expr], items: list[Expr]) -> Expr:
+    """Combine many operands as a balanced tree, so a 100,000-term `or` stays shallow."""
+    while len(items) > 1:
+        paired = [function(items[i], items[i + 1]) for i in range(0, len(items) - 1, 2)]
+        if len(items) % 2:
+            paired.append(items[-1])
+        items = paired
+    return items[0]
+
+
+def _is_null_literal(node: Any) -> bool:
+    return isinstance(node, ast.Literal) and node.value is None
+
+
+def _pair(node_a: Any, node_b: Any, ctx: CompileContext) -> tuple[Expr, Expr]:
+    """Both operands, dates lifted to timestamps when compared with timestamps."""
+    a, b = ctx.compile(node_a), ctx.compile(node_b)
+    kind_a, kind_b = ctx.type_of(node_a).kind, ctx.type_of(node_b).kind
+    if {kind_a, kind_b} == {Kind.DATE, Kind.TIMESTAMP}:
+        a = as_timestamp(a, kind_a, ctx.as_of.timezone)
+        b = as_timestamp(b, kind_b, ctx.as_of.timezone)
+    return a, b
+
+
+def compare(op: str, a: Expr, b: Expr) -> Expr:
+    return _COMPARE[op](a, b)
+
+
+# node compilers ----------------------------------------------------------------------
+
+@singledispatch
+def compile_node(node: Any, ctx: CompileContext) -> Expr:
+    raise NotImplementedError(f"the Arrow backend cannot compile {type(node).__name__}")
+
+
+@compile_node.register
+def _literal(node: ast.Literal, ctx: CompileContext) -> Expr:
+    if node.value is None:
+        return null_of(pa.bool_())
+    return literal(node.value, node.type.kind, ctx.as_of.timezone)
+
+
+@compile_node.register
+def _name(node: ast.Name, ctx: CompileContext) -> Expr:
+    binding = ctx.checked.binding(node)
+    if binding.kind in ("segment", "segmentation"):
+        return pc.field(segment_column(binding.name))
+    if binding.kind == "builtin":
+        if binding.name == "today":
+            return pc.scalar(pa.scalar(ctx.as_of.date, pa.date32()))
+        return pc.scalar(pa.scalar(ctx.as_of.instant, TIMESTAMP_TYPE))
+    assert binding.column is not None
+    return pc.field(binding.column.physical)
+
+
+@compile_node.register
+def _call(node: ast.Call, ctx: CompileContext) -> Expr:
+    function = ctx.checked.functions[node.function]
+    args = tuple(ctx.compile(arg) for arg in node.args)
+    types = tuple(ctx.type_of(arg) for arg in node.args)
+    return function.build(CallArgs(args, types, node.args, ctx.as_of.timezone))
+
+
+@compile_node.register
+def _negate(node: ast.Negate, ctx: CompileContext) -> Expr:
+    operand = ctx.compile(node.operand)
+    if ctx.type_of(node.operand).kind is Kind.DURATION:
+        return pc.negate_checked(operand.cast(pa.int64())).cast(DURATION_TYPE)
+    return pc.negate_checked(operand)
+
+
+@compile_node.register
+def _arithmetic(node: ast.Arithmetic, ctx: CompileContext) -> Expr:
+    result = ctx.type_of(node).kind
+    left_kind, right_kind = ctx.type_of(node.left).kind, ctx.type_of(node.right).kind
+    if Kind.NULL in (left_kind, right_kind):
+        return null_of({Kind.NUMBER: pa.float64(), Kind.DURATION: DURATION_TYPE}.get(result, TIMESTAMP_TYPE))
+    a, b = ctx.compile(node.left), ctx.compile(node.right)
+    if Kind.DURATION in (left_kind, right_kind) and Kind.NUMBER in (left_kind, right_kind):
+        duration, number = (a, b) if left_kind is Kind.DURATION else (b, a)
+        micros = duration.cast(pa.int64()).cast(pa.float64())
+        if node.op == "/":
+            scaled = pc.divide(micros, number.cast(pa.float64()))
+            return _divide_guard(number, pc.round(scaled).cast(pa.int64()).cast(DURATION_TYPE))
+        return pc.round(pc.multiply(micros, number)).cast(pa.int64()).cast(DURATION_TYPE)
+    if left_kind in (Kind.DATE, Kind.TIMESTAMP) or right_kind in (Kind.DATE, Kind.TIMESTAMP):
+        a = as_timestamp(a, left_kind, ctx.as_of.timezone)
+        b = as_timestamp(b, right_kind, ctx.as_of.timezone)
+    if node.op == "/":
+        return _divide_guard(b, pc.divide(a.cast(pa.float64()), b.cast(pa.float64())))
+    return _ARITHMETIC[node.op](a, b)
+
+
+def _divide_guard(divisor: Expr, quotient: Expr) -> Expr:
+    """Division by zero gives null, as in SQL engines, not infinity or an error."""
+    return pc.if_else(pc.equal(divisor, pc.scalar(0)), pc.scalar(None), quotient)
+
+
+@compile_node.register
+def _compare(node: ast.Compare, ctx: CompileContext) -> Expr:
+    if _is_null_literal(node.left) or _is_null_literal(node.right):
+        return null_of(pa.bool_())
+    a, b = _pair(node.left, node.right, ctx)
+    return compare(node.op, a, b)
+
+
+@compile_node.register
+def _in_list(node: ast.InList, ctx: CompileContext) -> Expr:
+    items = node.items.items
+    literals = [i for i in items if isinstance(i, ast.Literal)]
+    if len(literals) == len(items):
+        result = _in_literals(node.operand, literals, ctx)
+    else:
+        result = balanced(pc.or_kleene, [
+            null_of(pa.bool_()) if _is_null_literal(i) else compare("==", *_pair(node.operand, i, ctx))
+            for i in items
+        ])
+    return pc.invert(result) if node.negated else result
+
+
+def _in_literals(operand_node: Any, items: list[ast.Literal], ctx: CompileContext) -> Expr:
+    """`x in (literals)` with `is_in`, keeping SQL's answer for null operands and items."""
+    operand = ctx.compile(operand_node)
+    kind = ctx.type_of(operand_node).kind
+    values = [i for i in items if i.value is not None]
+    has_null = len(values) < len(items)
+    if not values:
+        return null_of(pa.bool_())
+    if kind is Kind.NUMBER:
+        floats = any(isinstance(v.value, float) for v in values) or pa.types.is_floating(ctx.arrow_type(operand))
+        arrow_type = pa.float64() if floats else pa.int64()
+        operand = operand.cast(arrow_type)
+        value_set = pa.array([v.value for v in values], arrow_type)
+    elif kind is Kind.TIMESTAMP or (kind is Kind.DATE and any(v.type.kind is Kind.TIMESTAMP for v in values)):
+        operand = as_timestamp(operand, kind, ctx.as_of.timezone)
+        tz = ctx.as_of.timezone
+        value_set = pa.array([
+            literal_scalar(v.value, Kind.TIMESTAMP, tz).as_py() if v.type.kind is Kind.TIMESTAMP
+            else pa.scalar(AsOf.resolve(dt.datetime.combine(v.value, dt.time()), tz).instant)
+            .as_py() for v in values], TIMESTAMP_TYPE)
+    else:
+        value_set = pa.array([literal_scalar(v.value, v.type.kind).as_py() for v in values],
+                             literal_scalar(values[0].value, values[0].type.kind).type)
+    hit = pc.is_in(operand, value_set=value_set, skip_nulls=True)
+    if has_null:
+        hit = pc.if_else(hit, pc.scalar(True), null_of(pa.bool_()))
+    return pc.if_else(pc.is_null(operand), null_of(pa.bool_()), hit)
+
+
+@compile_node.register
+def _between(node: ast.Between, ctx: CompileContext) -> Expr:
+    low = compare(">=", *_pair(node.operand, node.low, ctx))
+    high = compare("<=", *_pair(node.operand, node.high, ctx))
+    if _is_null_literal(node.low):
+        low = null_of(pa.bool_())
+    if _is_null_literal(node.high):
+        high = null_of(pa.bool_())
+    result = pc.and_kleene(low, high)
+    return pc.invert(result) if node.negated else result
+
+
+@compile_node.register
+def _is_null(node: ast.IsNull, ctx: CompileContext) -> Expr:
+    if _is_null_literal(node.operand):
+        return pc.scalar(not node.negated)
+    operand = ctx.compile(node.operand)
+    return pc.is_valid(operand) if node.negated else pc.is_null(operand, nan_is_null=True)
+
+
+@compile_node.register
+def _string_test(node: ast.StringTest, ctx: CompileContext) -> Expr:
+    operand = ctx.compile(node.operand)
+    pattern = node.pattern.value  # type: ignore[union-attr]
+    if pattern is None:
+        return null_of(pa.bool_())
+    if node.op == "starts_with":
+        return pc.starts_with(operand, pattern=pattern)
+    if node.op == "ends_with":
+        return pc.ends_with(operand, pattern=pattern)
+    return pc.match_substring_regex(operand, pattern=pattern)
+
+
+@compile_node.register
+def _contains(node: ast.Contains, ctx: CompileContext) -> Expr:
+    values = node.value.items if isinstance(node.value, ast.ListLiteral) else (node.value,)
+    literals = [v.value for v in values]  # type: ignore[union-attr]
+    kind = ctx.type_of(node.operand).kind
+    if kind is Kind.NULL:
+        return null_of(pa.bool_())
+    if kind is Kind.STRING:
+        operand = ctx.compile(node.operand)
+        tests = [null_of(pa.bool_()) if v is None else pc.match_substring(operand, pattern=v) for v in literals]
+        return balanced(pc.and_kleene if node.mode == "all" else pc.or_kleene, tests)
+    return ctx.materialize(list_contains(ctx.evaluate(ctx.compile(node.operand)), literals, node.mode))
+
+
+def list_contains(lists: pa.ChunkedArray, values: list[Any], mode: str) -> pa.Array:
+    """Per row: does the list hold the value (one), any of them, or all of them?
+
+    Null where the list is null (or the single value is null); an empty list holds nothing.
+    """
+    array = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    if pa.types.is_large_list(array.type):
+        array = array.cast(pa.list_(array.type.value_type))
+    n = len(array)
+    wanted = [v for v in values if v is not None]
+    if mode == "one" and not wanted:
+        return pa.nulls(n, pa.bool_())
+    flat = pc.list_flatten(array)
+    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+    element_type = array.type.value_type
+    try:
+        value_set = pa.array(wanted, element_type) if wanted else pa.array([], element_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        value_set = pa.array(wanted).cast(element_type, safe=False)
+    index = pc.index_in(flat, value_set=value_set).to_numpy(zero_copy_only=False)
+    matched = ~np.isnan(index) if index.dtype.kind == "f" else index >= 0
+    found_index = np.nan_to_num(index, nan=-1).astype(np.int64) if index.dtype.kind == "f" else index
+    if mode == "all":
+        m = len(set(wanted))
+        pairs = np.unique(parents[matched].astype(np.int64) * max(m, 1) + found_index[matched])
+        counts = np.bincount(pairs // max(m, 1), minlength=n) if len(pairs) else np.zeros(n, np.int64)
+        result = counts >= m
+    else:
+        result = np.zeros(n, dtype=bool)
+        result[parents[matched]] = True
+    return pa.array(result, pa.bool_(), mask=array.is_null().to_numpy(zero_copy_only=False))
+
+
+@compile_node.register
+def _rank(node: ast.Rank, ctx: CompileContext) -> Expr:
+    operand = ctx.compile(node.operand)
+    values = ctx.evaluate(operand)
+    if pa.types.is_floating(values.type):
+        values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
+    present = pc.drop_null(values)
+    n = len(present)
+    k = math.ceil(n * node.percent / 100 - 1e-9)
+    if k <= 0:
+        ctx.cuts[id(node)] = Cut(None, 0, n)
+        return pc.if_else(pc.is_null(operand), null_of(pa.bool_()), pc.scalar(False))
+    order = "descending" if node.top else "ascending"
+    chosen = pc.select_k_unstable(present, k=k, sort_keys=[("dummy", order)])
+    cut = present.take(chosen)[k - 1] if len(chosen) >= k else present.take(chosen)[-1]
+    ctx.cuts[id(node)] = Cut(cut.as_py(), k, n)
+    return compare(">=" if node.top else "<=", operand, pc.scalar(cut))
+
+
+@compile_node.register
+def _within(node: ast.Within, ctx: CompileContext) -> Expr:
+    operand = ctx.compile(node.operand)
+    duration: dt.timedelta = node.duration.value  # type: ignore[union-attr]
+    if ctx.type_of(node.operand).kind is Kind.DATE:
+        today = ctx.as_of.date
+        low = pc.scalar(pa.scalar(today - dt.timedelta(days=duration.days), pa.date32()))
+        high = pc.scalar(pa.scalar(today, pa.date32()))
+    else:
+        low = pc.scalar(pa.scalar(ctx.as_of.instant - duration, TIMESTAMP_TYPE))
+        high = pc.scalar(pa.scalar(ctx.as_of.instant, TIMESTAMP_TYPE))
+    return pc.and_kleene(pc.greater_equal(operand, low), pc.less_equal(operand, high))
+
+
+@compile_node.register
+def _not(node: ast.Not, ctx: CompileContext) -> Expr:
+    return pc.invert(ctx.compile(node.operand))
+
+
+@compile_node.register
+def _and(node: ast.And, ctx: CompileContext) -> Expr:
+    return balanced(pc.and_kleene, [ctx.compile(o) for o in node.operands])
+
+
+@compile_node.register
+def _or(node: ast.Or, ctx: CompileContext) -> Expr:
+    return balanced(pc.or_kleene, [ctx.compile(o) for o in node.operands])

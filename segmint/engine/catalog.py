@@ -1,0 +1,80 @@
+"""What names a rule can use: the columns of the run's profile, with where they come from.
+
+The checker resolves names against a `Catalog` built from schemas alone (sources report
+their schema without reading data; metric plugins declare their columns), so every name
+and type error is found before any data is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import attrs
+import pyarrow as pa
+
+from .types import Type, arrow_type_to_type
+
+
+@attrs.frozen
+class Column:
+    """One column a rule may name: `source.name`, stored in the profile table as `physical`."""
+
+    name: str
+    source: str
+    physical: str
+    type: Type
+    arrow_type: pa.DataType | None = None
+    via: str | None = None  # e.g. "metric rfm" for a column a metric plugin computes
+
+
+@attrs.frozen
+class Catalog:
+    columns: tuple[Column, ...] = ()
+
+    @classmethod
+    def from_schemas(
+        cls,
+        schemas: Mapping[str, pa.Schema],
+        *,
+        key: str,
+        via: Mapping[str, str] | None = None,
+    ) -> Catalog:
+        """Columns of several sources; a name two sources share is stored as `source.name`."""
+        counts: dict[str, int] = {}
+        for schema in schemas.values():
+            for name in schema.names:
+                if name != key:
+                    counts[name] = counts.get(name, 0) + 1
+        columns = []
+        for source, schema in schemas.items():
+            for field in schema:
+                if field.name == key:
+                    continue
+                physical = field.name if counts[field.name] == 1 else f"{source}.{field.name}"
+                columns.append(Column(
+                    field.name, source, physical, arrow_type_to_type(field.type), field.type,
+                    (via or {}).get(source),
+                ))
+        return cls(tuple(columns))
+
+    def find(self, name: str, source: str | None = None) -> list[Column]:
+        return [c for c in self.columns if c.name == name and (source is None or c.source == source)]
+
+    @property
+    def sources(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for column in self.columns:
+            seen.setdefault(column.source, None)
+        return list(seen)
+
+    def describe_sources(self) -> str:
+        """'crm, orders via metric rfm': where the columns come from, for error hints."""
+        parts: dict[str, None] = {}
+        for column in self.columns:
+            parts.setdefault(f"{column.source} via {column.via}" if column.via else column.source, None)
+        return ", ".join(parts) or "no source"
+
+    def names(self) -> Iterable[str]:
+        for column in self.columns:
+            yield column.name
+            yield f"{column.source}.{column.name}"

@@ -1,0 +1,446 @@
+"""Name resolution and type checking, on schemas only.
+
+`check` binds every name of a rule set to a segment, a profile column or a built-in value,
+infers the type of every expression, orders the statements so references come first, and
+reports every problem of every file at once, in the spec's format, before any data is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from . import ast
+from .catalog import Catalog, Column
+from .errors import Diagnostic, RuleError
+from .functions import BUILTIN_FUNCTIONS, result_type
+from .plugin_api import Function
+from .regex import regex_error
+from .types import (
+    BOOL, DATE, DURATION, ERROR, NULL, NUMBER, ORDERED, STRING, TEMPORAL, TIMESTAMP, Kind,
+    Type, comparable, describe, list_of, matches, unify,
+)
+
+#: Names that mean the run's reference instant, when no segment or column takes them.
+BUILTIN_NAMES: dict[str, Type] = {"today": DATE, "now": TIMESTAMP}
+
+
+@attrs.frozen
+class Binding:
+    """What a name refers to."""
+
+    kind: str  # segment | segmentation | column | builtin
+    name: str
+    type: Type
+    column: Column | None = None
+
+
+@attrs.frozen
+class CheckedRules:
+    """A rule set that resolved and type-checked, ready for planning and compiling."""
+
+    rules: ast.RuleSet
+    catalog: Catalog
+    functions: Mapping[str, Function]
+    types: dict[int, Type]  # by id() of the node
+    bindings: dict[int, Binding]
+    order: tuple[str, ...]  # statement names, each after what it refers to
+    depends: dict[str, frozenset[str]]
+
+    def type_of(self, node: Any) -> Type:
+        return self.types[id(node)]
+
+    def binding(self, node: ast.Name) -> Binding:
+        return self.bindings[id(node)]
+
+    @property
+    def columns_used(self) -> list[Column]:
+        seen: dict[str, Column] = {}
+        for binding in self.bindings.values():
+            if binding.column is not None:
+                seen.setdefault(binding.column.physical, binding.column)
+        return list(seen.values())
+
+
+def check(
+    rules: ast.RuleSet, catalog: Catalog, functions: Mapping[str, Function] | None = None
+) -> CheckedRules:
+    """Resolve and type-check `rules` against `catalog`; raise RuleError with every problem."""
+    all_functions = {f.name: f for f in BUILTIN_FUNCTIONS}
+    all_functions.update(functions or {})
+    checker = _Checker(rules, catalog, all_functions)
+    return checker.run()
+
+
+class _Checker:
+    def __init__(self, rules: ast.RuleSet, catalog: Catalog, functions: dict[str, Function]) -> None:
+        self.rules = rules
+        self.catalog = catalog
+        self.functions = functions
+        self.types: dict[int, Type] = {}
+        self.bindings: dict[int, Binding] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.statements: dict[str, ast.Statement] = {}
+        self.depends: dict[str, set[str]] = {}
+        self.current: str = ""
+
+    # reporting ----------------------------------------------------------------------
+    def error(self, node: Any, message: str, hint: str | None = None) -> Type:
+        span = node.span
+        width = span.end_column - span.column if span.end_line == span.line else len(
+            self.rules.source_line(span)) - span.column + 1
+        self.diagnostics.append(Diagnostic(
+            span.filename, span.line, span.column, message, self.rules.source_line(span),
+            max(width, 1), hint,
+        ))
+        return ERROR
+
+    def text(self, node: Any) -> str:
+        return self.rules.source_text(node.span) or getattr(node, "name", "?")
+
+    # driver ---------------------------------------------------------------------------
+    def run(self) -> CheckedRules:
+        for statement in self.rules.statements:
+            first = self.statements.get(statement.name)
+            if first is not None:
+                self.error(
+                    statement, f"duplicate name '{statement.name}'",
+                    f"first defined at {first.span.filename}:{first.span.line}",
+                )
+            else:
+                self.statements[statement.name] = statement
+        for statement in self.rules.statements:
+            self.current = statement.name
+            self.depends.setdefault(statement.name, set())
+            if isinstance(statement, ast.Segment):
+                self.condition(statement.condition, f"segment '{statement.name}'")
+            else:
+                self.segmentation(statement)
+        order = self.order()
+        if self.diagnostics:
+            self.diagnostics.sort(key=lambda d: (d.filename, d.line, d.column))
+            raise RuleError(self.diagnostics)
+        return CheckedRules(
+            self.rules, self.catalog, self.functions, self.types, self.bindings, tuple(order),
+            {name: frozenset(deps) for name, deps in self.depends.items()},
+        )
+
+    def segmentation(self, statement: ast.Segmentation) -> None:
+        labels: dict[str, ast.Arm] = {}
+        for index, arm in enumerate(statement.arms):
+            if arm.label in labels:
+                self.error(arm, f"duplicate label '{arm.label}' in segmentation '{statement.name}'")
+            labels[arm.label] = arm
+            if arm.condition is None:
+                if index != len(statement.arms) - 1:
+                    self.error(
+                        arm, "'otherwise' must be the last label of a segmentation",
+                        "labels are tried in order, so nothing after 'otherwise' can match",
+                    )
+            else:
+                self.condition(arm.condition, f"label '{arm.label}'")
+
+    def condition(self, node: Any, what: str) -> None:
+        found = self.expr(node)
+        if found.kind not in (Kind.BOOL, Kind.NULL, Kind.ERROR):
+            hint = None
+            if found.kind is Kind.NUMBER:
+                hint = f"compare it with a value, e.g. {self.text(node)} > 0"
+            self.error(node, f"the condition of {what} must be true or false, got {found}", hint)
+
+    def order(self) -> list[str]:
+        """Statements in file order, moved after what they refer to; report any cycle."""
+        done: dict[str, bool] = {}
+        result: list[str] = []
+        reported: set[frozenset[str]] = set()
+        for start in self.statements:
+            if start in done:
+                continue
+            stack: list[tuple[str, list[str]]] = [(start, sorted(self.depends.get(start, ())))]
+            path = [start]
+            done[start] = False
+            while stack:
+                name, pending = stack[-1]
+                if pending:
+                    nxt = pending.pop(0)
+                    if nxt not in done:
+                        done[nxt] = False
+                        path.append(nxt)
+                        stack.append((nxt, sorted(self.depends.get(nxt, ()))))
+                    elif done[nxt] is False:
+                        cycle = path[path.index(nxt):] + [nxt]
+                        key = frozenset(cycle)
+                        if key not in reported:
+                            reported.add(key)
+                            self.error(
+                                self.statements[nxt],
+                                "segments refer to each other in a cycle: " + " -> ".join(cycle),
+                                "a segment cannot depend on itself, directly or through others",
+                            )
+                else:
+                    stack.pop()
+                    path.pop()
+                    done[name] = True
+                    result.append(name)
+        return result
+
+    # expressions ----------------------------------------------------------------------
+    def expr(self, node: Any) -> Type:
+        found = getattr(self, "_" + type(node).__name__)(node)
+        self.types[id(node)] = found
+        return found
+
+    def _Literal(self, node: ast.Literal) -> Type:
+        return node.type
+
+    def _ListLiteral(self, node: ast.ListLiteral) -> Type:
+        element = NULL
+        for item in node.items:
+            found = self.expr(item)
+            merged = unify(element, found)
+            if merged is None:
+                return self.error(item, f"list items must all have one type: {element} and {found}")
+            element = merged
+        return list_of(element)
+
+    def _Name(self, node: ast.Name) -> Type:
+        if node.source is None and node.name in self.statements:
+            target = self.statements[node.name]
+            kind = "segment" if isinstance(target, ast.Segment) else "segmentation"
+            found = BOOL if kind == "segment" else STRING
+            self.bindings[id(node)] = Binding(kind, node.name, found)
+            self.depends.setdefault(self.current, set()).add(node.name)
+            return found
+        if node.source is not None and node.source not in self.catalog.sources:
+            hint = _did_you_mean(node.source, self.catalog.sources)
+            return self.error(node, f"unknown source '{node.source}'", hint or
+                              f"sources: {', '.join(self.catalog.sources) or 'none'}")
+        candidates = self.catalog.find(node.name, node.source)
+        if len(candidates) == 1:
+            column = candidates[0]
+            self.bindings[id(node)] = Binding("column", node.text, column.type, column)
+            return column.type
+        if len(candidates) > 1:
+            options = " or ".join(f"{c.source}.{c.name}" for c in candidates)
+            return self.error(
+                node, f"ambiguous name '{node.name}': it is a column of "
+                + ", ".join(c.source for c in candidates), f"write {options}",
+            )
+        if node.source is None and node.name in BUILTIN_NAMES:
+            found = BUILTIN_NAMES[node.name]
+            self.bindings[id(node)] = Binding("builtin", node.name, found)
+            return found
+        known = list(self.statements) + list(self.catalog.names()) + list(BUILTIN_NAMES)
+        suggestion = _did_you_mean(node.text, known)
+        where = f"columns come from: {self.catalog.describe_sources()}"
+        hint = f"{suggestion} ({where})" if suggestion else where
+        return self.error(node, f"unknown name '{node.text}'", hint)
+
+    def _Call(self, node: ast.Call) -> Type:
+        types = [self.expr(arg) for arg in node.args]
+        function = self.functions.get(node.function)
+        if function is None:
+            return self.error(node, f"unknown function '{node.function}'",
+                              _did_you_mean(node.function, list(self.functions))
+                              or "functions: " + ", ".join(sorted(self.functions)))
+        most = None if function.variadic else len(function.params)
+        least = function.min_args if function.min_args is not None else len(function.params)
+        if len(types) < least or (most is not None and len(types) > most):
+            expected = f"{least}" if least == most else (
+                f"{least} to {most}" if most is not None else f"at least {least}")
+            noun = "argument" if expected == "1" else "arguments"
+            return self.error(node, f"{node.function}() takes {expected} {noun}, got {len(types)}")
+        bad = False
+        for index, found in enumerate(types):
+            expected_type = function.params[min(index, len(function.params) - 1)]
+            if not matches(found, expected_type):
+                bad = True
+                self.error(
+                    node.args[index],
+                    f"argument {index + 1} of {node.function}() must be {describe(expected_type)},"
+                    f" got {found}",
+                )
+        if node.function == "round" and len(node.args) > 1 and not (
+            isinstance(node.args[1], ast.Literal) and isinstance(node.args[1].value, int)
+        ):
+            return self.error(node.args[1], "the digits of round() must be a whole number literal")
+        if node.function == "coalesce" and unify_all(types) is None:
+            return self.error(node, "the arguments of coalesce() must all have one type: "
+                              + ", ".join(str(t) for t in types))
+        return ERROR if bad else result_type(function, types)
+
+    def _Negate(self, node: ast.Negate) -> Type:
+        found = self.expr(node.operand)
+        if found.kind not in (Kind.NUMBER, Kind.DURATION, Kind.NULL, Kind.ERROR):
+            return self.error(node, f"cannot negate a {found}")
+        return found
+
+    def _Arithmetic(self, node: ast.Arithmetic) -> Type:
+        left, right = self.expr(node.left), self.expr(node.right)
+        if Kind.ERROR in (left.kind, right.kind):
+            return ERROR
+        result = arithmetic_type(node.op, left, right)
+        if result is None:
+            hint = None
+            if node.op in "+-" and {left.kind, right.kind} <= {Kind.DATE, Kind.TIMESTAMP, Kind.NUMBER}:
+                hint = "add a duration to a date, e.g. signup_date + 30d"
+            return self.error(node, f"cannot apply '{node.op}' to {left} and {right}", hint)
+        return result
+
+    def _Compare(self, node: ast.Compare) -> Type:
+        left, right = self.expr(node.left), self.expr(node.right)
+        self.require_comparable(node, left, right, ordered=node.op not in ("==", "!="))
+        return BOOL
+
+    def require_comparable(self, node: Any, left: Type, right: Type, *, ordered: bool,
+                           other: Any = None) -> None:
+        if not comparable(left, right):
+            self.error(node, f"cannot compare {left} with {right}",
+                       self.compare_hint(node, left, right, other))
+        elif ordered and Kind.ERROR not in (left.kind, right.kind):
+            kinds = {left.kind, right.kind} - {Kind.NULL}
+            if kinds and not kinds <= (ORDERED | {Kind.BOOL}):
+                self.error(node, f"values of type {left} cannot be ordered")
+
+    def compare_hint(self, node: Any, left: Type, right: Type, other: Any) -> str | None:
+        right_node = other if other is not None else getattr(node, "right", None)
+        left_node = getattr(node, "left", getattr(node, "operand", None))
+        if left.kind is Kind.DURATION and right.kind is Kind.NUMBER:
+            if isinstance(right_node, ast.Literal):
+                value = right_node.value
+                return (f"write {value:g}d for {value:g} days, or "
+                        f"days({self.text(left_node)}) {getattr(node, 'op', '>')} {value:g}")
+            return f"write days({self.text(left_node)}) to compare a duration as a number of days"
+        if left.kind is Kind.STRING and right.kind is Kind.NUMBER and isinstance(right_node, ast.Literal):
+            return f'{self.text(left_node)} is text: quote the value, "{right_node.value:g}"'
+        if left.kind is Kind.NUMBER and right.kind is Kind.STRING and isinstance(right_node, ast.Literal):
+            return f"{self.text(left_node)} is a number: write the value without quotes"
+        if left.kind in TEMPORAL and right.kind is Kind.STRING and isinstance(right_node, ast.Literal):
+            return f"write dates without quotes, e.g. {dt.date.today().isoformat()}"
+        return None
+
+    def _InList(self, node: ast.InList) -> Type:
+        operand = self.expr(node.operand)
+        self.expr(node.items)
+        for item in node.items.items:
+            self.require_comparable(item, operand, self.types[id(item)], ordered=False, other=item)
+        return BOOL
+
+    def _Between(self, node: ast.Between) -> Type:
+        operand = self.expr(node.operand)
+        for bound in (node.low, node.high):
+            self.require_comparable(bound, operand, self.expr(bound), ordered=True, other=bound)
+        return BOOL
+
+    def _IsNull(self, node: ast.IsNull) -> Type:
+        self.expr(node.operand)
+        return BOOL
+
+    def _StringTest(self, node: ast.StringTest) -> Type:
+        operand = self.expr(node.operand)
+        self.expr(node.pattern)
+        words = {"starts_with": "starts with", "ends_with": "ends with", "matches": "matches"}[node.op]
+        if operand.kind not in (Kind.STRING, Kind.NULL, Kind.ERROR):
+            return self.error(node.operand, f"'{words}' needs a string, got {operand}")
+        if not (isinstance(node.pattern, ast.Literal) and node.pattern.type == STRING):
+            return self.error(node.pattern, f"'{words}' needs a string literal after it")
+        if node.op == "matches":
+            problem = regex_error(node.pattern.value)
+            if problem:
+                return self.error(node.pattern, f"invalid regular expression: {problem}",
+                                  "patterns use RE2 syntax")
+        return BOOL
+
+    def _Contains(self, node: ast.Contains) -> Type:
+        operand = self.expr(node.operand)
+        value = self.expr(node.value)
+        values = node.value.items if isinstance(node.value, ast.ListLiteral) else (node.value,)
+        if any(not isinstance(v, ast.Literal) for v in values):
+            return self.error(node.value, "'contains' needs literal values, like \"yoga\" or (\"a\", \"b\")")
+        if operand.kind is Kind.STRING:
+            for item in values:
+                if item.type not in (STRING, NULL):
+                    self.error(item, f"a string contains strings, got {self.types[id(item)]}")
+            return BOOL
+        if operand.kind is Kind.LIST:
+            element = operand.element or NULL
+            for item in values:
+                self.require_comparable(item, element, self.types[id(item)], ordered=False, other=item)
+            return BOOL
+        if operand.kind in (Kind.NULL, Kind.ERROR):
+            return BOOL if operand.kind is Kind.NULL else ERROR
+        del value
+        return self.error(node.operand, f"'contains' needs a string or a list, got {operand}")
+
+    def _Rank(self, node: ast.Rank) -> Type:
+        operand = self.expr(node.operand)
+        if operand.kind not in ORDERED | {Kind.ERROR, Kind.NULL}:
+            where = "top" if node.top else "bottom"
+            return self.error(node.operand, f"'in {where} N%' needs values that can be ordered, got {operand}")
+        return BOOL
+
+    def _Within(self, node: ast.Within) -> Type:
+        operand = self.expr(node.operand)
+        self.expr(node.duration)
+        if operand.kind not in TEMPORAL | {Kind.ERROR, Kind.NULL}:
+            return self.error(node.operand, f"'within' needs a date or a timestamp, got {operand}")
+        if not (isinstance(node.duration, ast.Literal) and node.duration.type == DURATION):
+            return self.error(node.duration, "'within' needs a duration literal, like 30d")
+        return BOOL
+
+    def _bool_operands(self, node: Any, operands: Any, word: str) -> Type:
+        for operand in operands:
+            found = self.expr(operand)
+            if found.kind not in (Kind.BOOL, Kind.NULL, Kind.ERROR):
+                self.error(operand, f"'{word}' needs conditions (true or false), got {found}")
+        return BOOL
+
+    def _Not(self, node: ast.Not) -> Type:
+        return self._bool_operands(node, (node.operand,), "not")
+
+    def _And(self, node: ast.And) -> Type:
+        return self._bool_operands(node, node.operands, "and")
+
+    def _Or(self, node: ast.Or) -> Type:
+        return self._bool_operands(node, node.operands, "or")
+
+
+def unify_all(types: list[Type]) -> Type | None:
+    result: Type | None = NULL
+    for found in types:
+        result = unify(result, found) if result is not None else None
+    return result
+
+
+def arithmetic_type(op: str, left: Type, right: Type) -> Type | None:
+    """The result type of `left op right`, or None when the operation has no meaning."""
+    kinds = (left.kind, right.kind)
+    if Kind.NULL in kinds:
+        other = right if left.kind is Kind.NULL else left
+        return other if other.kind in (Kind.NUMBER, Kind.DURATION, Kind.NULL) else (
+            other if op in "+-" and other.kind in TEMPORAL else None)
+    if kinds == (Kind.NUMBER, Kind.NUMBER):
+        return NUMBER
+    if op in "+-":
+        if left.kind in TEMPORAL and right.kind is Kind.DURATION:
+            return TIMESTAMP
+        if op == "+" and left.kind is Kind.DURATION and right.kind in TEMPORAL:
+            return TIMESTAMP
+        if op == "-" and left.kind in TEMPORAL and right.kind in TEMPORAL:
+            return DURATION
+        if kinds == (Kind.DURATION, Kind.DURATION):
+            return DURATION
+    if op == "*" and Kind.DURATION in kinds and Kind.NUMBER in kinds:
+        return DURATION
+    if op == "/" and kinds == (Kind.DURATION, Kind.NUMBER):
+        return DURATION
+    return None
+
+
+def _did_you_mean(name: str, known: list[str]) -> str | None:
+    close = difflib.get_close_matches(name, list(dict.fromkeys(known)), n=1, cutoff=0.7)
+    return f"did you mean '{close[0]}'?" if close else None
