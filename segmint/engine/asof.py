@@ -21,6 +21,7 @@ class AsOf:
     instant: dt.datetime
     date: dt.date
     timezone: str = "UTC"
+    whole_day: bool = False  # as_of was a date: that whole day is observed
 
     @classmethod
     def resolve(cls, value: dt.date | dt.datetime | str | None, timezone: str = "UTC") -> AsOf:
@@ -35,7 +36,7 @@ class AsOf:
             return cls(local.astimezone(dt.timezone.utc), local.astimezone(zone).date(), timezone)
         next_midnight = dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), zone)
         instant = next_midnight.astimezone(dt.timezone.utc) - dt.timedelta(microseconds=1)
-        return cls(instant, value, timezone)
+        return cls(instant, value, timezone, whole_day=True)
 
 
 def parse_as_of(text: str) -> dt.date | dt.datetime:

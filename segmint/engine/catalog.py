@@ -40,20 +40,25 @@ class Catalog:
         via: Mapping[str, str] | None = None,
     ) -> Catalog:
         """Columns of several sources; a name two sources share is stored as `source.name`."""
+        return cls.from_parts([(s, schema, (via or {}).get(s)) for s, schema in schemas.items()], key=key)
+
+    @classmethod
+    def from_parts(cls, parts: Iterable[tuple[str, pa.Schema, str | None]], *, key: str) -> Catalog:
+        """Like `from_schemas`, for parts that may share a source (metrics of one event source)."""
+        parts = list(parts)
         counts: dict[str, int] = {}
-        for schema in schemas.values():
+        for _, schema, _ in parts:
             for name in schema.names:
                 if name != key:
                     counts[name] = counts.get(name, 0) + 1
         columns = []
-        for source, schema in schemas.items():
+        for source, schema, via in parts:
             for field in schema:
                 if field.name == key:
                     continue
                 physical = field.name if counts[field.name] == 1 else f"{source}.{field.name}"
                 columns.append(Column(
-                    field.name, source, physical, arrow_type_to_type(field.type), field.type,
-                    (via or {}).get(source),
+                    field.name, source, physical, arrow_type_to_type(field.type), field.type, via,
                 ))
         return cls(tuple(columns))
 

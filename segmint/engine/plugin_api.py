@@ -129,12 +129,18 @@ class MetricColumn:
 
 @attrs.frozen
 class MetricContext:
-    """Inputs of a metric's computation: event tables by role, the run's instant, options."""
+    """Inputs of a metric's computation: event tables by role, the run's instant, options.
+
+    ``as_of`` is the exact instant (timezone-aware UTC); when the run's as_of was given as a
+    date, ``as_of_date`` is that date: the whole day is observed, and durations are counted
+    in days to it.
+    """
 
     events: Mapping[str, pa.Table]
     key: str
     as_of: dt.datetime
     timezone: str = "UTC"
+    as_of_date: dt.date | None = None
     columns: frozenset[str] = frozenset()
     options: Mapping[str, Any] = attrs.field(factory=dict)
 

@@ -1,0 +1,245 @@
+"""A run, as data flows through it: load, parse, check, plan, read, compute, evaluate, deliver.
+
+`prepare` does everything that needs no data (so `validate` and every user error about
+rules, names, types, plugins and options happen before a byte is read); `execute` reads the
+sources the rules use, computes the metrics they use, joins one profile table on the key and
+evaluates; `deliver` hands the result to sinks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import ast
+from .asof import AsOf
+from .catalog import Catalog, Column
+from .checker import CheckedRules, check
+from .errors import DataError, PluginError, RuleError, SegmintError
+from .evaluator import HOLDOUT_SUFFIX, Evaluation, check_keys, evaluate_checked
+from .host import PluginRegistry, provenance
+from .parser import decode_rule_file, parse_rules
+from .plugin_api import PROFILES, Delivery, Metric, MetricContext, RunResult, SegmentInfo, Sink, Source
+from .project import Project, expand_rule_files, instantiate_sinks, instantiate_sources
+
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class Prepared:
+    """A project whose rules parsed and checked against its sources' schemas."""
+
+    project: Project
+    registry: PluginRegistry
+    as_of: AsOf
+    checked: CheckedRules
+    profile_sources: dict[str, Source]
+    event_sources: dict[str, Source]
+    metrics: dict[str, Metric]  # the metrics whose event sources the project has
+
+    @property
+    def rules(self) -> ast.RuleSet:
+        return self.checked.rules
+
+
+@attrs.frozen
+class Outcome:
+    result: RunResult
+    evaluation: Evaluation
+
+
+def load_rules(files: Sequence[Path]) -> ast.RuleSet:
+    """Parse every rule file; report the errors of all files together."""
+    rules = ast.RuleSet(())
+    diagnostics = []
+    for path in files:
+        try:
+            text = decode_rule_file(path.read_bytes(), str(path))
+            rules = rules + parse_rules(text, _display(path))
+        except RuleError as error:
+            diagnostics.extend(error.diagnostics)
+        except OSError as error:
+            raise DataError(f"cannot read rule file: {error.strerror}", file=str(path)) from None
+    if diagnostics:
+        raise RuleError(diagnostics)
+    return rules
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def prepare(project: Project, registry: PluginRegistry) -> Prepared:
+    """Parse, resolve and type-check the project's rules using schemas only."""
+    as_of = AsOf.resolve(project.as_of, project.timezone)
+    files = expand_rule_files(project)
+    if not files:
+        raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
+    rules = load_rules(files)
+    context = project.context(as_of.instant)
+    sources = instantiate_sources(project, registry, context)
+    profiles = {n: s for n, s in sources.items() if s.role == PROFILES}
+    events = {n: s for n, s in sources.items() if s.role != PROFILES}
+    metrics = {
+        name: metric for name, metric in registry.metrics.items()
+        if all(need in events for need in metric.requires)
+    }
+    parts = [(name, _schema(source), None) for name, source in profiles.items()]
+    for name, metric in metrics.items():
+        schema = pa.schema([(c.name, c.type) for c in metric.columns])
+        home = metric.requires[0] if metric.requires else name
+        parts.append((home, schema, f"metric {name}"))
+    catalog = Catalog.from_parts(parts, key=project.key)
+    checked = check(rules, catalog, registry.functions)
+    return Prepared(project, registry, as_of, checked, profiles, events, metrics)
+
+
+def _schema(source: Source) -> pa.Schema:
+    try:
+        return source.schema()
+    except SegmintError:
+        raise
+    except Exception as error:  # a plugin's own failure, reported with its name
+        raise PluginError(f"source '{source.source_name}' ({source.name}) failed to report its "
+                          f"schema: {type(error).__name__}: {error}") from error
+
+
+def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
+    """Read what the rules need, build the profile table, evaluate."""
+    say = progress or (lambda _: None)
+    key = prepared.project.key
+    used = prepared.checked.columns_used
+    tables = []
+    for name, source in prepared.profile_sources.items():
+        say(f"reading {name}")
+        wanted = [c for c in used if c.source == name and c.via is None]
+        tables.append(_read_profiles(name, source, wanted, key))
+    for name, metric in prepared.metrics.items():
+        wanted = [c for c in used if c.via == f"metric {name}"]
+        if wanted:
+            say(f"computing {name}")
+            tables.append(_compute_metric(prepared, metric, wanted))
+    if not tables:
+        raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
+    say("joining profiles")
+    profiles = _join(tables, key)
+    say("evaluating segments")
+    evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
+                                  holdout_salt=prepared.project.holdout_salt)
+    result = RunResult(
+        membership=evaluation.membership, profiles=profiles, key=key,
+        as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
+    )
+    return Outcome(result, evaluation)
+
+
+def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
+    infos = []
+    for statement in rules.statements:
+        if isinstance(statement, ast.Segment):
+            infos.append(SegmentInfo(statement.name, "segment", statement.description))
+            if statement.holdout is not None:
+                infos.append(SegmentInfo(statement.name + HOLDOUT_SUFFIX, "holdout", statement.description))
+        else:
+            infos.append(SegmentInfo(statement.name, "segmentation", statement.description))
+    return tuple(infos)
+
+
+def _read_profiles(name: str, source: Source, columns: list[Column], key: str) -> pa.Table:
+    try:
+        data = source.read([c.name for c in columns])
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
+                          f"{type(error).__name__}: {error}") from error
+    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    check_keys(table, key, source=name)
+    missing = [c.name for c in columns if c.name not in table.column_names]
+    if missing:
+        raise DataError(f"the source did not return column(s) {', '.join(missing)}", source=name)
+    return table.select([key] + [c.name for c in columns]).rename_columns(
+        [key] + [c.physical for c in columns])
+
+
+def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column]) -> pa.Table:
+    events = {}
+    for role in metric.requires:
+        data = prepared.event_sources[role].read(None)
+        events[role] = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    project = prepared.project
+    context = MetricContext(
+        events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
+        as_of_date=prepared.as_of.date if prepared.as_of.whole_day else None,
+        columns=frozenset(c.name for c in columns),
+    )
+    try:
+        table = metric.compute(context)
+    except SegmintError:
+        raise
+    except Exception as error:
+        origin = provenance(prepared.registry, "metric", metric.name)
+        raise PluginError(f"metric '{metric.name}' ({origin}) failed: {type(error).__name__}: {error}") from error
+    return table.select([project.key] + [c.name for c in columns]).rename_columns(
+        [project.key] + [c.physical for c in columns])
+
+
+def _join(tables: list[pa.Table], key: str) -> pa.Table:
+    """One row per customer of any source: a full outer join on the key."""
+    result = tables[0]
+    for table in tables[1:]:
+        if table.schema.field(key).type != result.schema.field(key).type:
+            try:
+                table = table.set_column(0, key, table.column(key).cast(result.schema.field(key).type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(
+                    f"customer keys have different types in two sources: "
+                    f"{result.schema.field(key).type} and {table.schema.field(key).type}") from None
+        result = result.join(table, keys=key, join_type="full outer", coalesce_keys=True)
+    return result.sort_by(key) if len(tables) > 1 else result
+
+
+def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
+            dry_run: bool = False) -> list[Delivery]:
+    """Hand the result to the project's sinks (or the named ones)."""
+    project = prepared.project
+    sinks = instantiate_sinks(project, prepared.registry, project.context(prepared.as_of.instant))
+    unknown = [name for name in only if name not in sinks]
+    if unknown:
+        raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: {', '.join(sinks) or 'none'}")
+    chosen: dict[str, Sink] = {n: s for n, s in sinks.items() if not only or n in only}
+    deliveries = []
+    for name, sink in chosen.items():
+        try:
+            deliveries.append(sink.deliver(outcome.result, dry_run=dry_run))
+        except SegmintError:
+            raise
+        except Exception as error:
+            origin = provenance(prepared.registry, "sink", sink.name)
+            raise PluginError(f"sink '{name}' ({sink.name}, {origin}) failed: "
+                              f"{type(error).__name__}: {error}") from error
+    return deliveries
+
+
+def sizes(membership: pa.Table, key: str) -> list[tuple[str, int]]:
+    """Members per segment (and per label of a segmentation), in output order."""
+    rows = []
+    for name in membership.column_names:
+        if name == key:
+            continue
+        column = membership.column(name)
+        if pa.types.is_boolean(column.type):
+            rows.append((name, pc.sum(column).as_py() or 0))
+        else:
+            counts = pc.value_counts(column)
+            for item in sorted(counts.to_pylist(), key=lambda c: (c["values"] is None, -c["counts"])):
+                label = item["values"] if item["values"] is not None else "(none)"
+                rows.append((f"{name}={label}", item["counts"]))
+    return rows
