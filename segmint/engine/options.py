@@ -56,6 +56,8 @@ def build_options(
                 f" got {show_value(value)}",
                 file=where,
             ) from None
+    for name, value in kwargs.items():
+        _check_alone(known[name], value, plugin, where)
     try:
         return options_cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -97,7 +99,7 @@ def describe_type(tp: Any) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when one of `choices` is close to `word`, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1)
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.65)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -219,6 +221,25 @@ def _convert_scalar(value: Any, tp: Any) -> Any:
     if isinstance(tp, type) and not isinstance(value, tp):
         raise _Mismatch
     return value
+
+
+def _check_alone(field: attrs.Attribute, value: Any, plugin: str, where: str) -> None:
+    """Run one field's validator on its own, so its error can name the option.
+
+    Validators that need the other fields (they get no instance here) fail with another
+    exception and are left to the constructor.
+    """
+    if field.validator is None or field.converter is not None:
+        return
+    try:
+        field.validator(None, field, value)
+    except (TypeError, ValueError) as exc:
+        text = str(exc.args[0]) if exc.args else str(exc)
+        raise ConfigError(
+            f"option '{field.alias}' of plugin '{plugin}' is invalid: {text}", file=where
+        ) from None
+    except Exception:
+        pass
 
 
 def _validator_message(exc: Exception, plugin: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from .asof import parse_as_of
 from .errors import ConfigError, PluginError, SegmintError
 from .host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
 from .options import build_options, did_you_mean
@@ -28,7 +29,6 @@ from .plugin_api import EVENTS, PROFILES, PluginContext, Sink, Source
 PROJECT_FILE = "segmint.toml"
 ROLES = (PROFILES, EVENTS)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
 @attrs.frozen
@@ -149,14 +149,6 @@ def load_project(path: str | os.PathLike[str]) -> Project:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=label) from None
     return _project_from_table(data, path, label)
-
-
-def parse_as_of(value: str) -> dt.date | dt.datetime:
-    """A run instant from text: a date (``2026-01-31``) or an ISO timestamp."""
-    text = value.strip()
-    if _DATE.match(text):
-        return dt.date.fromisoformat(text)
-    return dt.datetime.fromisoformat(text)
 
 
 def expand_rule_files(project: Project) -> list[Path]:
@@ -280,7 +272,7 @@ def _as_of(value: Any, label: str | None, key: str) -> dt.date | dt.datetime:
     if isinstance(value, str):
         try:
             return parse_as_of(value)
-        except ValueError:
+        except ConfigError:
             pass
     raise ConfigError(
         "must be a date (2026-01-31) or a timestamp (2026-01-31T18:00:00+01:00)",
