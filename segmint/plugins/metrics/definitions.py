@@ -1,0 +1,240 @@
+"""The `Metric` values segmint registers: purchase measures, RFM, predictive CLV, acquisition.
+
+Each ``compute`` reads ``ctx.events["orders"]`` (and ``"spend"``) as of ``ctx.as_of`` with
+`MetricOptions.from_mapping(ctx.options)`, and returns the key column plus only the columns
+in ``ctx.columns`` (all of the metric's columns when that is empty), one row per customer,
+sorted by key. A ``date`` as_of, or option ``as_of_granularity = "day"``, observes the whole
+day (see `asof`).
+
+CLV columns are named after their horizon (``clv_12mo``, ``expected_orders_90d``): the
+declared ones cover the usual horizons, and ``compute`` accepts any duration literal. The CLV
+table carries the fit's diagnostics as JSON in its schema metadata under ``segmint.clv_fit``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+import attrs
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.engine.errors import DataError
+from segmint.engine.plugin_api import Metric, MetricColumn, MetricContext
+
+from .acquisition import SPEND, acquisitions
+from .asof import AsOf
+from .clv import ClvFit, fit_summary, summarize_orders
+from .durations import parse_duration
+from .options import MetricOptions
+from .orders import SOURCE, Orders, as_table, read_orders
+from .purchase import PURCHASE_COLUMNS, customer_totals, historical_margin
+from .rfm import RFM_COLUMNS, rfm_scores
+from .summary import PurchaseSummary
+
+DEFAULT_HORIZONS = ("1mo", "3mo", "6mo", "12mo", "24mo", "36mo")
+FIT_METADATA = b"segmint.clv_fit"
+_HORIZON_COLUMN = re.compile(r"(expected_orders|clv)_(\d+(?:h|d|w|mo|y))")
+
+
+@attrs.frozen
+class Request:
+    """One compute call: the context, its options and as-of point, the columns asked for."""
+
+    ctx: MetricContext
+    options: MetricOptions
+    as_of: AsOf
+
+    @classmethod
+    def of(cls, ctx: MetricContext) -> Request:
+        options = MetricOptions.from_mapping(ctx.options)
+        return cls(ctx, options, AsOf.of(ctx.as_of, ctx.timezone, options.as_of_granularity))
+
+    def wanted(self, declared: Iterable[MetricColumn]) -> list[str]:
+        """Requested columns among `declared`, in declared order (all when none asked)."""
+        names = [c.name for c in declared]
+        return [n for n in names if not self.ctx.columns or n in self.ctx.columns]
+
+    def events(self, role: str) -> pa.Table:
+        if role not in self.ctx.events:
+            raise DataError(
+                f"metrics need an event source '{role}'; have:"
+                f" {', '.join(sorted(self.ctx.events)) or 'none'}",
+                source=role,
+            )
+        return as_table(self.ctx.events[role])
+
+    def orders(self, *, margin: bool = False, channel: bool = False) -> Orders:
+        return read_orders(
+            self.events(SOURCE), self.as_of, self.options, self.ctx.key,
+            margin=margin, channel=channel,
+        )
+
+    def table(self, keys: pa.Array, columns: dict[str, pa.Array]) -> pa.Table:
+        return pa.table({self.ctx.key: keys, **columns})
+
+
+def compute_purchase(ctx: MetricContext) -> pa.Table:
+    request = Request.of(ctx)
+    wanted = [c for c in PURCHASE_COLUMNS if c.name in request.wanted(PURCHASE_COLUMNS)]
+    totals = customer_totals(request.orders(margin=any(c.needs_margin for c in wanted)))
+    return request.table(totals.keys, {c.name: c.compute(totals, request.options) for c in wanted})
+
+
+def compute_rfm(ctx: MetricContext) -> pa.Table:
+    request = Request.of(ctx)
+    totals = customer_totals(request.orders())
+    scores = rfm_scores(totals, request.options)
+    return request.table(totals.keys, {n: scores[n] for n in request.wanted(RFM_COLUMNS)})
+
+
+def clv_columns(horizons: Iterable[str]) -> tuple[MetricColumn, ...]:
+    """The declared CLV columns for `horizons` (duration literals)."""
+    columns = [MetricColumn("p_alive", pa.float64(), "BG/NBD probability of being alive.")]
+    for h in horizons:
+        columns.append(MetricColumn(
+            f"expected_orders_{h}", pa.float64(), f"BG/NBD expected purchase days in {h}."
+        ))
+        columns.append(MetricColumn(
+            f"clv_{h}", pa.float64(),
+            f"Discounted expected gross margin in {h} (BG/NBD × Gamma-Gamma × margin).",
+        ))
+    return tuple(columns)
+
+
+CLV_COLUMNS = clv_columns(DEFAULT_HORIZONS)
+
+
+@attrs.frozen
+class ClvResult:
+    """Fitted models and the summary of the customers they predict for."""
+
+    fit: ClvFit
+    summary: PurchaseSummary
+    margin_rate: float
+
+
+def fit_for(request: Request) -> ClvResult:
+    orders = request.orders()
+    summary = summarize_orders(orders, request.options)
+    fit = fit_summary(summary, request.options, request.as_of.date)
+    return ClvResult(fit, summary, _margin_rate(request))
+
+
+def clv_values(result: ClvResult, name: str, options: MetricOptions) -> np.ndarray:
+    """One CLV column's values, by its name."""
+    if name == "p_alive":
+        return result.fit.p_alive(result.summary)
+    match = _HORIZON_COLUMN.fullmatch(name)
+    if match is None:
+        raise DataError(f"metric 'clv' has no column '{name}'")
+    horizon = parse_duration(match[2])
+    if match[1] == "expected_orders":
+        return result.fit.expected_orders(result.summary, horizon)
+    return result.fit.clv(
+        result.summary, horizon,
+        discount_rate=options.discount_rate, margin_rate=result.margin_rate,
+    )
+
+
+def compute_clv(ctx: MetricContext) -> pa.Table:
+    request = Request.of(ctx)
+    names = sorted(ctx.columns, key=_clv_order) if ctx.columns else [c.name for c in CLV_COLUMNS]
+    result = fit_for(request)
+    table = request.table(result.summary.keys, {
+        name: pa.array(clv_values(result, name, request.options), pa.float64()) for name in names
+    })
+    fit = json.dumps(result.fit.to_dict(), sort_keys=True).encode()
+    return table.replace_schema_metadata({FIT_METADATA: fit})
+
+
+def _clv_order(name: str) -> tuple[int, str]:
+    declared = [c.name for c in CLV_COLUMNS]
+    return (declared.index(name), name) if name in declared else (len(declared), name)
+
+
+def _margin_rate(request: Request) -> float:
+    """Margin share for predictive CLV: the option, else the data's margin/revenue, else 1."""
+    if request.options.margin_rate is not None:
+        return request.options.margin_rate
+    totals = customer_totals(request.orders(margin=True))
+    revenue = int(totals.units.sum())
+    if totals.margin is None or revenue <= 0:
+        return 1.0
+    return int(totals.margin.sum()) / revenue
+
+
+ACQUISITION_COLUMNS = (
+    MetricColumn(
+        "acquisition_cost", pa.float64(),
+        "Channel spend in the acquisition month / customers the channel acquired that month.",
+    ),
+    MetricColumn(
+        "clv_to_cac", pa.float64(),
+        "A CLV column (option clv_to_cac_from, default clv_12mo) / acquisition_cost.",
+    ),
+)
+
+
+def compute_acquisition(ctx: MetricContext) -> pa.Table:
+    request = Request.of(ctx)
+    options = request.options
+    channels = None
+    if options.acquisition_channel_source is not None:
+        channels = request.events(options.acquisition_channel_source)
+    acquired = acquisitions(
+        request.orders(channel=True), request.events(SPEND), options, channels, ctx.key
+    )
+    columns = {"acquisition_cost": acquired.cost}
+    if "clv_to_cac" in request.wanted(ACQUISITION_COLUMNS):
+        keys, value = _value_for_cac(request)
+        aligned = pa.array(value, pa.float64()).take(pc.index_in(acquired.keys, keys))
+        ratio = pc.divide(aligned, acquired.cost)
+        finite = pc.and_(pc.is_finite(ratio), pc.not_equal(acquired.cost, 0.0))
+        columns["clv_to_cac"] = pc.if_else(finite, ratio, pa.scalar(None, pa.float64()))
+    wanted = request.wanted(ACQUISITION_COLUMNS)
+    return request.table(acquired.keys, {n: columns[n] for n in wanted})
+
+
+def _value_for_cac(request: Request) -> tuple[pa.Array, np.ndarray]:
+    name = request.options.clv_to_cac_from
+    if name == "clv_historical":
+        totals = customer_totals(request.orders(margin=True))
+        return totals.keys, historical_margin(totals, request.options)
+    result = fit_for(request)
+    return result.summary.keys, clv_values(result, name, request.options)
+
+
+METRICS = (
+    Metric(
+        name="purchase",
+        columns=tuple(c.declaration for c in PURCHASE_COLUMNS),
+        compute=compute_purchase,
+        requires=(SOURCE,),
+        description="Recency, frequency, monetary value, AOV, tenure and churn from orders.",
+    ),
+    Metric(
+        name="rfm",
+        columns=RFM_COLUMNS,
+        compute=compute_rfm,
+        requires=(SOURCE,),
+        description="RFM quintile scores and the 11 named RFM segments.",
+    ),
+    Metric(
+        name="clv",
+        columns=CLV_COLUMNS,
+        compute=compute_clv,
+        requires=(SOURCE,),
+        description="Predictive CLV: BG/NBD purchases × Gamma-Gamma spend (segmint[clv]).",
+    ),
+    Metric(
+        name="acquisition",
+        columns=ACQUISITION_COLUMNS,
+        compute=compute_acquisition,
+        requires=(SOURCE, SPEND),
+        description="Customer acquisition cost per channel and month, and CLV-to-CAC.",
+    ),
+)

@@ -1,0 +1,91 @@
+"""Maximum-likelihood fitting shared by the CLV models, and the lazy import of scipy.
+
+Both models are fitted the way lifetimes fits them: minimise the negative mean
+log-likelihood over the logarithms of the (positive) parameters, plus an optional L2
+penalty ``penalizer * sum(params ** 2)`` that pulls extreme parameters back when data are
+thin. A fit that fails to converge, or runs a parameter off to the edge of the search
+space, is a `FitError` rather than a number nobody should trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+import attrs
+import numpy as np
+
+from .errors import FitError, MissingDependencyError
+
+#: Search bounds of each log-parameter: parameters between e^-20 and e^20.
+LOG_BOUND = 20.0
+_AT_BOUND = LOG_BOUND - 1e-3
+
+
+def scipy_modules() -> tuple[ModuleType, ModuleType]:
+    """``scipy.optimize`` and ``scipy.special``, or a `MissingDependencyError`."""
+    try:
+        from scipy import optimize, special
+    except ImportError:
+        raise MissingDependencyError(
+            "predictive CLV (p_alive, expected_orders_*, clv_*) needs scipy;"
+            " install it with: pip install 'segmint[clv]'"
+        ) from None
+    return optimize, special
+
+
+@attrs.frozen
+class Optimum:
+    """Parameters that maximise a (penalised) log-likelihood, and how they were found."""
+
+    params: tuple[float, ...]
+    iterations: int
+    converged: bool
+
+
+def maximize(
+    mean_log_likelihood: Callable[[np.ndarray], float],
+    names: tuple[str, ...],
+    *,
+    model: str,
+    penalizer: float = 0.0,
+) -> Optimum:
+    """Maximise `mean_log_likelihood(params)` over positive parameters called `names`."""
+    optimize, _ = scipy_modules()
+
+    def objective(log_params: np.ndarray) -> float:
+        params = np.exp(log_params)
+        value = -mean_log_likelihood(params) + penalizer * float(np.sum(params**2))
+        return value if np.isfinite(value) else 1e12
+
+    result = optimize.minimize(
+        objective,
+        x0=np.zeros(len(names)),
+        method="L-BFGS-B",
+        bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
+        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
+    )
+    if not result.success:
+        raise FitError(
+            f"{model} fit did not converge after {result.nit} iterations ({result.message});"
+            " more history or a penalizer (option penalizer, e.g. 0.001) may help"
+        )
+    stuck = [name for name, value in zip(names, result.x) if abs(value) >= _AT_BOUND]
+    if stuck:
+        raise FitError(
+            f"{model} fit ran parameter {', '.join(stuck)} off to an extreme"
+            f" ({', '.join(f'{np.exp(v):.3g}' for v in result.x)}): the history does not"
+            " determine the model; use more history or a penalizer (e.g. 0.001)"
+        )
+    return Optimum(tuple(float(p) for p in np.exp(result.x)), int(result.nit), True)
+
+
+def distinct_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct rows of equal-length columns (sorted) and how often each occurs.
+
+    Likelihoods are sums over customers; summing over distinct rows with weights gives the
+    same value faster, and in an order that does not depend on the input's.
+    """
+    stacked = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
+    unique, counts = np.unique(stacked, axis=0, return_counts=True)
+    return tuple(unique.T), counts
