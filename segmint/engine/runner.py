@@ -228,8 +228,12 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
     return deliveries
 
 
-def sizes(membership: pa.Table, key: str) -> list[tuple[str, int]]:
-    """Members per segment (and per label of a segmentation), in output order."""
+def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str, int]]:
+    """Members per segment (and per label of a segmentation, in label order)."""
+    order = {
+        s.name: {arm.label: i for i, arm in enumerate(s.arms)}
+        for s in rules.statements if isinstance(s, ast.Segmentation)
+    }
     rows = []
     for name in membership.column_names:
         if name == key:
@@ -239,7 +243,8 @@ def sizes(membership: pa.Table, key: str) -> list[tuple[str, int]]:
             rows.append((name, pc.sum(column).as_py() or 0))
         else:
             counts = pc.value_counts(column)
-            for item in sorted(counts.to_pylist(), key=lambda c: (c["values"] is None, -c["counts"])):
+            labels = order.get(name, {})
+            for item in sorted(counts.to_pylist(), key=lambda c: labels.get(c["values"], len(labels))):
                 label = item["values"] if item["values"] is not None else "(none)"
                 rows.append((f"{name}={label}", item["counts"]))
     return rows

@@ -1,0 +1,28 @@
+# segmint: `make demo` runs the example project, `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install bench clean
+
+$(BIN)/segmint: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(BIN)/segmint
+
+install: $(BIN)/segmint
+
+demo: install
+	$(BIN)/segmint run -p segmint.toml
+	$(BIN)/segmint explain -p segmint.toml --segment win_back --id 1
+
+test: install
+	SEGMINT_PLUGINS=segmint $(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/rules.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,137 @@
+"""What the commands share: error handling, project and source options, loading."""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from ..engine.errors import SegmintError
+from ..engine.host import PluginRegistry, get_registry
+from ..engine.project import Project, find_project_file, load_project
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class SegmintGroup(click.Group):
+    """A group that turns every segmint error into a message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SegmintError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+
+
+class NameEqualsPath(click.ParamType):
+    """``NAME=PATH`` for --source and --events."""
+
+    name = "NAME=PATH"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        name, sep, path = str(value).partition("=")
+        if not sep or not name or not path:
+            self.fail(f"expected NAME=PATH, got '{value}'", param, ctx)
+        if not name.isidentifier():
+            self.fail(f"source name '{name}' must be an identifier (letters, digits, _)", param, ctx)
+        return (name, path)
+
+
+def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """-p, RULES..., --source, --events, --key, --as-of: how every command finds its project."""
+    decorators = [
+        click.option("-p", "--project", "project_file", type=click.Path(dir_okay=False),
+                     help="Project file (default: ./segmint.toml when present)."),
+        click.argument("rules", nargs=-1, type=click.Path(dir_okay=False)),
+        click.option("--source", "sources", multiple=True, type=NameEqualsPath(),
+                     help="A profile source: NAME=PATH (CSV, Parquet or JSON Lines)."),
+        click.option("--events", "events", multiple=True, type=NameEqualsPath(),
+                     help="An event source: NAME=PATH (orders are read from 'orders')."),
+        click.option("--key", help="The customer key column (default: customer_id)."),
+        click.option("--as-of", "as_of", help="Reference date or timestamp (default: now)."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def load(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
+         events: tuple[Any, ...], key: str | None, as_of: str | None,
+         out: str | None = None) -> tuple[Project, PluginRegistry]:
+    """The project the flags describe, and the plugins, with load failures warned about."""
+    registry = get_registry()
+    for failure in registry.failures:
+        stderr.print(f"[yellow]warning:[/] {failure.format()}", markup=True)
+    if project_file is not None:
+        project = load_project(project_file)
+    else:
+        found = find_project_file()
+        project = load_project(found) if found else Project.without_file()
+    project = project.with_overrides(rules=rules, sources=sources, events=events, out=out,
+                                     key=key, as_of=as_of, registry=registry)
+    return project, registry
+
+
+class DelayedStatus:
+    """A spinner on stderr that appears only when the work takes more than a second."""
+
+    def __init__(self, delay: float = 1.0) -> None:
+        self.delay = delay
+        self.message = "working"
+        self._status: Any = None
+        self._timer = threading.Timer(delay, self._show)
+        self._timer.daemon = True
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+
+    def _show(self) -> None:
+        with self._lock:
+            if self._status is None and stderr.is_terminal:
+                self._status = stderr.status(self.message)
+                self._status.start()
+
+    def update(self, message: str) -> None:
+        with self._lock:
+            self.message = message
+            if self._status is not None:
+                self._status.update(message)
+
+    def __enter__(self) -> DelayedStatus:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._status is not None:
+                self._status.stop()
+
+
+def with_project(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Load the project from the shared options and pass it (and the plugins) on."""
+
+    @project_options
+    @functools.wraps(function)
+    def wrapper(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
+                events: tuple[Any, ...], key: str | None, as_of: str | None, **kwargs: Any) -> Any:
+        out = kwargs.get("out")
+        project, registry = load(project_file, rules, sources, events, key, as_of, out)
+        return function(project, registry, **kwargs)
+
+    return wrapper
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

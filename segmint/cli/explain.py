@@ -1,0 +1,54 @@
+"""`segmint explain`: why one customer is in or out of a segment."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.tree import Tree
+
+from ..engine.explain import Explanation, Step, explain, format_value
+from ..engine.host import PluginRegistry
+from ..engine.project import Project
+from ..engine.runner import execute, prepare
+from .common import DelayedStatus, with_project
+
+_MARK = {True: "[green]true[/]", False: "[red]false[/]", None: "[yellow]null[/]"}
+
+
+@click.command("explain")
+@with_project
+@click.option("--segment", "segment", required=True, help="The segment or segmentation to explain.")
+@click.option("--id", "customer", required=True, help="The customer's key.")
+def command(project: Project, registry: PluginRegistry, segment: str, customer: str) -> None:
+    """Show every sub-condition of a segment for one customer, with their values."""
+    with DelayedStatus() as status:
+        prepared = prepare(project, registry)
+        outcome = execute(prepared, progress=status.update)
+    result = explain(outcome.evaluation, prepared.rules, segment, customer, project.key)
+    Console(highlight=False).print(render(result))
+
+
+def render(result: Explanation) -> Tree:
+    if result.kind == "segment":
+        verdict = "IN" if result.result else "NOT IN"
+        head = f"customer {result.key} is [bold]{verdict}[/] segment [bold]{result.statement}[/]"
+        if result.held_out:
+            head += " (held out: a member of the control group, not targeted)"
+    else:
+        label = result.result if result.result is not None else "no label (null)"
+        head = f"customer {result.key} in segmentation [bold]{result.statement}[/]: [bold]{label}[/]"
+    tree = Tree(head)
+    for step in result.steps:
+        _add(tree, step)
+    return tree
+
+
+def _add(parent: Tree, step: Step) -> None:
+    line = f"{step.text}  → {_MARK[step.value]}"
+    if step.inputs:
+        line += "   [dim](" + ", ".join(f"{name} = {format_value(v)}" for name, v in step.inputs) + ")[/]"
+    if step.note:
+        line += f"   [dim]{step.note}[/]"
+    branch = parent.add(line)
+    for child in step.children:
+        _add(branch, child)

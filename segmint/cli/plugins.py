@@ -1,0 +1,26 @@
+"""`segmint plugins`: installed plugins and what each provides."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..engine.host import get_registry
+
+
+@click.command("plugins")
+def command() -> None:
+    """List installed plugins, their sources, metrics, sinks and functions."""
+    registry = get_registry()
+    table = Table(title="segmint plugins")
+    for column in ("plugin", "version", "entry point", "sources", "metrics", "sinks", "functions"):
+        table.add_column(column)
+    for info in registry.plugins:
+        table.add_row(info.distribution, info.version, info.entry_point,
+                      ", ".join(info.sources), ", ".join(info.metrics),
+                      ", ".join(info.sinks), ", ".join(info.functions))
+    console = Console(highlight=False)
+    console.print(table)
+    for failure in registry.failures:
+        console.print(f"[red]failed:[/] {failure.format()}")

@@ -1,0 +1,52 @@
+"""`segmint run`: evaluate the project's segments, print their sizes, deliver to sinks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..engine.host import PluginRegistry
+from ..engine.project import Project
+from ..engine.runner import deliver, execute, prepare, sizes
+from .common import DelayedStatus, with_project
+
+
+@click.command("run")
+@with_project
+@click.option("--out", type=click.Path(dir_okay=False), help="Write membership to a file (.parquet or .csv).")
+@click.option("--sink", "sinks", multiple=True, help="Deliver only to this configured sink (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what sinks would send; send nothing.")
+def command(project: Project, registry: PluginRegistry, out: str | None, sinks: tuple[str, ...],
+            dry_run: bool) -> None:
+    """Evaluate segments and deliver them to the project's sinks."""
+    with DelayedStatus() as status:
+        status.update("checking rules")
+        prepared = prepare(project, registry)
+        outcome = execute(prepared, progress=status.update)
+        status.update("delivering")
+        deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
+    console = Console(highlight=False)
+    membership = outcome.result.membership
+    total = membership.num_rows
+    table = Table(title=f"segments as of {prepared.as_of.instant:%Y-%m-%d %H:%M:%S} UTC "
+                        f"({total:,} customers)")
+    table.add_column("segment")
+    table.add_column("members", justify="right")
+    table.add_column("share", justify="right")
+    for name, count in sizes(membership, project.key, prepared.rules):
+        share = f"{100 * count / total:.1f}%" if total else "-"
+        table.add_row(name, f"{count:,}", share)
+    console.print(table)
+    for delivery in deliveries:
+        console.print(_describe(delivery))
+
+
+def _describe(delivery: Any) -> str:
+    target = f" → {delivery.target}" if delivery.target else ""
+    parts = [f"{getattr(delivery, label):,} {label}" for label in ("added", "updated", "removed", "skipped")
+             if getattr(delivery, label) or label == "added"]
+    suffix = " (dry run: nothing was sent)" if delivery.dry_run else ""
+    return f"sink {delivery.sink}: {', '.join(parts)}{target}{suffix}"

@@ -1,0 +1,24 @@
+"""`segmint validate`: parse and check the rules against the sources' schemas; read no data."""
+
+from __future__ import annotations
+
+import click
+
+from ..engine import ast
+from ..engine.host import PluginRegistry
+from ..engine.project import Project
+from ..engine.runner import prepare
+from .common import with_project
+
+
+@click.command("validate")
+@with_project
+def command(project: Project, registry: PluginRegistry) -> None:
+    """Check rules, names, types and plugin options without reading data."""
+    prepared = prepare(project, registry)
+    statements = prepared.rules.statements
+    segments = sum(isinstance(s, ast.Segment) for s in statements)
+    segmentations = len(statements) - segments
+    columns = len(prepared.checked.columns_used)
+    click.echo(f"ok: {segments} segment(s), {segmentations} segmentation(s), "
+               f"{columns} column(s) used, {len(prepared.profile_sources)} profile source(s)")
