@@ -155,13 +155,14 @@ class CsvSource(FileSource):
             return "error"
 
         try:
-            pacsv.read_csv(self.path, **self._reader_options(use_threads=False, invalid_row_handler=keep))
+            options = self._reader_options(use_threads=False, invalid_row_handler=keep)
+            pacsv.read_csv(self.path, **options)
         except pa.ArrowException as again:
             text = str(again)
         if rows:
             row = rows[0]
-            message = f"expected {row.expected_columns} columns, got {row.actual_columns}: {row.text}"
-            return self.error(message, row=row.number)
+            message = f"expected {row.expected_columns} columns, got {row.actual_columns}"
+            return self.error(f"{message}: {row.text}", row=row.number)
         detail = text.split("CSV parse error: ", 1)[-1]
         found = _ROW.match(detail)
         if found:

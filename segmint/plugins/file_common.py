@@ -110,7 +110,10 @@ class FileSource(Source):
 
     # Shared behaviour.
 
-    def error(self, message: str, *, row: int | None = None, column: str | None = None) -> DataError:
+    def error(
+        self, message: str, *, row: int | None = None, column: str | None = None
+    ) -> DataError:
+        """A `DataError` naming this source and its file."""
         return DataError(
             message, source=self.source_name, file=str(self.options.path), row=row, column=column
         )

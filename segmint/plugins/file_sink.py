@@ -64,7 +64,9 @@ class FileSink(Sink):
                     _WRITERS[self.format](table, temp)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
-                raise SegmintError(f"sink '{self.sink_name}': cannot write {self.path}: {reason}") from None
+                raise SegmintError(
+                    f"sink '{self.sink_name}': cannot write {self.path}: {reason}"
+                ) from None
         return Delivery(
             sink=self.sink_name, added=table.num_rows, target=str(self.path), dry_run=dry_run
         )

@@ -72,9 +72,18 @@ def test_accepted_values(mapping, value):
             {"path": "x", "limit": "10"},
             'option \'limit\' of plugin \'csv\' must be an integer, got "10"',
         ),
-        ({"path": "x", "limit": True}, "option 'limit' of plugin 'csv' must be an integer, got true"),
-        ({"path": "x", "ratio": "high"}, 'option \'ratio\' of plugin \'csv\' must be a number, got "high"'),
-        ({"path": "x", "header": 1}, "option 'header' of plugin 'csv' must be true or false, got 1"),
+        (
+            {"path": "x", "limit": True},
+            "option 'limit' of plugin 'csv' must be an integer, got true",
+        ),
+        (
+            {"path": "x", "ratio": "high"},
+            'option \'ratio\' of plugin \'csv\' must be a number, got "high"',
+        ),
+        (
+            {"path": "x", "header": 1},
+            "option 'header' of plugin 'csv' must be true or false, got 1",
+        ),
         ({"path": 5}, "option 'path' of plugin 'csv' must be a path, got 5"),
         (
             {"path": "x", "tags": ["a", 1]},
@@ -158,7 +167,9 @@ def test_plugin_without_options():
     assert build_options(Nothing, {}, plugin="null", where=WHERE) == Nothing()
     with pytest.raises(ConfigError) as excinfo:
         build_options(Nothing, {"x": 1}, plugin="null", where=WHERE)
-    assert str(excinfo.value) == f"{WHERE}: unknown option 'x' of plugin 'null'; it takes no options"
+    assert str(excinfo.value) == (
+        f"{WHERE}: unknown option 'x' of plugin 'null'; it takes no options"
+    )
 
 
 def test_describe_options():

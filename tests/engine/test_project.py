@@ -71,8 +71,15 @@ def test_load_the_example(tmp_path):
 
 def test_defaults(tmp_path):
     project = load_project(write_project(tmp_path, ""))
-    assert (project.rules, project.key, project.as_of, project.timezone) == ((), "customer_id", None, "UTC")
-    assert (project.holdout_salt, project.state_dir, project.sources, project.sinks) == ("", ".segmint", (), ())
+    assert project == Project(path=tmp_path / "segmint.toml", root=tmp_path)
+    assert (project.rules, project.key, project.as_of, project.timezone) == (
+        (),
+        "customer_id",
+        None,
+        "UTC",
+    )
+    assert (project.holdout_salt, project.state_dir) == ("", ".segmint")
+    assert (project.sources, project.sinks) == ((), ())
 
 
 @pytest.mark.parametrize(
