@@ -40,6 +40,7 @@ class Prepared:
     profile_sources: dict[str, Source]
     event_sources: dict[str, Source]
     metrics: dict[str, Metric]  # the metrics whose event sources the project has
+    sinks: dict[str, Sink]
 
     @property
     def rules(self) -> ast.RuleSet:
@@ -98,7 +99,8 @@ def prepare(project: Project, registry: PluginRegistry) -> Prepared:
         parts.append((home, schema, f"metric {name}"))
     catalog = Catalog.from_parts(parts, key=project.key)
     checked = check(rules, catalog, registry.functions)
-    return Prepared(project, registry, as_of, checked, profiles, events, metrics)
+    sinks = instantiate_sinks(project, registry, context)
+    return Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
 
 
 def _schema(source: Source) -> pa.Schema:
@@ -209,8 +211,7 @@ def _join(tables: list[pa.Table], key: str) -> pa.Table:
 def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
             dry_run: bool = False) -> list[Delivery]:
     """Hand the result to the project's sinks (or the named ones)."""
-    project = prepared.project
-    sinks = instantiate_sinks(project, prepared.registry, project.context(prepared.as_of.instant))
+    sinks = prepared.sinks
     unknown = [name for name in only if name not in sinks]
     if unknown:
         raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: {', '.join(sinks) or 'none'}")
