@@ -18,9 +18,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import explain, init, plugins, run, validate
+    from . import explain, init, plugins, profile, run, validate
 
-    for module in (run, validate, explain, plugins, init):
+    for module in (run, validate, explain, profile, plugins, init):
         cli.add_command(module.command)
 
 

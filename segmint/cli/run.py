@@ -31,8 +31,8 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
     console = Console(highlight=False)
     membership = outcome.result.membership
     total = membership.num_rows
-    table = Table(title=f"segments as of {prepared.as_of.instant:%Y-%m-%d %H:%M:%S} UTC "
-                        f"({total:,} customers)")
+    console.print(f"segments as of {prepared.as_of.instant:%Y-%m-%d %H:%M:%S} UTC, {total:,} customers")
+    table = Table()
     table.add_column("segment")
     table.add_column("members", justify="right")
     table.add_column("share", justify="right")

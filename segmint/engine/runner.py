@@ -8,6 +8,7 @@ evaluates; `deliver` hands the result to sinks.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -77,11 +78,11 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def prepare(project: Project, registry: PluginRegistry) -> Prepared:
+def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool = True) -> Prepared:
     """Parse, resolve and type-check the project's rules using schemas only."""
     as_of = AsOf.resolve(project.as_of, project.timezone)
     files = expand_rule_files(project)
-    if not files:
+    if not files and require_rules:
         raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
     rules = load_rules(files)
     context = project.context(as_of.instant)
@@ -117,7 +118,20 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     """Read what the rules need, build the profile table, evaluate."""
     say = progress or (lambda _: None)
     key = prepared.project.key
-    used = prepared.checked.columns_used
+    profiles = read_profile(prepared, prepared.checked.columns_used, say)
+    say("evaluating segments")
+    evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
+                                  holdout_salt=prepared.project.holdout_salt)
+    result = RunResult(
+        membership=evaluation.membership, profiles=profiles, key=key,
+        as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
+    )
+    return Outcome(result, evaluation)
+
+
+def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress) -> pa.Table:
+    """One row per customer: the key, the profile columns and metric columns asked for."""
+    key = prepared.project.key
     tables = []
     for name, source in prepared.profile_sources.items():
         say(f"reading {name}")
@@ -131,15 +145,7 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     if not tables:
         raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
     say("joining profiles")
-    profiles = _join(tables, key)
-    say("evaluating segments")
-    evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
-                                  holdout_salt=prepared.project.holdout_salt)
-    result = RunResult(
-        membership=evaluation.membership, profiles=profiles, key=key,
-        as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
-    )
-    return Outcome(result, evaluation)
+    return _join(tables, key)
 
 
 def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
@@ -152,6 +158,23 @@ def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
         else:
             infos.append(SegmentInfo(statement.name, "segmentation", statement.description))
     return tuple(infos)
+
+
+def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
+    """Catalog columns by name (`name` or `source.name`), for commands that ask for some."""
+    catalog = prepared.checked.catalog
+    found = []
+    for text in names:
+        source, _, name = text.rpartition(".")
+        matches = catalog.find(name, source or None)
+        if len(matches) != 1:
+            known = sorted(set(catalog.names()))
+            close = difflib.get_close_matches(text, known, n=1)
+            reason = "is ambiguous" if matches else "is not a known column or metric"
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise SegmintError(f"'{text}' {reason}{hint} (columns come from: {catalog.describe_sources()})")
+        found.append(matches[0])
+    return found
 
 
 def _read_profiles(name: str, source: Source, columns: list[Column], key: str) -> pa.Table:

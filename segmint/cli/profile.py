@@ -1,0 +1,68 @@
+"""`segmint profile`: the profile table (key + metric columns) a run would evaluate."""
+
+from __future__ import annotations
+
+import click
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from ..engine.explain import format_value
+from ..engine.host import PluginRegistry, sink_for_path
+from ..engine.options import build_options
+from ..engine.plugin_api import RunResult
+from ..engine.project import Project
+from ..engine.runner import find_columns, prepare, read_profile, segment_infos
+from .common import DelayedStatus, with_project
+
+PREVIEW_ROWS = 20
+PREVIEW_COLUMNS = 7
+
+
+@click.command("profile")
+@with_project
+@click.option("--metrics", "metrics", help="Comma-separated columns to compute (default: those the rules use, "
+              "or every metric column that needs no model fit).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the table to a file (.parquet or .csv).")
+def command(project: Project, registry: PluginRegistry, metrics: str | None, out: str | None) -> None:
+    """Compute the profile table: one row per customer with its metric columns."""
+    with DelayedStatus() as status:
+        prepared = prepare(project, registry, require_rules=False)
+        if metrics:
+            columns = find_columns(prepared, [m.strip() for m in metrics.split(",") if m.strip()])
+        elif prepared.checked.columns_used:
+            columns = prepared.checked.columns_used
+        else:
+            columns = [c for c in prepared.checked.catalog.columns
+                       if c.via is not None and c.via != "metric clv"]
+        table = read_profile(prepared, columns, status.update)
+    if out:
+        _write(project, registry, table, out, prepared)
+        click.echo(f"wrote {table.num_rows:,} customers x {table.num_columns - 1} columns to {out}")
+        return
+    _show(table)
+
+
+def _write(project: Project, registry: PluginRegistry, table: pa.Table, out: str, prepared: object) -> None:
+    sink_class = sink_for_path(registry, out)
+    options = build_options(sink_class.Options, {"path": str(out)}, plugin=sink_class.name, where="--out")
+    sink = sink_class("profile", options, project.context())
+    sink.deliver(RunResult(table, table, project.key, prepared.as_of.instant,  # type: ignore[attr-defined]
+                           segment_infos(prepared.rules)))  # type: ignore[attr-defined]
+
+
+def _show(table: pa.Table) -> None:
+    console = Console(highlight=False)
+    shown = table.select(table.column_names[:PREVIEW_COLUMNS])
+    console.print(f"profile: {table.num_rows:,} customers, {table.num_columns - 1} columns"
+                  + (f"; the first {PREVIEW_ROWS} rows" if table.num_rows > PREVIEW_ROWS else ""))
+    view = Table()
+    for name in shown.column_names:
+        view.add_column(name, no_wrap=True)
+    for row in shown.slice(0, PREVIEW_ROWS).to_pylist():
+        view.add_row(*(format_value(v) for v in row.values()))
+    console.print(view)
+    hidden = table.column_names[PREVIEW_COLUMNS:]
+    if hidden:
+        console.print(f"{len(hidden)} more columns: {', '.join(hidden)} "
+                      "(choose with --metrics, or write all with --out)")
