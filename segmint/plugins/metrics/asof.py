@@ -16,40 +16,23 @@ since 1970-01-01 in the run's time zone.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.errors import ConfigError
+from segmint.engine.asof import AsOf as RunAsOf
 
 US_PER_DAY = 86_400_000_000
 EPOCH = dt.date(1970, 1, 1)
-
-
-def zone(name: str) -> zoneinfo.ZoneInfo:
-    """The time zone called `name`, or a `ConfigError`."""
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {name!r}", key="timezone") from None
-
-
-def instant_us(value: dt.datetime, timezone: str) -> int:
-    """Microseconds since the epoch of `value` (naive: in `timezone`)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone(timezone))
-    delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def local_days(at_us: np.ndarray, timezone: str) -> np.ndarray:
     """Calendar day numbers (days since 1970-01-01) of instants, in `timezone`."""
     at_us = np.asarray(at_us, dtype=np.int64)
     if timezone != "UTC":
-        zone(timezone)
         local = pc.local_timestamp(pa.array(at_us, pa.timestamp("us", tz=timezone)))
         at_us = local.cast(pa.int64()).to_numpy()
     return np.floor_divide(at_us, US_PER_DAY)
@@ -70,20 +53,22 @@ class AsOf:
     def of(
         cls, value: dt.date | dt.datetime, timezone: str = "UTC", granularity: str | None = None
     ) -> AsOf:
-        """The as-of point of `value`; `granularity` ("day"/"instant") overrides its type."""
-        if granularity is None:
-            granularity = "instant" if isinstance(value, dt.datetime) else "day"
-        if granularity == "day":
-            date = value.date() if isinstance(value, dt.datetime) else value
-            if isinstance(value, dt.datetime) and value.tzinfo is not None:
-                date = value.astimezone(zone(timezone)).date()
-            next_midnight = dt.datetime.combine(date + dt.timedelta(days=1), dt.time())
-            cutoff = instant_us(next_midnight, timezone) - 1
-            return cls(cutoff, (date - EPOCH).days, True, timezone)
-        if not isinstance(value, dt.datetime):
+        """The as-of point of `value`; `granularity` ("day"/"instant") overrides its type.
+
+        The engine's `segmint.engine.asof.AsOf` resolves dates, time zones and naive
+        datetimes, so metrics and rules agree on the instant.
+        """
+        if granularity == "day" and isinstance(value, dt.datetime):
+            value = RunAsOf.resolve(value, timezone).date
+        elif granularity == "instant" and not isinstance(value, dt.datetime):
             value = dt.datetime.combine(value, dt.time())
-        cutoff = instant_us(value, timezone)
-        return cls(cutoff, int(local_days(np.array([cutoff]), timezone)[0]), False, timezone)
+        return cls.of_run(RunAsOf.resolve(value, timezone))
+
+    @classmethod
+    def of_run(cls, run: RunAsOf) -> AsOf:
+        """The as-of point of a run."""
+        cutoff = (run.instant - _EPOCH_UTC) // dt.timedelta(microseconds=1)
+        return cls(cutoff, (run.date - EPOCH).days, run.whole_day, run.timezone)
 
     @property
     def date(self) -> dt.date:

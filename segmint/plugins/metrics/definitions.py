@@ -3,8 +3,8 @@
 Each ``compute`` reads ``ctx.events["orders"]`` (and ``"spend"``) as of ``ctx.as_of`` with
 `MetricOptions.from_mapping(ctx.options)`, and returns the key column plus only the columns
 in ``ctx.columns`` (all of the metric's columns when that is empty), one row per customer,
-sorted by key. A ``date`` as_of, or option ``as_of_granularity = "day"``, observes the whole
-day (see `asof`).
+sorted by key. When the run's as_of was a date (``ctx.as_of_date``), or with option
+``as_of_granularity = "day"``, the whole day is observed (see `asof`).
 
 CLV columns are named after their horizon (``clv_12mo``, ``expected_orders_90d``): the
 declared ones cover the usual horizons, and ``compute`` accepts any duration literal. The CLV
@@ -51,7 +51,8 @@ class Request:
     @classmethod
     def of(cls, ctx: MetricContext) -> Request:
         options = MetricOptions.from_mapping(ctx.options)
-        return cls(ctx, options, AsOf.of(ctx.as_of, ctx.timezone, options.as_of_granularity))
+        value = ctx.as_of if ctx.as_of_date is None else ctx.as_of_date
+        return cls(ctx, options, AsOf.of(value, ctx.timezone, options.as_of_granularity))
 
     def wanted(self, declared: Iterable[MetricColumn]) -> list[str]:
         """Requested columns among `declared`, in declared order (all when none asked)."""
