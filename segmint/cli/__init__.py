@@ -27,5 +27,22 @@ def _register() -> None:
 _register()
 
 
+def _plugin_commands() -> None:
+    """Commands that plugins add through the ``register_commands`` hook."""
+    from ..engine.host import get_registry
+    from .common import stderr
+
+    manager = get_registry().plugin_manager
+    if manager is None:
+        return
+    for impl in manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as error:  # a broken plugin must not take the CLI down
+            stderr.print(f"warning: plugin {impl.plugin_name} failed to add its commands: "
+                         f"{type(error).__name__}: {error}")
+
+
 def main() -> None:
+    _plugin_commands()
     cli(prog_name="segmint")

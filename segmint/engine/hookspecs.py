@@ -53,3 +53,13 @@ def register_functions() -> list[object]:
     implementation that builds a `pyarrow.compute.Expression` from its arguments'
     expressions.
     """
+
+
+@hookspec
+def register_commands(cli: object) -> None:
+    """Add click commands to the ``segmint`` command line.
+
+    ``cli`` is the top-level `click.Group`; call ``cli.add_command(...)``. Commands load
+    projects the way the built-in ones do with `segmint.cli.common.with_project`. A plugin
+    whose hook raises is reported and skipped; the other commands keep working.
+    """
