@@ -11,10 +11,12 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
+from click.testing import CliRunner
 
 from segmint.engine import hookspecs
 from segmint.engine.functions import CallArgs
@@ -114,6 +116,14 @@ def test_example_function(acme):
         "gmail.com",
         None,
     ]
+
+
+def test_example_command(acme, tmp_path):
+    (tmp_path / "contacts.acme.json").write_text('[{"id": 1}, {"id": 2}]')
+    cli = click.Group("segmint")
+    acme.register_commands(cli=cli)
+    result = CliRunner().invoke(cli, ["acme-check", str(tmp_path / "contacts.acme.json")])
+    assert (result.exit_code, result.output) == (0, "2 contacts\n")
 
 
 def test_example_sink(acme, tmp_path):
