@@ -154,38 +154,29 @@ def load_registry(
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     builder = _Builder(pm)
-    for ep in _selected_entry_points(os.environ if environ is None else environ):
-        dist, version = _distribution_of(ep)
+    for ep, dist, version in _selected_entry_points(os.environ if environ is None else environ):
         builder.add(dist, version, ep.name, ep.load)
     for plugin in extra_plugins:
         builder.add(_plugin_label(plugin), "", "", lambda plugin=plugin: plugin)
     return builder.registry
 
 
-def _selected_entry_points(environ: Mapping[str, str]) -> list[metadata.EntryPoint]:
-    """Entry points of the group, built-ins first, limited to ``SEGMINT_PLUGINS`` if set."""
+def _selected_entry_points(
+    environ: Mapping[str, str],
+) -> list[tuple[metadata.EntryPoint, str, str]]:
+    """Entry points of the group with their distribution and version, built-ins first,
+    limited to the distributions ``SEGMINT_PLUGINS`` names when it is set."""
     wanted = environ.get(ENV_VAR)
     allowed = None if wanted is None else {_normalize(n) for n in wanted.split(",") if n.strip()}
-    seen: set[tuple[str, str]] = set()
-    selected = []
+    selected: dict[tuple[str, str], tuple[metadata.EntryPoint, str, str]] = {}
     for ep in metadata.entry_points(group=GROUP):
-        dist = _normalize(_distribution_of(ep)[0])
-        if (allowed is not None and dist not in allowed) or (dist, ep.name) in seen:
-            continue
-        seen.add((dist, ep.name))
-        selected.append(ep)
-    return sorted(selected, key=lambda ep: _builtin_first(_distribution_of(ep)[0], ep.name))
-
-
-def _builtin_first(dist: str, name: str) -> tuple[bool, str, str]:
-    return (_normalize(dist) != OWN_DISTRIBUTION, _normalize(dist), name)
-
-
-def _distribution_of(ep: metadata.EntryPoint) -> tuple[str, str]:
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return ("unknown", "")
-    return (dist.metadata["Name"] or dist.name, dist.version)
+        dist = getattr(ep, "dist", None)
+        name, version = (dist.name, dist.version) if dist is not None else ("unknown", "")
+        key = (_normalize(name), ep.name)
+        if (allowed is None or key[0] in allowed) and key not in selected:
+            selected[key] = (ep, name, version)
+    order = sorted(selected, key=lambda key: (key[0] != OWN_DISTRIBUTION, key))
+    return [selected[key] for key in order]
 
 
 def _normalize(name: str) -> str:

@@ -75,6 +75,9 @@ def find_undecodable_line(path: Path, encoding: str) -> int | None:
 class FileSource(Source):
     """A source reading one file (or a directory of files), given by its ``path`` option."""
 
+    #: Whether ``path`` may name a directory of files read as one data set.
+    reads_directories = False
+
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
         self.path = resolve_path(options.path, context)
@@ -130,6 +133,8 @@ class FileSource(Source):
     def _check_file(self) -> None:
         if not self.path.exists():
             raise self.error("file not found")
+        if self.path.is_dir() and not self.reads_directories:
+            raise self.error("is a directory, not a file")
         if self.path.is_file() and self.path.stat().st_size == 0:
             raise self.error("file is empty")
 
@@ -178,6 +183,8 @@ class FileSource(Source):
             raise self.error("is a directory, not a file") from None
         except PermissionError:
             raise self.error("permission denied") from None
+        except OSError as exc:
+            raise self.error(exc.strerror or str(exc)) from None
         except UnicodeDecodeError:
             raise self.encoding_error(getattr(self.options, "encoding", "utf-8")) from None
         except pa.ArrowException as exc:

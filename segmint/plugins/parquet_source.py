@@ -31,6 +31,7 @@ class ParquetSource(FileSource):
     description = "Parquet files, or a directory of them"
     Options = ParquetOptions
     extensions = (".parquet",)
+    reads_directories = True
 
     def _dataset(self) -> ds.Dataset:
         if self.path.is_dir():

@@ -167,7 +167,15 @@ def test_csv_errors(tmp_path, name, content, options, message):
     assert str(excinfo.value) == message
 
 
-def test_csv_guessed_type_hint(tmp_path):
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_directory_where_a_file_is_expected(tmp_path, kind):
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DataError) as excinfo:
+        make(kind, tmp_path, path="data").schema()
+    assert str(excinfo.value) == "source 'crm', data: is a directory, not a file"
+
+
+def test_csv_later_floats_in_an_int_column_are_still_numbers(tmp_path):
     rows = "".join(f"{i},{i}\n" for i in range(MANY_ROWS))
     path = write(tmp_path, "big.csv", f"customer_id,age\n{rows}x,1.5\n")
     # A later float in an int column is still a number: read as double, no error.
