@@ -67,6 +67,8 @@ class Project:
     state_dir: str = ".segmint"
     sources: tuple[SourceConfig, ...] = ()
     sinks: tuple[SinkConfig, ...] = ()
+    #: Options for metric plugins (``[metrics]``), handed to every metric's computation.
+    metrics: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
@@ -321,6 +323,13 @@ def _sources(value: Any, label: str, key: str) -> tuple[SourceConfig, ...]:
         origin = f"{label} [{key}.{name}]"
         configs.append(SourceConfig(name, plugin, role, table, origin=origin))
     return tuple(configs)
+
+
+@_top_level("metrics")
+def _metrics(value: Any, label: str, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError("must be a table of metric options", file=label, key=key)
+    return dict(value)
 
 
 @_top_level("sinks")

@@ -204,6 +204,7 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column]) -
         events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
         as_of_date=prepared.as_of.date if prepared.as_of.whole_day else None,
         columns=frozenset(c.name for c in columns),
+        options=project.metrics,
     )
     try:
         table = metric.compute(context)

@@ -60,7 +60,7 @@ def fit(project: Project, registry: PluginRegistry, time_unit: str, penalizer: f
 
     as_of = _date(project.as_of, "--as-of")
     result = fit_clv(_orders(project, registry), as_of, time_unit=time_unit, penalizer=penalizer,
-                     key=project.key, timezone=project.timezone)
+                     key=project.key, timezone=project.timezone, options=project.metrics)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.format())
 
 
@@ -81,5 +81,5 @@ def validate(project: Project, registry: PluginRegistry, calibration_end: str, t
     if isinstance(end, dt.datetime) or isinstance(holdout_end, dt.datetime):
         raise ConfigError("--calibration-end and --as-of must be dates for clv validate")
     report = validate_clv(_orders(project, registry), end, holdout_end, time_unit=time_unit,
-                          key=project.key, timezone=project.timezone)
+                          key=project.key, timezone=project.timezone, options=project.metrics)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.format())
