@@ -117,7 +117,10 @@ def _spend_by_month(spend: pa.Table, orders: Orders, options: MetricOptions) -> 
             raise DataError(
                 f"no column '{name}' (columns: {', '.join(spend.column_names)})", source=SPEND
             )
-    at = instants_us(spend[names["date"]].combine_chunks(), orders.as_of.timezone, source=SPEND)
+    at = instants_us(
+        spend[names["date"]].combine_chunks(), orders.as_of.timezone, source=SPEND,
+        column=names["date"],
+    )
     seen = at <= orders.as_of.cutoff_us
     units = to_minor_units(
         spend[names["amount"]].combine_chunks().filter(pa.array(seen)), orders.scale,

@@ -17,7 +17,9 @@ from segmint.engine.errors import DataError
 def to_minor_units(values: pa.Array, scale: int, *, column: str, source: str) -> np.ndarray:
     """Amounts in minor units as an int64 numpy array; nulls are a `DataError`."""
     if values.null_count:
-        raise DataError(f"{values.null_count} rows have no amount", source=source, column=column)
+        raise DataError(
+            f"{values.null_count} row(s) without an amount", source=source, column=column
+        )
     t = values.type
     factor = 10**scale
     if pa.types.is_integer(t):

@@ -161,7 +161,10 @@ class Orders:
             yield self._normalise(batch)
 
     def _normalise(self, batch: pa.RecordBatch) -> OrderBatch:
-        at = instants_us(batch["timestamp"], self.as_of.timezone, source=self.source)
+        at = instants_us(
+            batch["timestamp"], self.as_of.timezone, source=self.source,
+            column=self.columns.timestamp,
+        )
         seen = at <= self.as_of.cutoff_us
         key = batch["customer"]
         if key.null_count:
@@ -232,18 +235,24 @@ def as_table(data: object) -> pa.Table:
     return pa.table(data)
 
 
-def instants_us(values: pa.Array, timezone: str, *, source: str = SOURCE) -> np.ndarray:
+def instants_us(
+    values: pa.Array, timezone: str, *, source: str = SOURCE, column: str = "timestamp"
+) -> np.ndarray:
     """Instants of dates or timestamps as int64 µs since the epoch.
 
     Dates are midnight and naive timestamps wall-clock time, both in `timezone`.
     """
     t = values.type
     if values.null_count:
-        raise DataError(f"{values.null_count} rows have no timestamp", source=source)
+        raise DataError(
+            f"{values.null_count} row(s) without a timestamp", source=source, column=column
+        )
     if pa.types.is_date(t):
         values = values.cast(pa.timestamp("us"))
     elif not pa.types.is_timestamp(t):
-        raise DataError(f"timestamps must be dates or timestamps, got {t}", source=source)
+        raise DataError(
+            f"timestamps must be dates or timestamps, got {t}", source=source, column=column
+        )
     if values.type.tz is None and timezone != "UTC":
         values = pc.assume_timezone(
             values, timezone, ambiguous="earliest", nonexistent="latest"

@@ -13,6 +13,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from segmint.engine.plugin_api import MetricContext
 from segmint.plugins.metrics.definitions import compute_purchase, compute_rfm
@@ -204,3 +206,34 @@ def test_only_requested_columns_come_back(make_orders):
     assert table.column_names == ["customer_id", "aov", "tenure"]
     table = compute_rfm(context(orders, AS_OF_DAY, columns={"rfm_segment"}))
     assert table.column_names == ["customer_id", "rfm_segment"]
+
+
+rows_strategy = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(0, 5)),  # customer
+        st.integers(0, 12),  # day of June 2024
+        st.sampled_from([0, 1, 43_200, 86_399]),  # second of the day
+        st.integers(-500, 5_000),  # cents
+        st.sampled_from([None, "a", "b"]),  # order id
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=rows_strategy, by_day=st.booleans())
+def test_small_histories_match_sql(rows, by_day):
+    start = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    orders = pa.table({
+        "customer_id": pa.array([r[0] for r in rows], pa.int64()),
+        "timestamp": pa.array([start + dt.timedelta(days=r[1], seconds=r[2]) for r in rows],
+                              pa.timestamp("us", tz="UTC")),
+        "amount": pa.array([r[3] / 100 for r in rows], pa.float64()),
+        "order_id": pa.array([r[4] for r in rows], pa.string()),
+    })
+    as_of = dt.date(2024, 6, 8) if by_day else dt.datetime(2024, 6, 8, 12, tzinfo=dt.UTC)
+    actual = compute_purchase(context(orders, as_of))
+    expected = oracle(orders, as_of, {})
+    assert_same(actual, expected, [n for n in actual.column_names if n != "customer_id"])
+    scores = compute_rfm(context(orders, as_of))
+    assert scores["customer_id"].to_pylist() == expected["customer_id"].to_pylist()
