@@ -22,10 +22,10 @@ from segmint.engine.plugin_api import Metric
 from .asof import AsOf
 from .bgnbd import BgNbd
 from .clv import ClvFit, ModelFit, fit_clv, purchase_summary
-from .definitions import DEFAULT_HORIZONS, FIT_METADATA, METRICS
+from .definitions import FIT_METADATA, METRICS
 from .errors import ClvError, FitError, InsufficientDataError, MissingDependencyError
 from .gamma_gamma import GammaGamma
-from .options import MetricOptions
+from .options import DEFAULT_HORIZONS, MetricOptions
 from .summary import PurchaseSummary
 from .validation import CalibrationReport, CalibrationRow, validate_clv
 

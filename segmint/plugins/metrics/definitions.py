@@ -29,13 +29,12 @@ from .acquisition import SPEND, acquisitions
 from .asof import AsOf
 from .clv import ClvFit, fit_summary, summarize_orders
 from .durations import parse_duration
-from .options import MetricOptions
+from .options import DEFAULT_HORIZONS, MetricOptions
 from .orders import SOURCE, Orders, as_table, read_orders
 from .purchase import PURCHASE_COLUMNS, customer_totals, historical_margin
 from .rfm import RFM_COLUMNS, rfm_scores
 from .summary import PurchaseSummary
 
-DEFAULT_HORIZONS = ("1mo", "3mo", "6mo", "12mo", "24mo", "36mo")
 FIT_METADATA = b"segmint.clv_fit"
 _HORIZON_COLUMN = re.compile(r"(expected_orders|clv)_(\d+(?:h|d|w|mo|y))")
 
@@ -143,7 +142,10 @@ def clv_values(result: ClvResult, name: str, options: MetricOptions) -> np.ndarr
 
 def compute_clv(ctx: MetricContext) -> pa.Table:
     request = Request.of(ctx)
-    names = sorted(ctx.columns, key=_clv_order) if ctx.columns else [c.name for c in CLV_COLUMNS]
+    if ctx.columns:
+        names = sorted(ctx.columns, key=_clv_order)
+    else:
+        names = [c.name for c in clv_columns(request.options.horizons)]
     result = fit_for(request)
     table = request.table(result.summary.keys, {
         name: pa.array(clv_values(result, name, request.options), pa.float64()) for name in names

@@ -21,11 +21,20 @@ from .durations import parse_duration
 
 PLUGIN = "metrics"
 TIME_UNITS = {"day": 1, "week": 7}
+#: CLV horizons whose columns (clv_12mo, expected_orders_12mo, ...) rules can use.
+DEFAULT_HORIZONS = ("1mo", "3mo", "6mo", "12mo", "24mo", "36mo")
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: dt.timedelta) -> None:
     if value <= dt.timedelta(0):
         raise ValueError(f"must be a positive duration, got {value}")
+
+
+def _horizons(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    horizons = (value,) if isinstance(value, str) else tuple(value)
+    for horizon in horizons:
+        _positive(None, None, parse_duration(horizon))
+    return horizons
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
@@ -68,6 +77,8 @@ class MetricOptions:
         default=None, validator=[v.optional(_number), _fraction]
     )
     # Predictive CLV.
+    #: Horizons computed when all CLV columns are asked for (any literal works by name).
+    horizons: tuple[str, ...] = attrs.field(default=DEFAULT_HORIZONS, converter=_horizons)
     time_unit: str = attrs.field(default="week", validator=v.in_(tuple(TIME_UNITS)))
     penalizer: float = attrs.field(default=0.0, validator=[_number, v.ge(0)])
     min_repeat_customers: int = attrs.field(

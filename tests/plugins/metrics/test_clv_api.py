@@ -81,6 +81,16 @@ def test_clv_metric_columns_and_fit_metadata(cdnow_orders):
     assert diagnostics["repeat_customers"] == 946
 
 
+def test_horizons_option_picks_the_columns_of_a_full_computation(cdnow_orders):
+    ctx = MetricContext(
+        events={"orders": cdnow_orders}, key="customer_id",
+        as_of=dt.datetime(1997, 9, 30, tzinfo=dt.UTC), options={"horizons": ["90d"]},
+    )
+    assert compute_clv(ctx).column_names == [
+        "customer_id", "p_alive", "expected_orders_90d", "clv_90d"
+    ]
+
+
 def test_validation_compares_holdout_purchases(cdnow_orders):
     report = validate_clv(cdnow_orders, AS_OF, dt.date(1998, 6, 30))
     assert report.customers == 2357

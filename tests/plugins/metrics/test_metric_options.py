@@ -27,9 +27,12 @@ def test_defaults():
 
 
 def test_values_are_converted():
-    options = MetricOptions.from_mapping({"churn_window": "90d", "time_unit": "day"})
+    options = MetricOptions.from_mapping(
+        {"churn_window": "90d", "time_unit": "day", "horizons": ["90d", "1y"]}
+    )
     assert options.churn_window == dt.timedelta(days=90)
     assert options.unit_days == 1
+    assert options.horizons == ("90d", "1y")
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
@@ -45,6 +48,8 @@ def test_values_are_converted():
     ({"amount_column": 3}, "metrics.amount_column: bad value 3"),
     ({"min_repeat_customers": 0}, "metrics.min_repeat_customers: bad value 0"),
     ({"penalizer": -1}, "metrics.penalizer: bad value -1"),
+    ({"horizons": ["12mo", "2 years"]}, "metrics.horizons: bad value ['12mo', '2 years']:"
+                                        " '2 years' is not a duration"),
     ({"as_of_granularity": "hour"}, "metrics.as_of_granularity: bad value 'hour'"),
 ])
 def test_bad_options_name_the_option(mapping, message):
