@@ -41,6 +41,26 @@ class BgNbd:
         dropped = np.where(repeat, self._log_dropout_odds(x, t_x, T) + alive, -np.inf)
         return head + np.logaddexp(alive, dropped)
 
+    def gradient(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Derivatives of each customer's log-likelihood by r, alpha, a, b (4 × n).
+
+        The likelihood mixes "alive at T" and "dropped out after the last purchase" with
+        weights p_alive and 1 - p_alive, which is how those two terms enter each derivative.
+        """
+        _, special = scipy_modules()
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        x = np.asarray(x, dtype=np.float64)
+        dropped = 1.0 - self.p_alive(x, t_x, T)
+        psi = special.digamma
+        return np.stack([
+            psi(r + x) - psi(r) + np.log(alpha)
+            - (1 - dropped) * np.log(alpha + T) - dropped * np.log(alpha + t_x),
+            r / alpha - (r + x) * ((1 - dropped) / (alpha + T) + dropped / (alpha + t_x)),
+            psi(a + b) - psi(a + b + x) + dropped / a,
+            psi(b + x) - psi(a + b + x) - psi(b) + psi(a + b)
+            - dropped / (b + np.maximum(x, 1) - 1),
+        ])
+
     def p_alive(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Probability that each customer is still alive at T."""
         _, special = scipy_modules()
@@ -82,8 +102,10 @@ class BgNbd:
         t_x, T = t_x * scale, T * scale
         total = weights.sum()
 
-        def mean_log_likelihood(params: np.ndarray) -> float:
-            return float(np.dot(weights, cls(*params).log_likelihood(x, t_x, T)) / total)
+        def mean_log_likelihood(params: np.ndarray) -> tuple[float, np.ndarray]:
+            model = cls(*params)
+            value = np.dot(weights, model.log_likelihood(x, t_x, T)) / total
+            return float(value), model.gradient(x, t_x, T) @ weights / total
 
         optimum = maximize(mean_log_likelihood, NAMES, model="BG/NBD", penalizer=penalizer)
         r, alpha, a, b = optimum.params

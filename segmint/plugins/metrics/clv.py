@@ -37,7 +37,7 @@ from .durations import days
 from .errors import InsufficientDataError
 from .fitting import scipy_modules
 from .gamma_gamma import GammaGamma
-from .options import MetricOptions
+from .options import TIME_UNITS, MetricOptions
 from .orders import Orders, read_orders
 from .summary import PurchaseDays, PurchaseSummary, summarize
 
@@ -70,7 +70,7 @@ class ClvFit:
 
     @property
     def unit_days(self) -> int:
-        return MetricOptions(time_unit=self.time_unit).unit_days
+        return TIME_UNITS[self.time_unit]
 
     def to_dict(self) -> dict[str, Any]:
         """The fit as ``segmint clv fit --json`` prints it."""

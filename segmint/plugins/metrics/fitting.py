@@ -20,6 +20,8 @@ from .errors import FitError, MissingDependencyError
 #: Search bounds of each log-parameter: parameters between e^-20 and e^20.
 LOG_BOUND = 20.0
 _AT_BOUND = LOG_BOUND - 1e-3
+#: Largest gradient of the mean log-likelihood (by log-parameters) taken as an optimum.
+GRADIENT_TOLERANCE = 1e-6
 
 
 def scipy_modules() -> tuple[ModuleType, ModuleType]:
@@ -44,28 +46,41 @@ class Optimum:
 
 
 def maximize(
-    mean_log_likelihood: Callable[[np.ndarray], float],
+    mean_log_likelihood: Callable[[np.ndarray], tuple[float, np.ndarray]],
     names: tuple[str, ...],
     *,
     model: str,
     penalizer: float = 0.0,
 ) -> Optimum:
-    """Maximise `mean_log_likelihood(params)` over positive parameters called `names`."""
+    """Maximise a mean log-likelihood over positive parameters called `names`.
+
+    `mean_log_likelihood(params)` returns the value and its gradient by the parameters.
+    """
     optimize, _ = scipy_modules()
 
-    def objective(log_params: np.ndarray) -> float:
+    def objective(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         params = np.exp(log_params)
-        value = -mean_log_likelihood(params) + penalizer * float(np.sum(params**2))
-        return value if np.isfinite(value) else 1e12
+        with np.errstate(all="ignore"):  # extreme trial points; judged by isfinite below
+            value, gradient = mean_log_likelihood(params)
+        value = -value + penalizer * float(np.sum(params**2))
+        # d/d(log θ) = θ d/dθ
+        gradient = params * (-np.asarray(gradient) + 2 * penalizer * params)
+        if not (np.isfinite(value) and np.isfinite(gradient).all()):
+            return 1e12, np.zeros_like(params)
+        return value, gradient
 
     result = optimize.minimize(
         objective,
         x0=np.zeros(len(names)),
+        jac=True,
         method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
-        options={"maxiter": 2000, "ftol": 1e-12, "gtol": 1e-8},
+        options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9},
     )
-    if not result.success:
+    # Near the optimum the line search can run out of floating-point precision before the
+    # tolerances are met; a vanishing gradient means the optimum was reached all the same.
+    stationary = np.max(np.abs(result.jac)) < GRADIENT_TOLERANCE
+    if not (result.success or stationary):
         raise FitError(
             f"{model} fit did not converge after {result.nit} iterations ({result.message});"
             " more history or a penalizer (option penalizer, e.g. 0.001) may help"

@@ -21,10 +21,13 @@ def group_keys(keys: pa.ChunkedArray) -> tuple[Grouping, pa.ChunkedArray]:
     Nulls belong to no group; callers drop rows with a null key.
     """
     t = keys.type
+    if pa.types.is_dictionary(t):  # chunks may carry different dictionaries
+        keys = keys.cast(t.value_type)
+        t = t.value_type
     if pa.types.is_integer(t) and len(keys) > keys.null_count:
         bounds = pc.min_max(keys)
         low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        if high - low < max(len(keys), 1 << 16):
+        if high - low < max(len(keys), 1 << 16) and -(2**62) < low and high < 2**62:
             return RangeGrouping(low, high - low + 1, t), keys
     encoded = pc.dictionary_encode(keys)
     if encoded.num_chunks == 0:

@@ -70,7 +70,8 @@ def random_orders(
     day = np.where(busy, first_day[customer], day)
     second = rng.integers(0, 86_400, rows)
     at = np.datetime64(START.replace(tzinfo=None), "us") + (day * 86_400 + second) * 1_000_000
-    amount = np.round(rng.gamma(2.0, 40.0, rows), 2)
+    spender = rng.gamma(3.0, 15.0, customers)  # customers differ in what they spend
+    amount = np.round(rng.gamma(2.0, spender[customer]), 2)
     refund = rng.random(rows) < 0.1
     amount = np.where(refund, -np.round(amount / 2, 2), amount)
     # Customers customers..customers+4 have refunds only.

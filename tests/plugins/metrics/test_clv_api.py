@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 
+import attrs
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -15,7 +16,9 @@ from segmint.engine.errors import SegmintError
 from segmint.engine.plugin_api import MetricContext
 from segmint.plugins.metrics import (
     FIT_METADATA,
+    BgNbd,
     FitError,
+    GammaGamma,
     InsufficientDataError,
     MissingDependencyError,
     fit_clv,
@@ -142,6 +145,7 @@ class Unconverged:
     nit = 2000
     message = "ABNORMAL_TERMINATION_IN_LNSRCH"
     x = np.zeros(4)
+    jac = np.full(4, 1e-3)
 
 
 class RunAway:
@@ -149,6 +153,7 @@ class RunAway:
     nit = 12
     message = ""
     x = np.array([0.0, 0.0, 0.0, 20.0])
+    jac = np.zeros(4)
 
 
 @pytest.mark.parametrize(("result", "message"), [
@@ -177,3 +182,52 @@ def test_penalizer_shrinks_parameters(cdnow_orders, fit):
     model, free = penalized.bgnbd.model, fit.bgnbd.model
     assert penalized.bgnbd.log_likelihood < fit.bgnbd.log_likelihood
     assert model.b < free.b
+
+
+@pytest.mark.parametrize(("model", "data"), [
+    (BgNbd(0.24, 4.4, 0.79, 2.4), ([0.0, 2, 5], [0.0, 3, 20], [30.0, 30, 38])),
+    (BgNbd(2.0, 0.5, 3.0, 0.7), ([1.0, 7, 40], [0.5, 9, 38], [1.0, 10, 39])),
+    (GammaGamma(6.0, 3.7, 1.5), ([1.0, 2, 5], [10.0, 3, 20])),
+    (GammaGamma(0.5, 12.0, 90.0), ([1.0, 30], [0.5, 200])),
+], ids=["bgnbd-cdnow", "bgnbd-odd", "gamma-gamma-cdnow", "gamma-gamma-odd"])
+def test_gradients_match_finite_differences(model, data):
+    data = [np.array(d) for d in data]
+    analytic = model.gradient(*data)
+    for i, field in enumerate(attrs.fields(type(model))):
+        value = getattr(model, field.name)
+        step = 1e-6 * value
+        up = attrs.evolve(model, **{field.name: value + step}).log_likelihood(*data)
+        down = attrs.evolve(model, **{field.name: value - step}).log_likelihood(*data)
+        np.testing.assert_allclose(analytic[i], (up - down) / (2 * step), rtol=1e-5, atol=1e-8)
+
+
+def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, seed: int = 0):
+    """x, t_x, T of customers drawn from the BG/NBD story (first purchase at time 0)."""
+    rng = np.random.default_rng(seed)
+    rate, dropout = rng.gamma(r, 1 / alpha, n), rng.beta(a, b, n)
+    T = rng.uniform(27, 39, n)
+    t, x, t_x = np.zeros(n), np.zeros(n), np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    while alive.any():
+        t = t + rng.exponential(1 / np.maximum(rate, 1e-12))
+        bought = alive & (t <= T)
+        x[bought] += 1
+        t_x[bought] = t[bought]
+        alive = bought & (rng.random(n) >= dropout)
+    return x, t_x, T
+
+
+def test_fit_recovers_simulated_parameters():
+    truth = {"r": 0.5, "alpha": 6.0, "a": 0.8, "b": 3.0}
+    model, _ = BgNbd.fit(*simulate_bgnbd(20_000, **truth))
+    for name, value in truth.items():
+        assert getattr(model, name) == pytest.approx(value, rel=0.25), name
+
+
+def test_spend_without_heterogeneity_is_a_fit_error():
+    """Identical spend distributions drive q and v to infinity: no number to trust."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 8, 500).astype(float)
+    zbar = np.array([rng.gamma(2.0, 40.0, int(k)).mean() for k in x])
+    with pytest.raises(FitError, match="Gamma-Gamma fit"):
+        GammaGamma.fit(x, zbar)

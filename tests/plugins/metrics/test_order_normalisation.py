@@ -296,3 +296,29 @@ def test_a_missing_orders_source_is_named():
     ctx = MetricContext(events={}, key="customer_id", as_of=at("2024-06-15T00:00"))
     with pytest.raises(DataError, match="metrics need an event source 'orders'; have: none"):
         compute_purchase(ctx)
+
+
+KEYS = [
+    ("dense integers", pa.array([3, 1, 3], pa.int32())),
+    ("sparse integers", pa.array([2**61, -(2**60), 2**61], pa.int64())),
+    ("huge unsigned integers", pa.array([2**64 - 1, 5, 2**64 - 1], pa.uint64())),
+    ("strings", pa.array(["b", "a", "b"])),
+    ("dictionary-encoded strings", pa.array(["b", "a", "b"]).dictionary_encode()),
+]
+
+
+@pytest.mark.parametrize("keys", [k[1] for k in KEYS], ids=[k[0] for k in KEYS])
+def test_any_key_type_groups_and_sorts(keys):
+    table = pa.table({
+        "customer_id": keys,
+        "timestamp": pa.array([at("2024-06-01T00:00")] * 3, TS),
+        "amount": [1.0, 2.0, 4.0],
+    })
+    ctx = MetricContext(events={"orders": table}, key="customer_id",
+                        as_of=at("2024-06-15T00:00"), columns=frozenset({"monetary"}))
+    result = compute_purchase(ctx)
+    plain = keys.dictionary_decode() if pa.types.is_dictionary(keys.type) else keys
+    first, second = sorted(set(plain.to_pylist()))
+    assert result["customer_id"].to_pylist() == [first, second]
+    assert result["monetary"].to_pylist() == ([2.0, 5.0] if plain[1].as_py() == first
+                                               else [5.0, 2.0])
