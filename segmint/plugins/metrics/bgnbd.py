@@ -107,6 +107,9 @@ class BgNbd:
             value = np.dot(weights, model.log_likelihood(x, t_x, T)) / total
             return float(value), model.gradient(x, t_x, T) @ weights / total
 
-        optimum = maximize(mean_log_likelihood, NAMES, model="BG/NBD", penalizer=penalizer)
+        optimum = maximize(
+            mean_log_likelihood, NAMES, model="BG/NBD", observations=total,
+            penalizer=penalizer,
+        )
         r, alpha, a, b = optimum.params
         return cls(r, alpha / scale, a, b), optimum.iterations

@@ -80,7 +80,8 @@ class GammaGamma:
             return float(value), model.gradient(x, zbar) @ weights / total
 
         optimum = maximize(
-            mean_log_likelihood, NAMES, model="Gamma-Gamma", penalizer=penalizer
+            mean_log_likelihood, NAMES, model="Gamma-Gamma", observations=total,
+            penalizer=penalizer,
         )
         p, q, v = optimum.params
         if q <= 1:

@@ -57,13 +57,17 @@ def random_orders(
 ) -> pa.Table:
     """A seeded order history with the cases metrics must get right.
 
-    Skewed customer activity (many one-order customers), several orders on one day,
+    Skewed customer activity (many one-order customers), customers who arrive at different
+    times and stop buying at different times, several orders on one day,
     refunds (and customers with refunds only), orders after the as-of points, order lines
     sharing an order id (at different times), lines without an order id, null keys.
     """
     rng = np.random.default_rng(seed)
     customer = (rng.pareto(1.0, rows) * 5).astype(np.int64) % customers
-    day = rng.integers(0, 600, rows)
+    # Customers arrive over the first 400 days and stay for a while (some drop out early).
+    arrival = rng.integers(0, 400, customers)
+    stay = rng.exponential(rng.choice([30.0, 300.0], customers))
+    day = np.minimum(arrival[customer] + rng.random(rows) * stay[customer], 599).astype(int)
     busy = rng.random(rows) < 0.3  # a third of the rows land on a customer's first day
     first_day = np.full(customers, 600)
     np.minimum.at(first_day, customer, day)
