@@ -224,10 +224,22 @@ def test_fit_recovers_simulated_parameters():
         assert getattr(model, name) == pytest.approx(value, rel=0.25), name
 
 
-def test_spend_without_heterogeneity_is_a_fit_error():
-    """Identical spend distributions drive q and v to infinity: no number to trust."""
-    rng = np.random.default_rng(5)
+def identical_spenders(rng: np.random.Generator):
     x = rng.integers(1, 8, 500).astype(float)
-    zbar = np.array([rng.gamma(2.0, 40.0, int(k)).mean() for k in x])
-    with pytest.raises(FitError, match="Gamma-Gamma fit"):
-        GammaGamma.fit(x, zbar)
+    return x, np.array([rng.gamma(2.0, 40.0, int(k)).mean() for k in x])
+
+
+def immortal_poisson_buyers(rng: np.random.Generator):
+    T = rng.uniform(20, 39, 5000)
+    x = rng.poisson(0.2 * T).astype(float)
+    return x, np.where(x > 0, T * rng.beta(np.maximum(x, 1), 1), 0.0), T
+
+
+@pytest.mark.parametrize(("model", "data", "message"), [
+    (GammaGamma, identical_spenders, "Gamma-Gamma fit"),
+    (BgNbd, immortal_poisson_buyers, "BG/NBD fit"),
+], ids=["spend-without-heterogeneity", "purchases-without-heterogeneity-or-dropout"])
+def test_data_the_model_cannot_describe_is_a_fit_error(model, data, message):
+    """Without heterogeneity the likelihood has no maximum: no parameters to trust."""
+    with pytest.raises(FitError, match=message):
+        model.fit(*data(np.random.default_rng(5)))
