@@ -138,7 +138,7 @@ def purchase_summary(
     orders: Any,
     as_of: dt.date | dt.datetime,
     *,
-    time_unit: str = "week",
+    time_unit: str | None = None,
     key: str = "customer_id",
     timezone: str = "UTC",
     options: MetricOptions | Mapping[str, Any] | None = None,
@@ -221,6 +221,7 @@ def fit_summary(summary: PurchaseSummary, options: MetricOptions, as_of: dt.date
 def resolve_options(
     options: MetricOptions | Mapping[str, Any] | None, **overrides: Any
 ) -> MetricOptions:
+    """`options` (or the defaults) with the overrides that are not None, all validated."""
     if not isinstance(options, MetricOptions):
         options = MetricOptions.from_mapping(options)
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -230,6 +231,7 @@ def resolve_options(
 def prepare_orders(
     orders: Any, as_of: dt.date | dt.datetime, options: MetricOptions, key: str, timezone: str
 ) -> Orders:
+    """An orders table read as of `as_of` (a date observes the whole day)."""
     point = AsOf.of(as_of, timezone, options.as_of_granularity)
     return read_orders(orders, point, options, key)
 
