@@ -26,7 +26,7 @@ from segmint.engine.errors import DataError
 from .asof import local_days
 from .money import to_minor_units
 from .options import MetricOptions
-from .orders import Orders, as_table, instants_us
+from .orders import Orders, as_table, instants_us, require_columns
 
 SPEND = "spend"
 
@@ -112,11 +112,7 @@ def _spend_by_month(spend: pa.Table, orders: Orders, options: MetricOptions) -> 
         "channel": options.spend_channel_column,
         "amount": options.spend_amount_column,
     }
-    for name in names.values():
-        if name not in spend.column_names:
-            raise DataError(
-                f"no column '{name}' (columns: {', '.join(spend.column_names)})", source=SPEND
-            )
+    require_columns(spend.schema, names.values(), source=SPEND)
     at = instants_us(
         spend[names["date"]].combine_chunks(), orders.as_of.timezone, source=SPEND,
         column=names["date"],
@@ -143,10 +139,7 @@ def _profile_channels(
 ) -> pa.Array:
     """Channels from a customer table, falling back to the first order's channel."""
     column = options.acquisition_channel_column
-    source = options.acquisition_channel_source
-    for name in (key, column):
-        if name not in channels.column_names:
-            raise DataError(f"no column '{name}'", source=source)
+    require_columns(channels.schema, (key, column), source=options.acquisition_channel_source)
     where = pc.index_in(keys, channels[key])
     picked = channels[column].combine_chunks().cast(pa.string()).take(where)
     return pc.coalesce(picked, fallback)

@@ -20,7 +20,7 @@ only order-id merging needs all rows at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import attrs
 import numpy as np
@@ -55,19 +55,14 @@ class OrderColumns:
         cls, schema: pa.Schema, options: MetricOptions, key: str, *, source: str = SOURCE
     ) -> OrderColumns:
         """The columns of `schema` to read; a `DataError` names any that is missing."""
-        names = set(schema.names)
-
         def required(name: str) -> str:
-            if name not in names:
-                raise DataError(
-                    f"no column '{name}' (columns: {', '.join(schema.names)})", source=source
-                )
+            require_columns(schema, [name], source=source)
             return name
 
         def optional(configured: str | None, conventional: str) -> str | None:
             if configured is not None:
                 return required(configured)
-            return conventional if conventional in names else None
+            return conventional if conventional in schema.names else None
 
         return cls(
             customer=required(options.customer_column or key),
@@ -224,6 +219,15 @@ def read_orders(
     if "channel" in picked:
         picked["channel"] = picked["channel"].cast(pa.string())
     return Orders(grouping, as_of, options.amount_scale, columns, pa.table(picked), source)
+
+
+def require_columns(schema: pa.Schema, names: Iterable[str], *, source: str) -> None:
+    """A `DataError` naming the first of `names` that `schema` lacks, and what it has."""
+    for name in names:
+        if name not in schema.names:
+            raise DataError(
+                f"no column '{name}' (columns: {', '.join(schema.names)})", source=source
+            )
 
 
 def as_table(data: object) -> pa.Table:

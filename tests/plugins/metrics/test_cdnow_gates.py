@@ -46,22 +46,21 @@ def test_mean_repeat_value_equals_published_zbar(summary, cdnow_summary):
     np.testing.assert_allclose(summary.zbar, cdnow_summary["zbar"].to_numpy(), atol=0.005 + 1e-9)
 
 
-@pytest.mark.parametrize("name", PUBLISHED_BGNBD)
-def test_bgnbd_parameters_match_published(fit, name):
-    value = getattr(fit.bgnbd.model, name)
-    assert three_significant(value) == three_significant(PUBLISHED_BGNBD[name])
-    assert value == pytest.approx(PUBLISHED_BGNBD[name], rel=2e-3)
+PUBLISHED = [("bgnbd", name, value) for name, value in PUBLISHED_BGNBD.items()] + [
+    ("gamma_gamma", name, value) for name, value in PUBLISHED_GAMMA_GAMMA.items()
+]
+
+
+@pytest.mark.parametrize(("model", "name", "published"), PUBLISHED,
+                         ids=[f"{m}-{n}" for m, n, _ in PUBLISHED])
+def test_parameters_match_published(fit, model, name, published):
+    value = getattr(getattr(fit, model).model, name)
+    assert three_significant(value) == three_significant(published)
+    assert value == pytest.approx(published, rel=2e-3)
 
 
 def test_bgnbd_log_likelihood_matches_published(fit):
     assert fit.bgnbd.log_likelihood == pytest.approx(PUBLISHED_LL, abs=0.05)
-
-
-@pytest.mark.parametrize("name", PUBLISHED_GAMMA_GAMMA)
-def test_gamma_gamma_parameters_match_published(fit, name):
-    value = getattr(fit.gamma_gamma.model, name)
-    assert three_significant(value) == three_significant(PUBLISHED_GAMMA_GAMMA[name])
-    assert value == pytest.approx(PUBLISHED_GAMMA_GAMMA[name], rel=2e-3)
 
 
 def test_fit_counts(fit):
