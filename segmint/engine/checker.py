@@ -25,6 +25,9 @@ from .types import (
     Type, comparable, describe, list_of, matches, unify,
 )
 
+#: After this many problems the checker only counts the rest (see RuleError.omitted).
+MAX_DIAGNOSTICS = 200
+
 #: Names that mean the run's reference instant, when no segment or column takes them.
 BUILTIN_NAMES: dict[str, Type] = {"today": DATE, "now": TIMESTAMP}
 
@@ -84,20 +87,32 @@ class _Checker:
         self.types: dict[int, Type] = {}
         self.bindings: dict[int, Binding] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.omitted = 0
+        self._lines: dict[tuple[str, int], str] = {}
         self.statements: dict[str, ast.Statement] = {}
         self.depends: dict[str, set[str]] = {}
         self.current: str = ""
 
     # reporting ----------------------------------------------------------------------
     def error(self, node: Any, message: str, hint: str | None = None) -> Type:
+        if len(self.diagnostics) >= MAX_DIAGNOSTICS:
+            self.omitted += 1
+            return ERROR
         span = node.span
+        line = self.source_line(span)
         width = span.end_column - span.column if span.end_line == span.line else len(
-            self.rules.source_line(span)) - span.column + 1
+            line) - span.column + 1
         self.diagnostics.append(Diagnostic(
-            span.filename, span.line, span.column, message, self.rules.source_line(span),
-            max(width, 1), hint,
+            span.filename, span.line, span.column, message, line, max(width, 1), hint,
         ))
         return ERROR
+
+    def source_line(self, span: ast.Span) -> str:
+        """The line of `span`, each line cut out once however many problems it has."""
+        key = (span.filename, span.line)
+        if key not in self._lines:
+            self._lines[key] = self.rules.source_line(span)
+        return self._lines[key]
 
     def text(self, node: Any) -> str:
         return self.rules.source_text(node.span) or getattr(node, "name", "?")
@@ -121,9 +136,9 @@ class _Checker:
             else:
                 self.segmentation(statement)
         order = self.order()
-        if self.diagnostics:
+        if self.diagnostics or self.omitted:
             self.diagnostics.sort(key=lambda d: (d.filename, d.line, d.column))
-            raise RuleError(self.diagnostics)
+            raise RuleError(self.diagnostics, self.omitted)
         return CheckedRules(
             self.rules, self.catalog, self.functions, self.types, self.bindings, tuple(order),
             {name: frozenset(deps) for name, deps in self.depends.items()},
@@ -234,6 +249,15 @@ class _Checker:
             found = BUILTIN_NAMES[node.name]
             self.bindings[id(node)] = Binding("builtin", node.name, found)
             return found
+        if node.source is not None:
+            elsewhere = [c.source for c in self.catalog.find(node.name)]
+            if elsewhere:
+                hint = "it is a column of " + ", ".join(elsewhere) + ": write " + " or ".join(
+                    f"{s}.{node.name}" for s in elsewhere)
+            else:
+                hint = _did_you_mean(node.name, [
+                    c.name for c in self.catalog.columns if c.source == node.source])
+            return self.error(node, f"source '{node.source}' has no column '{node.name}'", hint)
         known = list(self.statements) + list(self.catalog.names()) + list(BUILTIN_NAMES)
         suggestion = _did_you_mean(node.text, known)
         where = f"columns come from: {self.catalog.describe_sources()}"
@@ -252,7 +276,7 @@ class _Checker:
         if len(types) < least or (most is not None and len(types) > most):
             expected = f"{least}" if least == most else (
                 f"{least} to {most}" if most is not None else f"at least {least}")
-            noun = "argument" if expected == "1" else "arguments"
+            noun = "argument" if expected in ("1", "at least 1") else "arguments"
             return self.error(node, f"{node.function}() takes {expected} {noun}, got {len(types)}")
         bad = False
         for index, found in enumerate(types):
@@ -287,53 +311,69 @@ class _Checker:
         if result is None:
             hint = None
             if node.op in "+-" and {left.kind, right.kind} <= {Kind.DATE, Kind.TIMESTAMP, Kind.NUMBER}:
-                hint = "add a duration to a date, e.g. signup_date + 30d"
+                if right.kind is Kind.NUMBER and isinstance(node.right, ast.Literal):
+                    hint = (f"add a duration, not a number: {self.text(node.left)} {node.op} "
+                            f"{node.right.value:g}d")
+                else:
+                    hint = "add or subtract a duration, like 30d"
             return self.error(node, f"cannot apply '{node.op}' to {left} and {right}", hint)
         return result
 
     def _Compare(self, node: ast.Compare) -> Type:
         left, right = self.expr(node.left), self.expr(node.right)
-        self.require_comparable(node, left, right, ordered=node.op not in ("==", "!="))
+        self.require_comparable(node, left, right, node.left, node.right,
+                                ordered=node.op not in ("==", "!="), op=node.op)
         return BOOL
 
-    def require_comparable(self, node: Any, left: Type, right: Type, *, ordered: bool,
-                           other: Any = None) -> None:
+    def require_comparable(self, node: Any, left: Type, right: Type, left_node: Any,
+                           right_node: Any, *, ordered: bool, op: str | None = None) -> None:
+        """Report `left_node op right_node` (at `node`) when the two cannot be compared."""
         if not comparable(left, right):
             self.error(node, f"cannot compare {left} with {right}",
-                       self.compare_hint(node, left, right, other))
+                       self.compare_hint(left, right, left_node, right_node, op))
         elif ordered and Kind.ERROR not in (left.kind, right.kind):
             kinds = {left.kind, right.kind} - {Kind.NULL}
             if kinds and not kinds <= (ORDERED | {Kind.BOOL}):
                 self.error(node, f"values of type {left} cannot be ordered")
 
-    def compare_hint(self, node: Any, left: Type, right: Type, other: Any) -> str | None:
-        right_node = other if other is not None else getattr(node, "right", None)
-        left_node = getattr(node, "left", getattr(node, "operand", None))
+    def compare_hint(self, left: Type, right: Type, left_node: Any, right_node: Any,
+                     op: str | None) -> str | None:
+        literal = right_node.value if isinstance(right_node, ast.Literal) else None
+        name = self.text(left_node)
         if left.kind is Kind.DURATION and right.kind is Kind.NUMBER:
-            if isinstance(right_node, ast.Literal):
-                value = right_node.value
-                return (f"write {value:g}d for {value:g} days, or "
-                        f"days({self.text(left_node)}) {getattr(node, 'op', '>')} {value:g}")
-            return f"write days({self.text(left_node)}) to compare a duration as a number of days"
-        if left.kind is Kind.STRING and right.kind is Kind.NUMBER and isinstance(right_node, ast.Literal):
-            return f'{self.text(left_node)} is text: quote the value, "{right_node.value:g}"'
-        if left.kind is Kind.NUMBER and right.kind is Kind.STRING and isinstance(right_node, ast.Literal):
-            return f"{self.text(left_node)} is a number: write the value without quotes"
-        if left.kind in TEMPORAL and right.kind is Kind.STRING and isinstance(right_node, ast.Literal):
-            return f"write dates without quotes, e.g. {dt.date.today().isoformat()}"
+            if literal is not None:
+                shown = f"days({name}) {op} {literal:g}" if op else f"days({name})"
+                return f"write {literal:g}d for {literal:g} days, or {shown}"
+            return f"write days({name}) to compare a duration as a number of days"
+        if left.kind is Kind.STRING and right.kind is Kind.NUMBER and literal is not None:
+            return f'{name} is text: quote the value, "{literal:g}"'
+        if left.kind is Kind.NUMBER and right.kind is Kind.STRING and literal is not None:
+            return f"{name} is a number: write the value without quotes"
+        if left.kind in TEMPORAL and right.kind is Kind.STRING and literal is not None:
+            try:
+                example = dt.date.fromisoformat(literal).isoformat()
+            except ValueError:
+                return "write dates without quotes, like 2026-01-31"
+            return f"write dates without quotes: {example}"
+        if left.kind in TEMPORAL and right.kind is Kind.NUMBER:
+            return (f"{name} is a {left}: compare it with a date like 2026-01-31, "
+                    f"or write {name} within 30d")
         return None
 
     def _InList(self, node: ast.InList) -> Type:
         operand = self.expr(node.operand)
-        self.expr(node.items)
+        if self.expr(node.items).kind is Kind.ERROR:
+            return BOOL
         for item in node.items.items:
-            self.require_comparable(item, operand, self.types[id(item)], ordered=False, other=item)
+            self.require_comparable(item, operand, self.types[id(item)], node.operand, item,
+                                    ordered=False)
         return BOOL
 
     def _Between(self, node: ast.Between) -> Type:
         operand = self.expr(node.operand)
         for bound in (node.low, node.high):
-            self.require_comparable(bound, operand, self.expr(bound), ordered=True, other=bound)
+            self.require_comparable(bound, operand, self.expr(bound), node.operand, bound,
+                                    ordered=True)
         return BOOL
 
     def _IsNull(self, node: ast.IsNull) -> Type:
@@ -369,7 +409,12 @@ class _Checker:
         if operand.kind is Kind.LIST:
             element = operand.element or NULL
             for item in values:
-                self.require_comparable(item, element, self.types[id(item)], ordered=False, other=item)
+                found = self.types[id(item)]
+                if not comparable(element, found):
+                    hint = (f'quote the value: "{item.value:g}"'
+                            if element.kind is Kind.STRING and found.kind is Kind.NUMBER else None)
+                    self.error(item, f"{self.text(node.operand)} is a {operand}: it cannot "
+                                     f"contain a {found}", hint)
             return BOOL
         if operand.kind in (Kind.NULL, Kind.ERROR):
             return BOOL if operand.kind is Kind.NULL else ERROR
@@ -389,7 +434,10 @@ class _Checker:
         if operand.kind not in TEMPORAL | {Kind.ERROR, Kind.NULL}:
             return self.error(node.operand, f"'within' needs a date or a timestamp, got {operand}")
         if not (isinstance(node.duration, ast.Literal) and node.duration.type == DURATION):
-            return self.error(node.duration, "'within' needs a duration literal, like 30d")
+            hint = None
+            if isinstance(node.duration, ast.Literal) and node.duration.type == NUMBER:
+                hint = f"write {node.duration.value:g}d for {node.duration.value:g} days"
+            return self.error(node.duration, "'within' needs a duration literal, like 30d", hint)
         return BOOL
 
     def _bool_operands(self, node: Any, operands: Any, word: str) -> Type:

@@ -28,11 +28,15 @@ class Diagnostic:
             text = self.source_line.expandtabs(4).rstrip()
             indent = len(text) - len(text.lstrip())
             shown = text.lstrip()
-            offset = max(self.column - 1 - indent, 0)
+            before = self.source_line[: max(self.column - 1, 0)].expandtabs(4)
+            offset = max(len(before) - indent, 0)
             if len(shown) > 100:  # show a window around the spot of a very long line
                 start = max(offset - 40, 0)
-                shown = ("..." if start else "") + shown[start : start + 80] + "..."
-                offset = offset - start + (3 if start else 0)
+                end = start + 80
+                lead = "..." if start else ""
+                tail = "..." if end < len(shown) else ""
+                shown = lead + shown[start:end] + tail
+                offset = offset - start + len(lead)
             width = max(1, min(self.width, max(len(shown) - offset, 1)))
             parts.append("    " + shown)
             parts.append("    " + " " * offset + "^" * width)
@@ -52,18 +56,31 @@ class SegmintError(Exception):
         return self.message
 
 
-class RuleError(SegmintError):
-    """A rule file that does not parse or does not check; lists every problem found."""
+#: A message lists at most this many problems; the rest are only counted.
+MAX_SHOWN = 100
 
-    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic) -> None:
+
+class RuleError(SegmintError):
+    """A rule file that does not parse or does not check; lists every problem found.
+
+    `omitted` counts problems found but not kept (a checker stops recording after many),
+    so the total stays true without formatting thousands of them.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic] | Diagnostic, omitted: int = 0) -> None:
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         if not diagnostics:
             raise ValueError("RuleError needs at least one diagnostic")
         self.diagnostics = tuple(diagnostics)
-        text = "\n\n".join(d.format() for d in self.diagnostics)
-        if len(self.diagnostics) > 1:
-            text += f"\n\n{len(self.diagnostics)} errors"
+        self.omitted = omitted
+        shown = self.diagnostics[:MAX_SHOWN]
+        total = len(self.diagnostics) + omitted
+        text = "\n\n".join(d.format() for d in shown)
+        if total > len(shown):
+            text += f"\n\n{total} errors ({total - len(shown)} more not shown)"
+        elif total > 1:
+            text += f"\n\n{total} errors"
         super().__init__(text)
 
     @property

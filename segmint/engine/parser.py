@@ -177,7 +177,11 @@ class _Builder(Transformer_NonRecursive):
     # names and calls ------------------------------------------------------------
     @v_args(meta=True)
     def name(self, meta: Any, items: list[Any]) -> ast.Name:
-        return ast.Name(str(items[0]), span=self._span(meta))
+        text = str(items[0])
+        if text.lower() in KEYWORDS:
+            raise _Invalid(self._span(meta), f"'{text}' is a keyword and cannot be a name",
+                           f"a column named '{text}' can be written SOURCE.{text}")
+        return ast.Name(text, span=self._span(meta))
 
     @v_args(meta=True)
     def qualified_name(self, meta: Any, items: list[Any]) -> ast.Name:
@@ -286,7 +290,7 @@ class _Builder(Transformer_NonRecursive):
     def _rank(self, top: bool, meta: Any, items: list[Any]) -> ast.Rank:
         operand, (percent, percent_span) = items
         if not 0 <= percent <= 100:
-            raise _Invalid(percent_span, f"percentage must be between 0 and 100, got {percent:g}%")
+            raise _Invalid(percent_span, f"percentage must be between 0% and 100%, got {percent:g}%")
         return self._node(ast.Rank(operand, percent, top=top, span=self._span(meta)), operand)
 
     @v_args(meta=True)
@@ -349,9 +353,10 @@ class _TooDeep(Exception):
 
 
 class _Invalid(Exception):
-    def __init__(self, span: ast.Span, message: str) -> None:
+    def __init__(self, span: ast.Span, message: str, hint: str | None = None) -> None:
         self.span = span
         self.message = message
+        self.hint = hint
 
 
 def _unquote(text: str) -> str:
@@ -377,10 +382,12 @@ class _Chunk:
         self.pos = pos
 
 
-def _split(text: str, filename: str, diagnostics: list[Diagnostic]) -> list[_Chunk]:
+def _split(text: str, filename: str, diagnostics: list[Diagnostic], file_lines: _Lines) -> list[_Chunk]:
     """Cut a file into statements at header lines; report stray and under-indented lines."""
     chunks: list[_Chunk] = []
-    lines = text.splitlines(keepends=True)
+    # Lines end at "\n" only, as lark counts them (str.splitlines also splits at "\f"...).
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
     pos = 0
     current: list[str] = []
     start_line = start_pos = 0
@@ -405,7 +412,7 @@ def _split(text: str, filename: str, diagnostics: list[Diagnostic]) -> list[_Chu
             diagnostics.append(
                 Diagnostic(
                     filename, number, indent + 1, "expected 'segment' or 'segmentation'",
-                    line, width=len(stripped.split()[0]) if stripped else 1,
+                    file_lines[number], width=len(stripped.split()[0]) if stripped else 1,
                     hint="a rule starts with: segment NAME: CONDITION",
                 )
             )
@@ -414,7 +421,7 @@ def _split(text: str, filename: str, diagnostics: list[Diagnostic]) -> list[_Chu
                 Diagnostic(
                     filename, number, indent + 1,
                     "a condition that continues on the next line must be indented",
-                    line, width=len(stripped.split()[0]),
+                    file_lines[number], width=len(stripped.split()[0]),
                     hint=f"indent it deeper than the header on line {start_line}",
                 )
             )
@@ -428,86 +435,229 @@ def _split(text: str, filename: str, diagnostics: list[Diagnostic]) -> list[_Chu
 
 _parse_lock = threading.Lock()
 
+#: Tokens that can start a value (or a condition); `not` is left out, it is also infix.
+_VALUE_TOKENS = frozenset(
+    "NAME NUMBER STRING DURATION DATE TIMESTAMP LPAR MINUS _TRUE _FALSE _NULL".split()
+)
+#: Tokens that continue an expression after a value.
+_OPERATOR_TOKENS = frozenset(
+    "COMP_OP ADD_OP MUL_OP _IN _BETWEEN _IS _STARTS _ENDS _CONTAINS _MATCHES _WITHIN _AND _OR".split()
+)
+#: Statements longer than this are not parsed a second time to explain an error.
+_REPLAY_LIMIT = 20_000
+_UNIT_WORDS = {
+    "hour": "h", "hours": "h", "day": "d", "days": "d", "week": "w", "weeks": "w",
+    "month": "mo", "months": "mo", "year": "y", "years": "y",
+}
 
-def _expected_text(expected: set[str]) -> str:
-    names = sorted({_token_name(e) for e in expected if e not in {"COMMENT", "WS"}})
-    if len(names) > 6:
-        return "a value or an operator"
-    return ", ".join(names[:-1]) + (" or " if len(names) > 1 else "") + names[-1] if names else ""
+
+def _join_words(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
 
 
-def _syntax_diagnostic(error: lark.exceptions.LarkError, chunk: _Chunk, filename: str, text: str) -> Diagnostic:
+def _expected_text(accepts: set[str]) -> str:
+    """What the parser would have taken, in a user's words ("a value", "an operator")."""
+    values = sorted(accepts & _VALUE_TOKENS)
+    operators = sorted(accepts & _OPERATOR_TOKENS)
+    rest = sorted(accepts - _VALUE_TOKENS - _OPERATOR_TOKENS - {"_NOT", "$END"})
+    words: list[str] = []
+    words += ["a value"] if len(values) > 2 else [_token_name(v) for v in values]
+    words += ["an operator"] if len(operators) > 2 else [_token_name(o) for o in operators]
+    words += [_token_name(r) for r in rest]
+    if "_NOT" in accepts and not values and not operators:
+        words.append("'not'")
+    if "$END" in accepts:
+        words.append("the end of the rule")
+    return _join_words(words)
+
+
+def _replay(chunk: _Chunk, stop: int | None) -> tuple[Any, list[lark.Token]]:
+    """Parse `chunk` again up to offset `stop`: the parser's state there and the tokens read."""
+    parser = _parser().parse_interactive(chunk.text)
+    tokens: list[lark.Token] = []
+    try:
+        for token in parser.iter_parse():
+            if stop is not None and token.start_pos >= stop:
+                break
+            tokens.append(token)
+    except (lark.exceptions.LarkError, _TooDeep, _Invalid):
+        pass
+    return parser, tokens
+
+
+def _accepts(parser: Any) -> set[str]:
+    try:
+        return set(parser.accepts())
+    except lark.exceptions.LarkError:  # pragma: no cover - defensive
+        return set()
+
+
+def _open_parens(tokens: list[lark.Token]) -> list[lark.Token]:
+    stack: list[lark.Token] = []
+    for token in tokens:
+        if token.type == "LPAR":
+            stack.append(token)
+        elif token.type == "RPAR" and stack:
+            stack.pop()
+    return stack
+
+
+class _Problem:
+    """A syntax error's place within its statement, its message and hint."""
+
+    def __init__(self, line: int, column: int, width: int, message: str, hint: str | None = None):
+        self.line, self.column, self.width = line, column, width
+        self.message, self.hint = message, hint
+
+
+def _after(token: lark.Token) -> tuple[int, int]:
+    return token.end_line, token.end_column
+
+
+def _end_of(chunk: _Chunk) -> tuple[int, int]:
+    """Line and column just after the last character of a statement that is not a comment."""
+    lines = chunk.text.split("\n")
+    for index in range(len(lines) - 1, -1, -1):
+        code = lines[index].rstrip()
+        if code and not code.lstrip().startswith("#"):
+            return index + 1, len(code) + 1
+    return 1, 1
+
+
+def _character_problem(error: lark.exceptions.UnexpectedCharacters, chunk: _Chunk) -> _Problem:
+    pos = error.pos_in_stream
+    char = chunk.text[pos]
+    following = chunk.text[pos : pos + 2]
+    width, hint = 1, None
+    if char in "\"'":
+        message = "unterminated string"
+        hint = f"close it with {char} on the same line"
+    elif following in ("&&", "||"):
+        message, width = f"unexpected '{following}'", 2
+        hint = "write 'and' / 'or'"
+    elif char == "=":
+        message = "unexpected '='"
+        hint = {"=>": "write '>=' for 'greater than or equal'",
+                "=<": "write '<=' for 'less than or equal'"}.get(following, "compare with '=='")
+    elif char == "!":
+        message = "unexpected '!'"
+        hint = "write 'not' to negate a condition, '!=' to compare"
+    elif char.isdigit():
+        word = re.match(r"[\w.]+", chunk.text[pos:])
+        text = word.group(0) if word else char
+        message, width = f"unexpected '{text}'", len(text)
+        if re.fullmatch(r"\s*(segmentation|segment)\s+", chunk.text[:pos], re.IGNORECASE):
+            return _Problem(error.line, error.column, width, f"invalid name '{text}'",
+                            "a name starts with a letter or '_'")
+        duration = re.fullmatch(r"(\d[\d_]*(?:\.\d+)?)([a-zA-Z]+)", text)
+        if duration and duration.group(2).lower() in _UNIT_WORDS:
+            hint = f"write durations as a number and a unit letter: {duration.group(1)}" \
+                   f"{_UNIT_WORDS[duration.group(2).lower()]}"
+        elif duration and duration.group(2).lower() in ("s", "sec", "m", "min", "mins", "minutes"):
+            hint = "duration units are h, d, w, mo and y: 12h, 30d, 2w, 6mo, 1y"
+    else:
+        message = f"unexpected character {char!r}"
+    return _Problem(error.line, error.column, width, message, hint)
+
+
+def _token_problem(error: lark.exceptions.UnexpectedToken, chunk: _Chunk) -> _Problem:
+    token = error.token
+    at_end = token.type == "$END"
+    if len(chunk.text) <= _REPLAY_LIMIT:
+        parser, tokens = _replay(chunk, None if at_end else token.start_pos)
+    else:  # too long to parse twice: what the failed parse knows will do
+        parser, tokens = error.interactive_parser, []
+    accepts = _accepts(parser)
+    previous = tokens[-1] if tokens else None
+    expected = _expected_text(accepts)
+    if at_end:
+        line, column = _after(previous) if previous is not None else _end_of(chunk)
+        opened = _open_parens(tokens)
+        if previous is not None and previous.type == "COLON":
+            if accepts == {"NAME"}:
+                return _Problem(line, column, 1, f"segmentation '{tokens[1]}' has no labels",
+                                "add indented lines like:  active: recency <= 90d")
+            return _Problem(line, column, 1, "missing condition after ':'",
+                            "write a condition, like: orders >= 1")
+        if not tokens and "RPAR" in accepts and "COMP_OP" not in accepts:
+            return _Problem(*_end_of(chunk), 1, "missing closing parenthesis", "add ')'")
+        if opened and "RPAR" in accepts:
+            first = opened[-1]
+            return _Problem(line, column, 1, "missing closing parenthesis",
+                            f"add ')' to close the '(' at line {first.line + chunk.line - 1}, "
+                            f"column {first.column}")
+        if "_AND" in accepts and "_OR" not in accepts and "_BETWEEN" in {t.type for t in tokens}:
+            return _Problem(line, column, 1, "unexpected end of rule; expected 'and' and the "
+                                             "upper bound", "write: x between LOW and HIGH")
+        if len(accepts & _VALUE_TOKENS) > 2 and not accepts - _VALUE_TOKENS - {"_NOT"} \
+                and previous is not None:
+            return _Problem(line, column, 1, f"unexpected end of rule; expected a value after "
+                                             f"'{previous}'")
+        return _Problem(line, column, 1, "unexpected end of rule" + (
+            f"; expected {expected}" if expected else ""))
+    line, column, width = token.line, token.column, max(len(str(token)), 1)
+    if previous is not None and previous.type == "NAME" and str(previous).lower() in KEYWORDS:
+        # a keyword read as a name because nothing else fitted there: `x > 1 or or y`
+        return _Problem(previous.line, previous.column, len(str(previous)),
+                        f"unexpected '{previous}'; expected a value")
+    if token.type == "COMP_OP" and previous is not None and previous.type == "COMP_OP":
+        text = f"{previous}{token}"
+        hint = "write '!=' for 'not equal'" if text == "<>" else None
+        return _Problem(previous.line, previous.column, len(text), f"unexpected '{text}'", hint)
+    stack = getattr(getattr(error, "interactive_parser", None), "parser_state", None)
+    if token.type == "COMP_OP" and stack and any(
+        isinstance(v, lark.Token) and v.type == "COMP_OP" for v in stack.value_stack[-2:]
+    ):
+        return _Problem(line, column, width, "comparisons cannot be chained",
+                        "combine two comparisons with 'and': a < b and b < c")
+    if token.type == "RPAR":
+        if not _open_parens(tokens):
+            return _Problem(line, column, width, "unmatched ')'",
+                            "remove it, or add the '(' it closes")
+        if previous is not None and previous.type == "LPAR":
+            before = tokens[-2].type if len(tokens) > 1 else ""
+            if before in ("_IN", "_ANY", "_ALL"):
+                return _Problem(line, column, width, "empty list",
+                                'a list needs at least one value: ("DE", "FR")')
+            return _Problem(line, column, width, "empty parentheses",
+                            "put a condition or a value between them")
+    shown = str(token)
+    message = f"unexpected name '{shown}'" if token.type == "NAME" else f"unexpected '{shown}'"
+    if expected:
+        message += f"; expected {expected}"
+    hint = None
+    if token.type == "NAME" and previous is not None and previous.type == "NUMBER":
+        unit = _UNIT_WORDS.get(shown.lower())
+        if unit:
+            hint = f"write durations without a space: {previous}{unit}"
+    return _Problem(line, column, width, message, hint)
+
+
+def _syntax_diagnostic(error: lark.exceptions.UnexpectedInput, chunk: _Chunk, filename: str,
+                       lines: _Lines) -> Diagnostic:
     """Name the mistake in a user's words, not the grammar's."""
-    hint: str | None = None
     if isinstance(error, lark.exceptions.UnexpectedCharacters):
-        line, column = error.line, error.column
-        char = chunk.text[error.pos_in_stream]
-        width = 1
-        following = chunk.text[error.pos_in_stream : error.pos_in_stream + 2]
-        if char in "\"'":
-            message = "unterminated string"
-            hint = f"close it with {char} on the same line"
-        elif following in ("&&", "||"):
-            message = f"unexpected '{following}'"
-            hint = "write 'and' / 'or'"
-            width = 2
-        elif char == "=":
-            message = "unexpected '='"
-            hint = "compare with '=='"
-        elif char == "!":
-            message = "unexpected '!'"
-            hint = "write 'not' to negate a condition, '!=' to compare"
-        else:
-            message = f"unexpected character {char!r}"
+        problem = _character_problem(error, chunk)
     elif isinstance(error, lark.exceptions.UnexpectedToken):
-        token = error.token
-        line, column = (token.line, token.column) if token.line is not None else _end_position(chunk)
-        width = max(len(str(token)), 1) if token.type != "$END" else 1
-        stack = getattr(getattr(error, "interactive_parser", None), "parser_state", None)
-        top = stack.value_stack[-1] if stack and stack.value_stack else None
-        expected = _expected_text(set(error.expected))
-        if token.type == "$END":
-            if "RPAR" in error.expected and "COMP_OP" not in error.expected and top is not None:
-                message = "missing closing parenthesis"
-                hint = "add ')'"
-            else:
-                message = "unexpected end of rule" + (f"; expected {expected}" if expected else "")
-        elif token.type == "COMP_OP" and stack and any(
-            isinstance(v, lark.Token) and v.type == "COMP_OP" for v in stack.value_stack[-2:]
-        ):
-            message = "comparisons cannot be chained"
-            hint = "combine two comparisons with 'and': a < b and b < c"
-        else:
-            shown = str(token)
-            message = f"unexpected name '{shown}'" if token.type == "NAME" else f"unexpected '{shown}'"
-            if expected:
-                message += f"; expected {expected}"
-            if token.type == "NAME" and _is_tree(top, "number"):
-                unit = {"days": "d", "day": "d", "weeks": "w", "week": "w", "hours": "h",
-                        "months": "mo", "month": "mo", "years": "y", "year": "y"}.get(shown.lower())
-                if unit:
-                    hint = f"write durations without a space: {top.children[0]}{unit}"
-            elif token.type == "RPAR":
-                hint = "remove the unmatched ')'"
+        problem = _token_problem(error, chunk)
     else:  # pragma: no cover - lark raises only the two above for LALR
-        line, column, width, message = 1, 1, 1, str(error)
-    file_line = line + chunk.line - 1
-    return Diagnostic(filename, file_line, column, message, _line_at(text, file_line), width, hint)
+        problem = _Problem(1, 1, 1, str(error))
+    file_line = problem.line + chunk.line - 1
+    return Diagnostic(filename, file_line, problem.column, problem.message, lines[file_line],
+                      problem.width, problem.hint)
 
 
-def _is_tree(value: Any, data: str) -> bool:
-    return isinstance(value, lark.Tree) and value.data == data
+class _Lines:
+    """A file's lines by number, split once (only when an error needs them)."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[str] | None = None
 
-def _end_position(chunk: _Chunk) -> tuple[int, int]:
-    lines = chunk.text.rstrip().splitlines() or [""]
-    last = lines[-1].split("#", 1)[0].rstrip() if lines[-1].lstrip().startswith("#") is False else lines[-1]
-    return len(lines), len(last) + 1
-
-
-def _line_at(text: str, line: int) -> str:
-    lines = text.splitlines()
-    return lines[line - 1] if 0 < line <= len(lines) else ""
+    def __getitem__(self, number: int) -> str:
+        if self._lines is None:
+            self._lines = [line.rstrip("\r") for line in self.text.split("\n")]
+        return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
 
 
 def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
@@ -523,7 +673,8 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
         ))
     if text.startswith("\ufeff"):
         text = text[1:]
-    for chunk in _split(text, filename, diagnostics):
+    lines = _Lines(text)
+    for chunk in _split(text, filename, diagnostics, lines):
         try:
             with _parse_lock:
                 tree = _parser().parse(chunk.text)
@@ -533,27 +684,29 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
             except lark.exceptions.VisitError as error:
                 raise error.orig_exc from None
         except lark.exceptions.UnexpectedInput as error:
-            diagnostics.append(_syntax_diagnostic(error, chunk, filename, text))
+            with _parse_lock:
+                diagnostics.append(_syntax_diagnostic(error, chunk, filename, lines))
         except _TooDeep as error:
             diagnostics.append(_span_diagnostic(
-                text, error.span, f"expression nested more than {MAX_DEPTH} levels deep",
+                lines, error.span, f"expression nested more than {MAX_DEPTH} levels deep",
                 "split it into several segments that refer to each other",
             ))
         except _Invalid as error:
-            diagnostics.append(_span_diagnostic(text, error.span, error.message))
+            diagnostics.append(_span_diagnostic(lines, error.span, error.message, error.hint))
         except RecursionError:
             diagnostics.append(Diagnostic(
                 filename, chunk.line, 1, f"rule nested more than {MAX_DEPTH} levels deep",
-                _line_at(text, chunk.line),
+                lines[chunk.line],
             ))
     if diagnostics:
         raise RuleError(diagnostics)
     return ast.RuleSet(tuple(statements), {filename: text})
 
 
-def _span_diagnostic(text: str, span: ast.Span, message: str, hint: str | None = None) -> Diagnostic:
+def _span_diagnostic(lines: _Lines, span: ast.Span, message: str, hint: str | None = None) -> Diagnostic:
     width = span.end_column - span.column if span.end_line == span.line else 1
-    return Diagnostic(span.filename, span.line, span.column, message, _line_at(text, span.line), max(width, 1), hint)
+    return Diagnostic(span.filename, span.line, span.column, message, lines[span.line],
+                      max(width, 1), hint)
 
 
 def decode_rule_file(data: bytes, filename: str) -> str:
