@@ -553,6 +553,8 @@ def _character_problem(error: lark.exceptions.UnexpectedCharacters, chunk: _Chun
         if duration and duration.group(2).lower() in _UNIT_WORDS:
             hint = f"write durations as a number and a unit letter: {duration.group(1)}" \
                    f"{_UNIT_WORDS[duration.group(2).lower()]}"
+        elif duration and duration.group(2).lower() in ast.DURATION_UNITS:
+            hint = f"duration units are lower case: {duration.group(1)}{duration.group(2).lower()}"
         elif duration and duration.group(2).lower() in ("s", "sec", "m", "min", "mins", "minutes"):
             hint = "duration units are h, d, w, mo and y: 12h, 30d, 2w, 6mo, 1y"
     else:
@@ -699,7 +701,7 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
                 lines[chunk.line],
             ))
     if diagnostics:
-        raise RuleError(diagnostics)
+        raise RuleError(sorted(diagnostics, key=lambda d: (d.line, d.column)))
     return ast.RuleSet(tuple(statements), {filename: text})
 
 
