@@ -355,6 +355,8 @@ class _Checker:
             except ValueError:
                 return "write dates without quotes, like 2026-01-31"
             return f"write dates without quotes: {example}"
+        if left.kind is Kind.LIST:
+            return f"{name} is a list: test it with 'contains', or compare length({name})"
         if left.kind in TEMPORAL and right.kind is Kind.NUMBER:
             return (f"{name} is a {left}: compare it with a date like 2026-01-31, "
                     f"or write {name} within 30d")
@@ -382,10 +384,12 @@ class _Checker:
 
     def _StringTest(self, node: ast.StringTest) -> Type:
         operand = self.expr(node.operand)
-        self.expr(node.pattern)
+        pattern = self.expr(node.pattern)
         words = {"starts_with": "starts with", "ends_with": "ends with", "matches": "matches"}[node.op]
         if operand.kind not in (Kind.STRING, Kind.NULL, Kind.ERROR):
             return self.error(node.operand, f"'{words}' needs a string, got {operand}")
+        if pattern.kind is Kind.ERROR:
+            return ERROR
         if not (isinstance(node.pattern, ast.Literal) and node.pattern.type == STRING):
             return self.error(node.pattern, f"'{words}' needs a string literal after it")
         if node.op == "matches":
@@ -490,5 +494,7 @@ def arithmetic_type(op: str, left: Type, right: Type) -> Type | None:
 
 
 def _did_you_mean(name: str, known: list[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(dict.fromkeys(known)), n=1, cutoff=0.7)
+    candidates = list(dict.fromkeys(known))
+    same = [k for k in candidates if k.lower() == name.lower()]  # names are case-sensitive
+    close = same or difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
     return f"did you mean '{close[0]}'?" if close else None
