@@ -84,6 +84,16 @@ class CompileContext:
         """The Arrow type `expression` produces, found on zero rows."""
         return project(self.table.slice(0, 0), {"value": expression}).schema.field(0).type
 
+    def is_float(self, node: Any) -> bool:
+        """Whether a number-valued node computes floats (cheaply for literals and columns)."""
+        if isinstance(node, ast.Literal):
+            return isinstance(node.value, float)
+        if isinstance(node, ast.Name):
+            binding = self.checked.binding(node)
+            if binding.column is not None and binding.column.physical in self.table.column_names:
+                return pa.types.is_floating(self.table.schema.field(binding.column.physical).type)
+        return pa.types.is_floating(self.arrow_type(self.compile(node)))
+
     def materialize(self, values: pa.ChunkedArray | pa.Array) -> Expr:
         """Add a computed column to the working table and refer to it."""
         self._hidden += 1
@@ -150,13 +160,28 @@ def balanced(function: Callable[[Expr, Expr], Expr], items: list[Expr]) -> Expr:
     return items[0]
 
 
-def _is_null_literal(node: Any) -> bool:
-    return isinstance(node, ast.Literal) and node.value is None
+def _null_typed(node: Any, ctx: CompileContext) -> bool:
+    """Whether a node is `null` itself (a literal, or a call like coalesce(null))."""
+    return ctx.type_of(node).kind is Kind.NULL
+
+
+def promote_numbers(nodes: list[Any], exprs: list[Expr], ctx: CompileContext) -> list[Expr]:
+    """Integers mixed with floats, cast to float64 first.
+
+    Arrow's implicit cast refuses integers beyond 2**53 (it is a safe cast); SQL engines
+    round them to the nearest double, and so does segmint.
+    """
+    if any(ctx.type_of(n).kind not in (Kind.NUMBER, Kind.NULL) for n in nodes):
+        return exprs
+    floats = [ctx.is_float(n) for n in nodes]
+    if not any(floats) or all(floats):
+        return exprs
+    return [e if f else e.cast(pa.float64(), safe=False) for e, f in zip(exprs, floats)]
 
 
 def _pair(node_a: Any, node_b: Any, ctx: CompileContext) -> tuple[Expr, Expr]:
     """Both operands, dates lifted to timestamps when compared with timestamps."""
-    a, b = ctx.compile(node_a), ctx.compile(node_b)
+    a, b = promote_numbers([node_a, node_b], [ctx.compile(node_a), ctx.compile(node_b)], ctx)
     kind_a, kind_b = ctx.type_of(node_a).kind, ctx.type_of(node_b).kind
     if {kind_a, kind_b} == {Kind.DATE, Kind.TIMESTAMP}:
         a = as_timestamp(a, kind_a, ctx.as_of.timezone)
@@ -195,17 +220,35 @@ def _name(node: ast.Name, ctx: CompileContext) -> Expr:
     return pc.field(binding.column.physical)
 
 
+_NULL_TYPES = {
+    Kind.NUMBER: pa.int64(), Kind.STRING: pa.string(), Kind.BOOL: pa.bool_(), Kind.DATE: pa.date32(),
+    Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: DURATION_TYPE,
+}
+
+
 @compile_node.register
 def _call(node: ast.Call, ctx: CompileContext) -> Expr:
     function = ctx.checked.functions[node.function]
-    args = tuple(ctx.compile(arg) for arg in node.args)
+    args = [ctx.compile(arg) for arg in node.args]
     types = tuple(ctx.type_of(arg) for arg in node.args)
-    return function.build(CallArgs(args, types, node.args, ctx.as_of.timezone))
+    for i, found in enumerate(types):
+        if found.kind is Kind.NULL:  # a `null` argument, typed as the function expects
+            declared = function.params[min(i, len(function.params) - 1)] if function.params else None
+            if isinstance(declared, tuple):
+                declared = declared[0]
+            wanted = _NULL_TYPES.get((declared or ctx.type_of(node)).kind)
+            if wanted is not None:
+                args[i] = null_of(wanted)
+    if node.function == "coalesce":
+        args = promote_numbers(list(node.args), args, ctx)
+    return function.build(CallArgs(tuple(args), types, node.args, ctx.as_of.timezone))
 
 
 @compile_node.register
 def _negate(node: ast.Negate, ctx: CompileContext) -> Expr:
     operand = ctx.compile(node.operand)
+    if _null_typed(node.operand, ctx):
+        return null_of(pa.int64())
     if ctx.type_of(node.operand).kind is Kind.DURATION:
         return pc.negate_checked(operand.cast(pa.int64())).cast(DURATION_TYPE)
     return pc.negate_checked(operand)
@@ -216,20 +259,23 @@ def _arithmetic(node: ast.Arithmetic, ctx: CompileContext) -> Expr:
     result = ctx.type_of(node).kind
     left_kind, right_kind = ctx.type_of(node.left).kind, ctx.type_of(node.right).kind
     if Kind.NULL in (left_kind, right_kind):
-        return null_of({Kind.NUMBER: pa.float64(), Kind.DURATION: DURATION_TYPE}.get(result, TIMESTAMP_TYPE))
+        return null_of({Kind.NUMBER: pa.int64(), Kind.DURATION: DURATION_TYPE}.get(result, TIMESTAMP_TYPE))
     a, b = ctx.compile(node.left), ctx.compile(node.right)
     if Kind.DURATION in (left_kind, right_kind) and Kind.NUMBER in (left_kind, right_kind):
         duration, number = (a, b) if left_kind is Kind.DURATION else (b, a)
-        micros = duration.cast(pa.int64()).cast(pa.float64())
+        micros = duration.cast(pa.int64()).cast(pa.float64(), safe=False)
+        number = number.cast(pa.float64(), safe=False)
         if node.op == "/":
-            scaled = pc.divide(micros, number.cast(pa.float64()))
+            scaled = pc.divide(micros, number)
             return _divide_guard(number, pc.round(scaled).cast(pa.int64()).cast(DURATION_TYPE))
         return pc.round(pc.multiply(micros, number)).cast(pa.int64()).cast(DURATION_TYPE)
     if left_kind in (Kind.DATE, Kind.TIMESTAMP) or right_kind in (Kind.DATE, Kind.TIMESTAMP):
         a = as_timestamp(a, left_kind, ctx.as_of.timezone)
         b = as_timestamp(b, right_kind, ctx.as_of.timezone)
     if node.op == "/":
-        return _divide_guard(b, pc.divide(a.cast(pa.float64()), b.cast(pa.float64())))
+        quotient = pc.divide(a.cast(pa.float64(), safe=False), b.cast(pa.float64(), safe=False))
+        return _divide_guard(b, quotient)
+    a, b = promote_numbers([node.left, node.right], [a, b], ctx)
     return _ARITHMETIC[node.op](a, b)
 
 
@@ -240,7 +286,7 @@ def _divide_guard(divisor: Expr, quotient: Expr) -> Expr:
 
 @compile_node.register
 def _compare(node: ast.Compare, ctx: CompileContext) -> Expr:
-    if _is_null_literal(node.left) or _is_null_literal(node.right):
+    if _null_typed(node.left, ctx) or _null_typed(node.right, ctx):
         return null_of(pa.bool_())
     a, b = _pair(node.left, node.right, ctx)
     return compare(node.op, a, b)
@@ -248,13 +294,15 @@ def _compare(node: ast.Compare, ctx: CompileContext) -> Expr:
 
 @compile_node.register
 def _in_list(node: ast.InList, ctx: CompileContext) -> Expr:
+    if _null_typed(node.operand, ctx):
+        return null_of(pa.bool_())
     items = node.items.items
     literals = [i for i in items if isinstance(i, ast.Literal)]
     if len(literals) == len(items):
         result = _in_literals(node.operand, literals, ctx)
     else:
         result = balanced(pc.or_kleene, [
-            null_of(pa.bool_()) if _is_null_literal(i) else compare("==", *_pair(node.operand, i, ctx))
+            null_of(pa.bool_()) if _null_typed(i, ctx) else compare("==", *_pair(node.operand, i, ctx))
             for i in items
         ])
     return pc.invert(result) if node.negated else result
@@ -269,10 +317,12 @@ def _in_literals(operand_node: Any, items: list[ast.Literal], ctx: CompileContex
     if not values:
         return null_of(pa.bool_())
     if kind is Kind.NUMBER:
-        floats = any(isinstance(v.value, float) for v in values) or pa.types.is_floating(ctx.arrow_type(operand))
+        floats = any(isinstance(v.value, float) for v in values) or ctx.is_float(operand_node)
         arrow_type = pa.float64() if floats else pa.int64()
-        operand = operand.cast(arrow_type)
-        value_set = pa.array([v.value for v in values], arrow_type)
+        operand = operand.cast(arrow_type, safe=False)
+        if floats:  # is_in hashes bits, and -0.0 must equal 0.0 as it does with ==
+            operand = pc.add(operand, pc.scalar(0.0))
+        value_set = pa.array([float(v.value) + 0.0 if floats else v.value for v in values], arrow_type)
     elif kind is Kind.TIMESTAMP or (kind is Kind.DATE and any(v.type.kind is Kind.TIMESTAMP for v in values)):
         operand = as_timestamp(operand, kind, ctx.as_of.timezone)
         tz = ctx.as_of.timezone
@@ -291,11 +341,13 @@ def _in_literals(operand_node: Any, items: list[ast.Literal], ctx: CompileContex
 
 @compile_node.register
 def _between(node: ast.Between, ctx: CompileContext) -> Expr:
+    if _null_typed(node.operand, ctx):
+        return null_of(pa.bool_())
     low = compare(">=", *_pair(node.operand, node.low, ctx))
     high = compare("<=", *_pair(node.operand, node.high, ctx))
-    if _is_null_literal(node.low):
+    if _null_typed(node.low, ctx):
         low = null_of(pa.bool_())
-    if _is_null_literal(node.high):
+    if _null_typed(node.high, ctx):
         high = null_of(pa.bool_())
     result = pc.and_kleene(low, high)
     return pc.invert(result) if node.negated else result
@@ -303,7 +355,7 @@ def _between(node: ast.Between, ctx: CompileContext) -> Expr:
 
 @compile_node.register
 def _is_null(node: ast.IsNull, ctx: CompileContext) -> Expr:
-    if _is_null_literal(node.operand):
+    if _null_typed(node.operand, ctx):
         return pc.scalar(not node.negated)
     operand = ctx.compile(node.operand)
     return pc.is_valid(operand) if node.negated else pc.is_null(operand, nan_is_null=True)
@@ -313,7 +365,7 @@ def _is_null(node: ast.IsNull, ctx: CompileContext) -> Expr:
 def _string_test(node: ast.StringTest, ctx: CompileContext) -> Expr:
     operand = ctx.compile(node.operand)
     pattern = node.pattern.value  # type: ignore[union-attr]
-    if pattern is None:
+    if pattern is None or _null_typed(node.operand, ctx):
         return null_of(pa.bool_())
     if node.op == "starts_with":
         return pc.starts_with(operand, pattern=pattern)
@@ -345,7 +397,7 @@ def list_contains(lists: pa.ChunkedArray, values: list[Any], mode: str) -> pa.Ar
     if pa.types.is_large_list(array.type):
         array = array.cast(pa.list_(array.type.value_type))
     n = len(array)
-    wanted = [v for v in values if v is not None]
+    wanted = list(dict.fromkeys(v for v in values if v is not None))  # index_in wants no repeats
     if mode == "one" and not wanted:
         return pa.nulls(n, pa.bool_())
     flat = pc.list_flatten(array)
@@ -355,6 +407,8 @@ def list_contains(lists: pa.ChunkedArray, values: list[Any], mode: str) -> pa.Ar
         value_set = pa.array(wanted, element_type) if wanted else pa.array([], element_type)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         value_set = pa.array(wanted).cast(element_type, safe=False)
+    if pa.types.is_floating(element_type):  # -0.0 is 0.0, as with ==
+        flat, value_set = pc.add(flat, 0.0), pc.add(value_set, 0.0)
     index = pc.index_in(flat, value_set=value_set).to_numpy(zero_copy_only=False)
     matched = ~np.isnan(index) if index.dtype.kind == "f" else index >= 0
     found_index = np.nan_to_num(index, nan=-1).astype(np.int64) if index.dtype.kind == "f" else index
@@ -392,6 +446,8 @@ def _rank(node: ast.Rank, ctx: CompileContext) -> Expr:
 def _within(node: ast.Within, ctx: CompileContext) -> Expr:
     operand = ctx.compile(node.operand)
     duration: dt.timedelta = node.duration.value  # type: ignore[union-attr]
+    if _null_typed(node.operand, ctx):
+        return null_of(pa.bool_())
     if ctx.type_of(node.operand).kind is Kind.DATE:
         today = ctx.as_of.date
         low = pc.scalar(pa.scalar(today - dt.timedelta(days=duration.days), pa.date32()))

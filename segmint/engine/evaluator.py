@@ -61,7 +61,7 @@ def canonical(values: pa.ChunkedArray, kind: Kind, timezone: str, name: str = ""
             return values.cast(pa.float64())
         if arrow_type == pa.uint64():
             too_big = pc.any(pc.greater(values, 2**63 - 1)).as_py()
-            return values.cast(pa.float64() if too_big else pa.int64())
+            return values.cast(pa.float64(), safe=False) if too_big else values.cast(pa.int64())
         return values.cast(pa.int64())
     if kind is Kind.STRING:
         return values.cast(pa.string()) if arrow_type != pa.string() else values
