@@ -11,7 +11,10 @@ checking a 1,000-segment rule file.
     python benchmarks/rules.py --rows 20000     # a quick run
     python benchmarks/rules.py --profile        # also cProfile one segmint.evaluate
 
-The profiles are generated from a seed (--seed), so every run sees the same data.
+The profiles are generated from a seed (--seed), so every run sees the same data. DuckDB
+scans the same Arrow table segmint gets (its cut values for `in top N%` computed once, in a
+CTE); Polars gets a frame converted from it beforehand (not timed). The engines take turns
+in every round, so a busy moment of the machine does not favour one of them.
 """
 
 from __future__ import annotations
