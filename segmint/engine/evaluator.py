@@ -44,7 +44,11 @@ def normalize(table: pa.Table, checked: CheckedRules, key: str, as_of: AsOf) -> 
     columns = {key: table.column(key)}
     for column in checked.columns_used:
         values = table.column(column.physical)
-        columns[column.physical] = canonical(values, column.type.kind, as_of.timezone, column.physical)
+        try:
+            columns[column.physical] = canonical(values, column.type.kind, as_of.timezone, column.physical)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise DataError(f"cannot read its values as {column.type}: {error}",
+                            source=column.source, column=column.name) from None
     return pa.table(columns)
 
 
@@ -60,22 +64,28 @@ def canonical(values: pa.ChunkedArray, kind: Kind, timezone: str, name: str = ""
         if pa.types.is_decimal(arrow_type):
             return values.cast(pa.float64())
         if arrow_type == pa.uint64():
-            too_big = pc.any(pc.greater(values, 2**63 - 1)).as_py()
+            too_big = pc.any(pc.greater(values, pa.scalar(2**63 - 1, pa.uint64()))).as_py()
             return values.cast(pa.float64(), safe=False) if too_big else values.cast(pa.int64())
         return values.cast(pa.int64())
     if kind is Kind.STRING:
         return values.cast(pa.string()) if arrow_type != pa.string() else values
     if kind is Kind.DATE:
-        return values.cast(pa.date32())
+        return _truncating_cast(values, pa.date32())
     if kind is Kind.TIMESTAMP:
         if arrow_type.tz is None:
             values = pc.assume_timezone(values, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
-        return values.cast(TIMESTAMP_TYPE)
+        return _truncating_cast(values, TIMESTAMP_TYPE)
     if kind is Kind.DURATION:
-        return values.cast(DURATION_TYPE)
+        return _truncating_cast(values, DURATION_TYPE)
     if kind is Kind.LIST and pa.types.is_large_list(arrow_type):
         return values.cast(pa.list_(arrow_type.value_type))
     return values
+
+
+def _truncating_cast(values: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    """Cast to a coarser time unit, dropping nanoseconds (a date64's time of day) but still
+    refusing values out of range."""
+    return values.cast(options=pc.CastOptions(target, allow_time_truncate=True))
 
 
 def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
