@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from fractions import Fraction
 from collections.abc import Callable
 from functools import reduce, singledispatch
 from typing import Any
@@ -63,6 +64,7 @@ class CompileContext:
     table: pa.Table
     cache: dict[int, Expr] = attrs.field(factory=dict)
     cuts: dict[int, Cut] = attrs.field(factory=dict)
+    shared_cuts: dict[Any, tuple[Cut, pa.Scalar | None]] = attrs.field(factory=dict)
     _hidden: int = 0
 
     def compile(self, node: Any) -> Expr:
@@ -266,22 +268,21 @@ def _arithmetic(node: ast.Arithmetic, ctx: CompileContext) -> Expr:
         micros = duration.cast(pa.int64()).cast(pa.float64(), safe=False)
         number = number.cast(pa.float64(), safe=False)
         if node.op == "/":
-            scaled = pc.divide(micros, number)
-            return _divide_guard(number, pc.round(scaled).cast(pa.int64()).cast(DURATION_TYPE))
+            scaled = pc.divide(micros, _nonzero(number))
+            return pc.round(scaled).cast(pa.int64()).cast(DURATION_TYPE)
         return pc.round(pc.multiply(micros, number)).cast(pa.int64()).cast(DURATION_TYPE)
     if left_kind in (Kind.DATE, Kind.TIMESTAMP) or right_kind in (Kind.DATE, Kind.TIMESTAMP):
         a = as_timestamp(a, left_kind, ctx.as_of.timezone)
         b = as_timestamp(b, right_kind, ctx.as_of.timezone)
     if node.op == "/":
-        quotient = pc.divide(a.cast(pa.float64(), safe=False), b.cast(pa.float64(), safe=False))
-        return _divide_guard(b, quotient)
+        return pc.divide(a.cast(pa.float64(), safe=False), _nonzero(b.cast(pa.float64(), safe=False)))
     a, b = promote_numbers([node.left, node.right], [a, b], ctx)
     return _ARITHMETIC[node.op](a, b)
 
 
-def _divide_guard(divisor: Expr, quotient: Expr) -> Expr:
-    """Division by zero gives null, as in SQL engines, not infinity or an error."""
-    return pc.if_else(pc.equal(divisor, pc.scalar(0)), pc.scalar(None), quotient)
+def _nonzero(divisor: Expr) -> Expr:
+    """The divisor with zeros made null, so division by zero gives null, never inf or an error."""
+    return pc.if_else(pc.equal(divisor, pc.scalar(0.0)), pc.scalar(pa.scalar(None, pa.float64())), divisor)
 
 
 @compile_node.register
@@ -429,17 +430,37 @@ def _rank(node: ast.Rank, ctx: CompileContext) -> Expr:
     values = ctx.evaluate(operand)
     if pa.types.is_floating(values.type):
         values = pc.if_else(pc.is_nan(values), pa.scalar(None, values.type), values)
-    present = pc.drop_null(values)
-    n = len(present)
-    k = math.ceil(n * node.percent / 100 - 1e-9)
-    if k <= 0:
-        ctx.cuts[id(node)] = Cut(None, 0, n)
+    shared = (node.operand, node.percent, node.top)  # the same test elsewhere shares its cut
+    if shared not in ctx.shared_cuts:
+        ctx.shared_cuts[shared] = rank_cut(pc.drop_null(values), node.percent, node.top)
+    cut, found = ctx.shared_cuts[shared]
+    ctx.cuts[id(node)] = cut
+    if found is None:
         return pc.if_else(pc.is_null(operand), null_of(pa.bool_()), pc.scalar(False))
-    order = "descending" if node.top else "ascending"
-    chosen = pc.select_k_unstable(present, k=k, sort_keys=[("dummy", order)])
-    cut = present.take(chosen)[k - 1] if len(chosen) >= k else present.take(chosen)[-1]
-    ctx.cuts[id(node)] = Cut(cut.as_py(), k, n)
-    return compare(">=" if node.top else "<=", operand, pc.scalar(cut))
+    return compare(">=" if node.top else "<=", operand, pc.scalar(found))
+
+
+def rank_cut(present: pa.ChunkedArray, percent: float, top: bool) -> tuple[Cut, pa.Scalar | None]:
+    """The k-th largest (top) or smallest (bottom) of n values, k = ceil(n * percent / 100).
+
+    A partial sort with numpy where the values are numbers or times (linear time), Arrow's
+    sort otherwise. None when k is 0: nobody is in.
+    """
+    n = len(present)
+    k = math.ceil(Fraction(n) * Fraction(str(percent)) / 100)
+    if k <= 0:
+        return Cut(None, 0, n), None
+    position = n - k if top else k - 1  # of the value in ascending order
+    values = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
+    kind = values.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind):
+        physical = values if not pa.types.is_temporal(kind) else values.cast(
+            pa.int32() if pa.types.is_date32(kind) else pa.int64())
+        index = int(np.argpartition(physical.to_numpy(zero_copy_only=False), position)[position])
+    else:
+        index = pc.sort_indices(values)[position].as_py()
+    found = values[index]
+    return Cut(found.as_py(), k, n), found
 
 
 @compile_node.register
