@@ -136,7 +136,7 @@ def evaluate_checked(
         try:
             results = project(ctx.table, expressions)
         except pa.ArrowInvalid as error:
-            raise _evaluation_error(None, error, layer) from None
+            raise _layer_error(checked, ctx, expressions, error) from None
         for name in layer:
             statement = checked.rules.get(name)
             values = results[name]
@@ -187,12 +187,25 @@ def _holdout(keys: pa.ChunkedArray, member: pa.ChunkedArray, name: str, percent:
     return pa.array(result, pa.bool_())
 
 
+def _layer_error(
+    checked: CheckedRules, ctx: CompileContext, expressions: dict[str, pc.Expression], error: Exception
+) -> EvaluationError:
+    """The error of a failed layer, naming the statement that fails (each is tried alone)."""
+    for name, expression in expressions.items():
+        try:
+            project(ctx.table, {name: expression})
+        except pa.ArrowInvalid as own:
+            return _evaluation_error(checked.rules.get(name), own)
+    return _evaluation_error(None, error, list(expressions))
+
+
 def _evaluation_error(statement: ast.Statement | None, error: Exception, layer: list[str] | None = None) -> EvaluationError:
     text = str(error)
     reason = "integer overflow" if "overflow" in text.lower() else text
     if statement is not None:
         span = statement.span
-        where = f"{span.filename}:{span.line}: segment '{statement.name}'"
+        what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
+        where = f"{span.filename}:{span.line}: {what} '{statement.name}'"
     else:
         where = "segments " + ", ".join(f"'{n}'" for n in layer or [])
     hint = " (the result does not fit a 64-bit integer; divide first or use smaller units)" \
