@@ -26,17 +26,33 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
 def as_table(data: Any, what: str = "profiles") -> pa.Table:
     """A `pyarrow.Table` from a table, a record batch reader, or any Arrow PyCapsule object."""
     if isinstance(data, pa.Table):
-        return data
+        return _plain_strings(data)
     if isinstance(data, pa.RecordBatchReader):
-        return data.read_all()
+        return _plain_strings(data.read_all())
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return _plain_strings(pa.Table.from_batches([data]))
     if hasattr(data, "__arrow_c_stream__"):
-        return pa.table(data)
-    if hasattr(data, "__dataframe__") or type(data).__module__.startswith("pandas"):
-        return pa.Table.from_pandas(data, preserve_index=False)
+        return _plain_strings(pa.table(data))
+    if type(data).__module__.startswith("pandas"):
+        return _plain_strings(pa.Table.from_pandas(data, preserve_index=False))
     raise DataError(f"{what} must be an Arrow table or expose the Arrow PyCapsule interface, "
                     f"got {type(data).__name__}")
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """String views (what polars exports) as plain strings, which every kernel supports."""
+    for index, field in enumerate(table.schema):
+        kind = field.type
+        values = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if getattr(pa.types, "is_string_view", lambda _: False)(values):
+            column = table.column(index)
+            if pa.types.is_dictionary(kind):
+                column = pa.chunked_array([
+                    pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string())).dictionary_decode()
+                    for c in column.chunks
+                ], type=pa.string())
+            table = table.set_column(index, field.name, column.cast(pa.string()))
+    return table
 
 
 def plugin_functions() -> dict[str, Function]:

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..engine.errors import SegmintError
 from ..engine.host import PluginRegistry
 from ..engine.project import Project
 from ..engine.runner import deliver, execute, prepare, sizes
@@ -25,6 +26,10 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
     with DelayedStatus() as status:
         status.update("checking rules")
         prepared = prepare(project, registry)
+        unknown = [name for name in sinks if name not in prepared.sinks]
+        if unknown:
+            raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: "
+                               f"{', '.join(prepared.sinks) or 'none'}")
         outcome = execute(prepared, progress=status.update)
         status.update("delivering")
         deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
