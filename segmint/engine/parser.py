@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Any
 
 import lark
-from lark import Lark, Transformer_NonRecursive, v_args
+import attrs
+from lark import Lark, Transformer
 
 from . import ast
 from .errors import Diagnostic, RuleError
@@ -59,8 +60,10 @@ _TOKEN_NAMES = {
 
 @cache
 def _parser() -> Lark:
+    """The LALR parser; it builds AST nodes as it reduces (no parse tree, no second pass)."""
     grammar = resources.files("segmint.engine").joinpath("grammar/rules.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(grammar, parser="lalr", keep_all_tokens=True, maybe_placeholders=False,
+                transformer=_BUILDER)
 
 
 def _token_name(kind: str) -> str:
@@ -71,29 +74,34 @@ def _token_name(kind: str) -> str:
     return kind.lower()
 
 
-class _Builder(Transformer_NonRecursive):
-    """Builds AST nodes from the parse tree, shifting positions to the statement's place."""
+def _values(items: list[Any]) -> list[Any]:
+    """The children that are not punctuation or keywords (the grammar keeps every token)."""
+    return [item for item in items if not isinstance(item, lark.Token) or item.type in _KEPT]
 
-    def __init__(self, filename: str, line_offset: int, pos_offset: int) -> None:
+
+#: Tokens that carry a value; every other token is punctuation or a keyword.
+_KEPT = frozenset("NAME NUMBER STRING DURATION DATE TIMESTAMP COMP_OP ADD_OP MUL_OP".split())
+
+
+class _Builder(Transformer):
+    """Builds AST nodes while the parser reduces, with positions in the file.
+
+    The parser keeps every token, so each node's span runs from its first token to its last;
+    a parenthesised expression remembers the extent of its parentheses, so the node around
+    it starts or ends there (the text of `(a or b) and c` is all of it). One instance serves
+    every parse; `begin` sets where the statement being parsed sits in its file.
+    """
+
+    def __init__(self) -> None:
         super().__init__()
+        self.begin("<string>", 0, 0)
+
+    def begin(self, filename: str, line_offset: int, pos_offset: int) -> None:
         self.filename = filename
         self.line_offset = line_offset
         self.pos_offset = pos_offset
         self.depth: dict[int, int] = {}
-
-
-    def _span(self, meta: Any) -> ast.Span:
-        if getattr(meta, "empty", True):
-            return ast.NO_SPAN
-        return ast.Span(
-            self.filename,
-            meta.line + self.line_offset,
-            meta.column,
-            meta.end_line + self.line_offset,
-            meta.end_column,
-            meta.start_pos + self.pos_offset,
-            meta.end_pos + self.pos_offset,
-        )
+        self.outer: dict[int, ast.Span] = {}  # id(node) -> its extent with parentheses
 
     def _token_span(self, token: lark.Token) -> ast.Span:
         return ast.Span(
@@ -106,6 +114,18 @@ class _Builder(Transformer_NonRecursive):
             token.end_pos + self.pos_offset,
         )
 
+    def _extent(self, item: Any) -> ast.Span:
+        if isinstance(item, lark.Token):
+            return self._token_span(item)
+        if isinstance(item, tuple):  # a percent: (value, span)
+            return item[1]
+        return self.outer.get(id(item), item.span)
+
+    def _span(self, items: list[Any]) -> ast.Span:
+        first, last = self._extent(items[0]), self._extent(items[-1])
+        return ast.Span(self.filename, first.line, first.column, last.end_line, last.end_column,
+                        first.start, last.end)
+
     def _node(self, node: Any, *kids: Any) -> Any:
         depth = 1 + max((self.depth.get(id(k), 1) for k in kids), default=0)
         if depth > MAX_DEPTH:
@@ -114,237 +134,239 @@ class _Builder(Transformer_NonRecursive):
         return node
 
     # literals -----------------------------------------------------------------
-    @v_args(meta=True)
-    def number(self, meta: Any, items: list[Any]) -> ast.Literal:
+    def number(self, items: list[Any]) -> ast.Literal:
         text = str(items[0]).replace("_", "")
         value: Any
-        if re.fullmatch(r"\d+", text):
+        if text.isdigit():
             value = int(text)
             if value >= 2**63:
                 value = float(value)
         else:
             value = float(text)
-        return ast.Literal(value, NUMBER, span=self._span(meta))
+        return ast.Literal(value, NUMBER, span=self._span(items))
 
-    @v_args(meta=True)
-    def string(self, meta: Any, items: list[Any]) -> ast.Literal:
-        return ast.Literal(_unquote(str(items[0])), STRING, span=self._span(meta))
+    def string(self, items: list[Any]) -> ast.Literal:
+        return ast.Literal(_unquote(str(items[0])), STRING, span=self._span(items))
 
-    @v_args(meta=True)
-    def duration(self, meta: Any, items: list[Any]) -> ast.Literal:
+    def duration(self, items: list[Any]) -> ast.Literal:
         text = str(items[0]).replace("_", "")
         match = re.fullmatch(r"([\d.]+)(mo|h|d|w|y)", text)
         assert match is not None
         value = ast.DURATION_UNITS[match.group(2)] * float(match.group(1))
-        return ast.Literal(value, DURATION, span=self._span(meta))
+        return ast.Literal(value, DURATION, span=self._span(items))
 
-    @v_args(meta=True)
-    def date(self, meta: Any, items: list[Any]) -> ast.Literal:
+    def date(self, items: list[Any]) -> ast.Literal:
         try:
             value = dt.date.fromisoformat(str(items[0]))
         except ValueError as error:
-            raise _Invalid(self._span(meta), f"invalid date '{items[0]}': {error}") from None
-        return ast.Literal(value, DATE, span=self._span(meta))
+            raise _Invalid(self._span(items), f"invalid date '{items[0]}': {error}") from None
+        return ast.Literal(value, DATE, span=self._span(items))
 
-    @v_args(meta=True)
-    def timestamp(self, meta: Any, items: list[Any]) -> ast.Literal:
+    def timestamp(self, items: list[Any]) -> ast.Literal:
         try:
             value = dt.datetime.fromisoformat(str(items[0]))
         except ValueError as error:
-            raise _Invalid(self._span(meta), f"invalid timestamp '{items[0]}': {error}") from None
-        return ast.Literal(value, TIMESTAMP, span=self._span(meta))
+            raise _Invalid(self._span(items), f"invalid timestamp '{items[0]}': {error}") from None
+        return ast.Literal(value, TIMESTAMP, span=self._span(items))
 
-    @v_args(meta=True)
-    def true(self, meta: Any, items: list[Any]) -> ast.Literal:
-        return ast.Literal(True, BOOL, span=self._span(meta))
+    def true(self, items: list[Any]) -> ast.Literal:
+        return ast.Literal(True, BOOL, span=self._span(items))
 
-    @v_args(meta=True)
-    def false(self, meta: Any, items: list[Any]) -> ast.Literal:
-        return ast.Literal(False, BOOL, span=self._span(meta))
+    def false(self, items: list[Any]) -> ast.Literal:
+        return ast.Literal(False, BOOL, span=self._span(items))
 
-    @v_args(meta=True)
-    def null(self, meta: Any, items: list[Any]) -> ast.Literal:
-        return ast.Literal(None, NULL, span=self._span(meta))
+    def null(self, items: list[Any]) -> ast.Literal:
+        return ast.Literal(None, NULL, span=self._span(items))
 
-    @v_args(meta=True)
-    def list(self, meta: Any, items: list[Any]) -> ast.ListLiteral:
-        return self._node(ast.ListLiteral(tuple(items), span=self._span(meta)), *items)
+    def list(self, items: list[Any]) -> ast.ListLiteral:
+        values = _values(items)
+        return self._node(ast.ListLiteral(tuple(values), span=self._span(items)), *values)
 
     def percent(self, items: list[Any]) -> tuple[float, ast.Span]:
-        token = items[0]
-        return float(str(token).replace("_", "")), self._token_span(token)
+        return float(str(items[0]).replace("_", "")), self._token_span(items[0])
+
+    def atom(self, items: list[Any]) -> Any:
+        """`( expr )`: the expression itself, remembering where its parentheses are."""
+        inner = items[1]
+        self.outer[id(inner)] = self._span(items)
+        return inner
 
     # names and calls ------------------------------------------------------------
-    @v_args(meta=True)
-    def name(self, meta: Any, items: list[Any]) -> ast.Name:
+    def name(self, items: list[Any]) -> ast.Name:
         text = str(items[0])
         if text.lower() in KEYWORDS:
-            raise _Invalid(self._span(meta), f"'{text}' is a keyword and cannot be a name",
-                           f"a column named '{text}' can be written SOURCE.{text}")
-        return ast.Name(text, span=self._span(meta))
+            hint = None if text.lower() in ("and", "or", "not") else (
+                f"a column named '{text}' can be written SOURCE.{text}")
+            raise _Invalid(self._span(items), f"unexpected keyword '{text}'; expected a value",
+                           hint)
+        return ast.Name(text, span=self._span(items))
 
-    @v_args(meta=True)
-    def qualified_name(self, meta: Any, items: list[Any]) -> ast.Name:
-        return ast.Name(str(items[1]), source=str(items[0]), span=self._span(meta))
+    def qualified_name(self, items: list[Any]) -> ast.Name:
+        source, column = _values(items)
+        return ast.Name(str(column), source=str(source), span=self._span(items))
 
-    @v_args(meta=True)
-    def call(self, meta: Any, items: list[Any]) -> ast.Call:
-        args = tuple(item for item in items[1:] if item is not None)
-        return self._node(ast.Call(str(items[0]), args, span=self._span(meta)), *args)
+    def call(self, items: list[Any]) -> ast.Call:
+        function, *args = _values(items)
+        return self._node(ast.Call(str(function), tuple(args), span=self._span(items)), *args)
 
     # operators ------------------------------------------------------------------
-    @v_args(meta=True)
-    def neg(self, meta: Any, items: list[Any]) -> Any:
-        (operand,) = items
+    def neg(self, items: list[Any]) -> Any:
+        operand = items[-1]
         if isinstance(operand, ast.Literal) and operand.type is NUMBER:
-            return ast.Literal(-operand.value, NUMBER, span=self._span(meta))
-        return self._node(ast.Negate(operand, span=self._span(meta)), operand)
+            return ast.Literal(-operand.value, NUMBER, span=self._span(items))
+        return self._node(ast.Negate(operand, span=self._span(items)), operand)
 
-    @v_args(meta=True)
-    def arith(self, meta: Any, items: list[Any]) -> ast.Arithmetic:
+    def arith(self, items: list[Any]) -> ast.Arithmetic:
         left, op, right = items
-        return self._node(ast.Arithmetic(str(op), left, right, span=self._span(meta)), left, right)
+        return self._node(ast.Arithmetic(str(op), left, right, span=self._span(items)),
+                          left, right)
 
-    @v_args(meta=True)
-    def compare(self, meta: Any, items: list[Any]) -> ast.Compare:
+    def compare(self, items: list[Any]) -> ast.Compare:
         left, op, right = items
-        return self._node(ast.Compare(str(op), left, right, span=self._span(meta)), left, right)
+        return self._node(ast.Compare(str(op), left, right, span=self._span(items)), left, right)
 
-    def _flat(self, cls: type, meta: Any, items: list[Any]) -> Any:
-        if len(items) == 1:
-            return items[0]
+    def _flat(self, cls: type, items: list[Any]) -> Any:
+        values = _values(items)
+        if len(values) == 1:
+            return values[0]
         operands: list[Any] = []
-        for item in items:
-            operands.extend(item.operands if isinstance(item, cls) else [item])
-        return self._node(cls(tuple(operands), span=self._span(meta)), *items)
+        for value in values:
+            operands.extend(value.operands if isinstance(value, cls) else [value])
+        return self._node(cls(tuple(operands), span=self._span(items)), *values)
 
-    @v_args(meta=True)
-    def or_(self, meta: Any, items: list[Any]) -> ast.Or:
-        return self._flat(ast.Or, meta, items)
+    def or_(self, items: list[Any]) -> ast.Or:
+        return self._flat(ast.Or, items)
 
-    @v_args(meta=True)
-    def and_(self, meta: Any, items: list[Any]) -> ast.And:
-        return self._flat(ast.And, meta, items)
+    def and_(self, items: list[Any]) -> ast.And:
+        return self._flat(ast.And, items)
 
-    @v_args(meta=True)
-    def not_(self, meta: Any, items: list[Any]) -> ast.Not:
-        return self._node(ast.Not(items[0], span=self._span(meta)), items[0])
+    def not_(self, items: list[Any]) -> ast.Not:
+        return self._node(ast.Not(items[-1], span=self._span(items)), items[-1])
 
-    @v_args(meta=True)
-    def in_list(self, meta: Any, items: list[Any]) -> ast.InList:
-        return self._node(ast.InList(items[0], items[1], span=self._span(meta)), *items)
+    def in_list(self, items: list[Any]) -> ast.InList:
+        operand, values = _values(items)
+        return self._node(ast.InList(operand, values, span=self._span(items)), operand, values)
 
-    @v_args(meta=True)
-    def not_in_list(self, meta: Any, items: list[Any]) -> ast.InList:
-        node = ast.InList(items[0], items[1], negated=True, span=self._span(meta))
-        return self._node(node, *items)
+    def not_in_list(self, items: list[Any]) -> ast.InList:
+        operand, values = _values(items)
+        node = ast.InList(operand, values, negated=True, span=self._span(items))
+        return self._node(node, operand, values)
 
-    @v_args(meta=True)
-    def between(self, meta: Any, items: list[Any]) -> ast.Between:
-        return self._node(ast.Between(*items, span=self._span(meta)), *items)
+    def between(self, items: list[Any]) -> ast.Between:
+        values = _values(items)
+        return self._node(ast.Between(*values, span=self._span(items)), *values)
 
-    @v_args(meta=True)
-    def not_between(self, meta: Any, items: list[Any]) -> ast.Between:
-        return self._node(ast.Between(*items, negated=True, span=self._span(meta)), *items)
+    def not_between(self, items: list[Any]) -> ast.Between:
+        values = _values(items)
+        return self._node(ast.Between(*values, negated=True, span=self._span(items)), *values)
 
-    @v_args(meta=True)
-    def is_null(self, meta: Any, items: list[Any]) -> ast.IsNull:
-        return self._node(ast.IsNull(items[0], span=self._span(meta)), items[0])
+    def is_null(self, items: list[Any]) -> ast.IsNull:
+        return self._node(ast.IsNull(items[0], span=self._span(items)), items[0])
 
-    @v_args(meta=True)
-    def is_not_null(self, meta: Any, items: list[Any]) -> ast.IsNull:
-        return self._node(ast.IsNull(items[0], negated=True, span=self._span(meta)), items[0])
+    def is_not_null(self, items: list[Any]) -> ast.IsNull:
+        return self._node(ast.IsNull(items[0], negated=True, span=self._span(items)), items[0])
 
-    def _string_test(self, op: str, meta: Any, items: list[Any]) -> ast.StringTest:
-        node = ast.StringTest(op, items[0], items[1], span=self._span(meta))
-        return self._node(node, *items)
+    def _string_test(self, op: str, items: list[Any]) -> ast.StringTest:
+        operand, pattern = _values(items)
+        node = ast.StringTest(op, operand, pattern, span=self._span(items))
+        return self._node(node, operand, pattern)
 
-    @v_args(meta=True)
-    def starts_with(self, meta: Any, items: list[Any]) -> ast.StringTest:
-        return self._string_test("starts_with", meta, items)
+    def starts_with(self, items: list[Any]) -> ast.StringTest:
+        return self._string_test("starts_with", items)
 
-    @v_args(meta=True)
-    def ends_with(self, meta: Any, items: list[Any]) -> ast.StringTest:
-        return self._string_test("ends_with", meta, items)
+    def ends_with(self, items: list[Any]) -> ast.StringTest:
+        return self._string_test("ends_with", items)
 
-    @v_args(meta=True)
-    def matches(self, meta: Any, items: list[Any]) -> ast.StringTest:
-        return self._string_test("matches", meta, items)
+    def matches(self, items: list[Any]) -> ast.StringTest:
+        return self._string_test("matches", items)
 
-    def _contains(self, mode: str, meta: Any, items: list[Any]) -> ast.Contains:
-        node = ast.Contains(items[0], items[1], mode=mode, span=self._span(meta))
-        return self._node(node, *items)
+    def _contains(self, mode: str, items: list[Any]) -> ast.Contains:
+        operand, value = _values(items)
+        node = ast.Contains(operand, value, mode=mode, span=self._span(items))
+        return self._node(node, operand, value)
 
-    @v_args(meta=True)
-    def contains(self, meta: Any, items: list[Any]) -> ast.Contains:
-        return self._contains("one", meta, items)
+    def contains(self, items: list[Any]) -> ast.Contains:
+        return self._contains("one", items)
 
-    @v_args(meta=True)
-    def contains_any(self, meta: Any, items: list[Any]) -> ast.Contains:
-        return self._contains("any", meta, items)
+    def contains_any(self, items: list[Any]) -> ast.Contains:
+        return self._contains("any", items)
 
-    @v_args(meta=True)
-    def contains_all(self, meta: Any, items: list[Any]) -> ast.Contains:
-        return self._contains("all", meta, items)
+    def contains_all(self, items: list[Any]) -> ast.Contains:
+        return self._contains("all", items)
 
-    def _rank(self, top: bool, meta: Any, items: list[Any]) -> ast.Rank:
-        operand, (percent, percent_span) = items
+    def _rank(self, top: bool, items: list[Any]) -> ast.Rank:
+        operand, (percent, percent_span) = _values(items)
         if not 0 <= percent <= 100:
-            raise _Invalid(percent_span, f"percentage must be between 0% and 100%, got {percent:g}%")
-        return self._node(ast.Rank(operand, percent, top=top, span=self._span(meta)), operand)
+            raise _Invalid(percent_span,
+                           f"percentage must be between 0% and 100%, got {percent:g}%")
+        return self._node(ast.Rank(operand, percent, top=top, span=self._span(items)), operand)
 
-    @v_args(meta=True)
-    def in_top(self, meta: Any, items: list[Any]) -> ast.Rank:
-        return self._rank(True, meta, items)
+    def in_top(self, items: list[Any]) -> ast.Rank:
+        return self._rank(True, items)
 
-    @v_args(meta=True)
-    def in_bottom(self, meta: Any, items: list[Any]) -> ast.Rank:
-        return self._rank(False, meta, items)
+    def in_bottom(self, items: list[Any]) -> ast.Rank:
+        return self._rank(False, items)
 
-    @v_args(meta=True)
-    def within(self, meta: Any, items: list[Any]) -> ast.Within:
-        return self._node(ast.Within(items[0], items[1], span=self._span(meta)), *items)
+    def within(self, items: list[Any]) -> ast.Within:
+        operand, duration = _values(items)
+        return self._node(ast.Within(operand, duration, span=self._span(items)), operand, duration)
 
     # statements -----------------------------------------------------------------
-    def description(self, items: list[Any]) -> str:
-        return _unquote(str(items[0]))
+    def description(self, items: list[Any]) -> _Description:
+        return _Description(_unquote(str(items[0])))
 
-    def holdout(self, items: list[Any]) -> tuple[str, float, ast.Span]:
-        percent, span = items[0]
+    def holdout(self, items: list[Any]) -> _Holdout:
+        percent, span = items[-1]
         if not 0 <= percent <= 100:
             raise _Invalid(span, f"holdout must be between 0% and 100%, got {percent:g}%")
-        return ("holdout", percent, span)
+        return _Holdout(percent)
 
     def _check_name(self, token: lark.Token) -> str:
         if str(token).lower() in KEYWORDS:
             raise _Invalid(self._token_span(token), f"'{token}' is a keyword and cannot be a name")
         return str(token)
 
-    @v_args(meta=True)
-    def segment(self, meta: Any, items: list[Any]) -> ast.Segment:
-        name = self._check_name(items[0])
-        description = next((i for i in items[1:] if isinstance(i, str)), None)
-        holdout = next((i[1] for i in items if isinstance(i, tuple)), None)
-        condition = next(i for i in items[1:] if not isinstance(i, (str, tuple)))
-        return ast.Segment(name, condition, description, holdout, span=self._token_span(items[0]))
+    def segment(self, items: list[Any]) -> ast.Segment:
+        name = items[1]
+        self._check_name(name)
+        description = next((i for i in items if isinstance(i, _Description)), None)
+        holdout = next((i for i in items if isinstance(i, _Holdout)), None)
+        condition = next(i for i in items[2:] if not isinstance(
+            i, (lark.Token, _Description, _Holdout)))
+        return ast.Segment(
+            str(name), condition, description and description.text,
+            holdout and holdout.percent, span=self._token_span(name),
+        )
 
-    @v_args(meta=True)
-    def arm(self, meta: Any, items: list[Any]) -> ast.Arm:
-        return ast.Arm(self._check_name(items[0]), items[1], span=self._token_span(items[0]))
+    def arm(self, items: list[Any]) -> ast.Arm:
+        return ast.Arm(self._check_name(items[0]), items[-1], span=self._token_span(items[0]))
 
-    @v_args(meta=True)
-    def otherwise(self, meta: Any, items: list[Any]) -> ast.Arm:
-        return ast.Arm(str(items[0]), None, span=self._token_span(items[0]))
+    def otherwise(self, items: list[Any]) -> ast.Arm:
+        return ast.Arm(self._check_name(items[0]), None, span=self._token_span(items[0]))
 
-    @v_args(meta=True)
-    def segmentation(self, meta: Any, items: list[Any]) -> ast.Segmentation:
-        name = self._check_name(items[0])
-        description = next((i for i in items[1:] if isinstance(i, str)), None)
-        arms = tuple(i for i in items[1:] if isinstance(i, ast.Arm))
-        return ast.Segmentation(name, arms, description, span=self._token_span(items[0]))
+    def segmentation(self, items: list[Any]) -> ast.Segmentation:
+        name = items[1]
+        self._check_name(name)
+        description = next((i for i in items if isinstance(i, _Description)), None)
+        arms = tuple(i for i in items if isinstance(i, ast.Arm))
+        return ast.Segmentation(str(name), arms, description and description.text,
+                                span=self._token_span(name))
 
     def start(self, items: list[Any]) -> Any:
         return items[0]
+
+
+@attrs.frozen
+class _Description:
+    text: str
+
+
+@attrs.frozen
+class _Holdout:
+    percent: float
+
+
+_BUILDER = _Builder()
 
 
 class _TooDeep(Exception):
@@ -679,14 +701,11 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
     for chunk in _split(text, filename, diagnostics, lines):
         try:
             with _parse_lock:
-                tree = _parser().parse(chunk.text)
-            builder = _Builder(filename, chunk.line - 1, chunk.pos)
-            try:
-                statements.append(builder.transform(tree))
-            except lark.exceptions.VisitError as error:
-                raise error.orig_exc from None
+                _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
+                statements.append(_parser().parse(chunk.text))
         except lark.exceptions.UnexpectedInput as error:
             with _parse_lock:
+                _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
                 diagnostics.append(_syntax_diagnostic(error, chunk, filename, lines))
         except _TooDeep as error:
             diagnostics.append(_span_diagnostic(

@@ -224,6 +224,21 @@ def test_positions_point_into_the_file() -> None:
     assert rules.source_text(segment.condition.span) == "a > 1 and\n    crm.b < 2"
 
 
+def test_a_node_spans_the_parentheses_it_contains() -> None:
+    rules = parse_rules("segment s: (x or (y)) and not (z)")
+    condition = rules.statements[0].condition
+    assert rules.source_text(condition.span) == "(x or (y)) and not (z)"
+    either, negated = condition.operands
+    assert rules.source_text(either.span) == "x or (y)"
+    assert rules.source_text(negated.span) == "not (z)"
+    assert rules.source_text(negated.operand.span) == "z"
+
+
+def test_or_and_chains_are_flat_whatever_their_parentheses() -> None:
+    assert cond("((x or y) or z)") == Or((x, y, z))
+    assert cond("x and (y and (z and x))") == And((x, y, z, x))
+
+
 def test_windows_line_endings_and_byte_order_mark() -> None:
     rules = parse_rules("\ufeffsegment s:\r\n    x > 1\r\n    and y\r\n")
     assert rules.statements == (Segment("s", And((Compare(">", x, num(1)), y))),)
@@ -428,14 +443,14 @@ SYNTAX_ERRORS = [
     ),
     (
         "segment s: top > 1",
-        "r.seg:1:12: 'top' is a keyword and cannot be a name\n"
+        "r.seg:1:12: unexpected keyword 'top'; expected a value\n"
         "    segment s: top > 1\n"
         "               ^^^\n"
         "a column named 'top' can be written SOURCE.top",
     ),
     (
         "segment s: x > 1 or or y",
-        "r.seg:1:21: unexpected 'or'; expected a value\n"
+        "r.seg:1:21: unexpected keyword 'or'; expected a value\n"
         "    segment s: x > 1 or or y\n"
         "                        ^^",
     ),
