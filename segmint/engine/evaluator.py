@@ -93,6 +93,8 @@ def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
     if key not in table.column_names:
         raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})", source=source)
     keys = table.column(key)
+    if pa.types.is_dictionary(keys.type):
+        keys = keys.cast(keys.type.value_type)
     if keys.null_count:
         row = pc.index(pc.is_null(keys), True).as_py()
         raise DataError("the customer key is empty", source=source, row=row + 1, column=key)

@@ -14,7 +14,6 @@ from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 
 def threshold(percent: float) -> int:
@@ -23,9 +22,13 @@ def threshold(percent: float) -> int:
 
 
 def key_text(keys: pa.Array | pa.ChunkedArray) -> list[str]:
-    """Keys as the text that is hashed: strings as they are, numbers in decimal."""
+    """Keys as the text that is hashed: strings as they are, numbers in decimal.
+
+    A whole float is written as the integer it is (3.0 as "3", 1e20 in all its digits), so
+    a key read as float hashes as the same key read as integer.
+    """
     if pa.types.is_floating(keys.type):
-        keys = pc.if_else(pc.equal(pc.floor(keys), keys), keys.cast(pa.int64(), safe=False), keys)
+        return [str(int(v)) if v.is_integer() else repr(v) for v in keys.to_pylist()]
     return keys.cast(pa.string()).to_pylist()
 
 
