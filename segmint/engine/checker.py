@@ -193,7 +193,7 @@ class _Checker:
                             reported.add(key)
                             self.error(
                                 self.statements[nxt],
-                                "segments refer to each other in a cycle: " + " -> ".join(cycle),
+                                "segments refer to each other in a cycle: " + _cycle_text(cycle),
                                 "a segment cannot depend on itself, directly or through others",
                             )
                 else:
@@ -491,6 +491,14 @@ def arithmetic_type(op: str, left: Type, right: Type) -> Type | None:
     if op == "/" and kinds == (Kind.DURATION, Kind.NUMBER):
         return DURATION
     return None
+
+
+def _cycle_text(cycle: list[str]) -> str:
+    """`a -> b -> a`; a long cycle shows its start and end around the count left out."""
+    if len(cycle) <= 12:
+        return " -> ".join(cycle)
+    left_out = len(cycle) - 9
+    return " -> ".join(cycle[:6]) + f" -> ({left_out} more) -> " + " -> ".join(cycle[-3:])
 
 
 def _did_you_mean(name: str, known: list[str]) -> str | None:

@@ -465,6 +465,8 @@ _VALUE_TOKENS = frozenset(
 _OPERATOR_TOKENS = frozenset(
     "COMP_OP ADD_OP MUL_OP _IN _BETWEEN _IS _STARTS _ENDS _CONTAINS _MATCHES _WITHIN _AND _OR".split()
 )
+#: Syntax errors after this many are counted, not explained (only the first are shown).
+_MAX_EXPLAINED = 200
 #: Statements longer than this are not parsed a second time to explain an error.
 _REPLAY_LIMIT = 20_000
 _UNIT_WORDS = {
@@ -704,6 +706,10 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
                 _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
                 statements.append(_parser().parse(chunk.text))
         except lark.exceptions.UnexpectedInput as error:
+            if len(diagnostics) >= _MAX_EXPLAINED:  # only counted: shown are the first ones
+                line = error.line + chunk.line - 1 if isinstance(error.line, int) else chunk.line
+                diagnostics.append(Diagnostic(filename, line, 1, "syntax error"))
+                continue
             with _parse_lock:
                 _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
                 diagnostics.append(_syntax_diagnostic(error, chunk, filename, lines))
