@@ -117,8 +117,8 @@ class _Builder(Transformer):
     def _extent(self, item: Any) -> ast.Span:
         if isinstance(item, lark.Token):
             return self._token_span(item)
-        if isinstance(item, tuple):  # a percent: (value, span)
-            return item[1]
+        if isinstance(item, tuple):  # a percent: (value, span of the number, span with '%')
+            return item[2]
         return self.outer.get(id(item), item.span)
 
     def _span(self, items: list[Any]) -> ast.Span:
@@ -182,8 +182,9 @@ class _Builder(Transformer):
         values = _values(items)
         return self._node(ast.ListLiteral(tuple(values), span=self._span(items)), *values)
 
-    def percent(self, items: list[Any]) -> tuple[float, ast.Span]:
-        return float(str(items[0]).replace("_", "")), self._token_span(items[0])
+    def percent(self, items: list[Any]) -> tuple[float, ast.Span, ast.Span]:
+        value = float(str(items[0]).replace("_", ""))
+        return value, self._token_span(items[0]), self._span(items)
 
     def atom(self, items: list[Any]) -> Any:
         """`( expr )`: the expression itself, remembering where its parentheses are."""
@@ -295,7 +296,7 @@ class _Builder(Transformer):
         return self._contains("all", items)
 
     def _rank(self, top: bool, items: list[Any]) -> ast.Rank:
-        operand, (percent, percent_span) = _values(items)
+        operand, (percent, percent_span, _) = _values(items)
         if not 0 <= percent <= 100:
             raise _Invalid(percent_span,
                            f"percentage must be between 0% and 100%, got {percent:g}%")
@@ -316,7 +317,7 @@ class _Builder(Transformer):
         return _Description(_unquote(str(items[0])))
 
     def holdout(self, items: list[Any]) -> _Holdout:
-        percent, span = items[-1]
+        percent, span, _ = items[-1]
         if not 0 <= percent <= 100:
             raise _Invalid(span, f"holdout must be between 0% and 100%, got {percent:g}%")
         return _Holdout(percent)

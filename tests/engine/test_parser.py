@@ -234,6 +234,16 @@ def test_a_node_spans_the_parentheses_it_contains() -> None:
     assert rules.source_text(negated.operand.span) == "z"
 
 
+@pytest.mark.parametrize(
+    "condition",
+    ["x in top 10%", "x in bottom 2.5 %", "x within 30d", "x is not null", "lower(x) == 'a'",
+     "x contains any ('a', 'b')", "-x > 1", "x between 1 and (2)", "crm.x not in (1, 2)"],
+)
+def test_a_node_spans_its_whole_text(condition: str) -> None:
+    rules = parse_rules(f"segment s: {condition}")
+    assert rules.source_text(rules.statements[0].condition.span) == condition
+
+
 def test_or_and_chains_are_flat_whatever_their_parentheses() -> None:
     assert cond("((x or y) or z)") == Or((x, y, z))
     assert cond("x and (y and (z and x))") == And((x, y, z, x))
