@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
 import time
@@ -12,11 +13,19 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..engine.errors import SegmintError
+from ..engine.asof import parse_as_of
+from ..engine.errors import ConfigError, SegmintError
 from ..engine.host import PluginRegistry, get_registry
 from ..engine.project import Project, find_project_file, load_project
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_console() -> Console:
+    """Where commands print; piped or captured output is as wide as it needs (no line is
+    wrapped or cut off), a terminal gets its own width."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=10_000)
 
 
 class SegmintGroup(click.Group):
@@ -46,6 +55,21 @@ class NameEqualsPath(click.ParamType):
         return (name, path)
 
 
+class AsOfParam(click.ParamType):
+    """``--as-of``: a date or a timestamp; anything else is a usage error (exit code 2)."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return parse_as_of(str(value))
+        except ConfigError:
+            self.fail(f"expected a date (2026-01-31) or a timestamp (2026-01-31T18:00:00+01:00), "
+                      f"got '{value}'", param, ctx)
+
+
 def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """-p, RULES..., --source, --events, --key, --as-of: how every command finds its project."""
     decorators = [
@@ -57,7 +81,8 @@ def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--events", "events", multiple=True, type=NameEqualsPath(),
                      help="An event source: NAME=PATH (orders are read from 'orders')."),
         click.option("--key", help="The customer key column (default: customer_id)."),
-        click.option("--as-of", "as_of", help="Reference date or timestamp (default: now)."),
+        click.option("--as-of", "as_of", type=AsOfParam(),
+                     help="Reference date or timestamp (default: now)."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -65,7 +90,7 @@ def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def load(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
-         events: tuple[Any, ...], key: str | None, as_of: str | None,
+         events: tuple[Any, ...], key: str | None, as_of: dt.date | str | None,
          out: str | None = None) -> tuple[Project, PluginRegistry]:
     """The project the flags describe, and the plugins, with load failures warned about."""
     registry = get_registry()
@@ -122,7 +147,8 @@ def with_project(function: Callable[..., Any]) -> Callable[..., Any]:
     @project_options
     @functools.wraps(function)
     def wrapper(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
-                events: tuple[Any, ...], key: str | None, as_of: str | None, **kwargs: Any) -> Any:
+                events: tuple[Any, ...], key: str | None, as_of: dt.date | str | None,
+                **kwargs: Any) -> Any:
         out = kwargs.get("out")
         project, registry = load(project_file, rules, sources, events, key, as_of, out)
         return function(project, registry, **kwargs)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.tree import Tree
 
 from ..engine.explain import Explanation, Step, explain, format_value
 from ..engine.host import PluginRegistry
 from ..engine.project import Project
 from ..engine.runner import execute, prepare
-from .common import DelayedStatus, with_project
+from .common import DelayedStatus, stdout_console, with_project
 
 _MARK = {True: "[green]true[/]", False: "[red]false[/]", None: "[yellow]null[/]"}
 
@@ -25,7 +24,7 @@ def command(project: Project, registry: PluginRegistry, segment: str, customer: 
         prepared = prepare(project, registry)
         outcome = execute(prepared, progress=status.update)
     result = explain(outcome.evaluation, prepared.rules, segment, customer, project.key)
-    Console(highlight=False).print(render(result))
+    stdout_console().print(render(result))
 
 
 def render(result: Explanation) -> Tree:

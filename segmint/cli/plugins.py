@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..engine.host import get_registry
+from .common import stdout_console
 
 
 @click.command("plugins")
@@ -20,7 +20,7 @@ def command() -> None:
         table.add_row(info.distribution, info.version, info.entry_point,
                       ", ".join(info.sources), ", ".join(info.metrics),
                       ", ".join(info.sinks), ", ".join(info.functions))
-    console = Console(highlight=False)
+    console = stdout_console()
     console.print(table)
     for failure in registry.failures:
         console.print(f"[red]failed:[/] {failure.format()}")

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..engine.errors import SegmintError
 from ..engine.host import PluginRegistry
 from ..engine.project import Project
 from ..engine.runner import deliver, execute, prepare, sizes
-from .common import DelayedStatus, with_project
+from .common import DelayedStatus, stdout_console, with_project
 
 
 @click.command("run")
@@ -33,7 +32,7 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
         outcome = execute(prepared, progress=status.update)
         status.update("delivering")
         deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
-    console = Console(highlight=False)
+    console = stdout_console()
     membership = outcome.result.membership
     total = membership.num_rows
     console.print(f"segments as of {prepared.as_of.instant:%Y-%m-%d %H:%M:%S} UTC, {total:,} customers")
