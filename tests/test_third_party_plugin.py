@@ -200,6 +200,6 @@ def test_out_picks_the_plugin_sink_by_extension(site: Path, project: Path) -> No
 def test_without_the_plugin_the_project_names_its_absence(project: Path, tmp_path: Path) -> None:
     result = segmint(tmp_path, project, "validate")
     assert result.returncode == 1
-    assert result.stderr.startswith(
-        "error: segmint.toml: sources.made.plugin: unknown source plugin 'generated'")
+    assert "\nerror: segmint.toml: sources.made.plugin: unknown source plugin 'generated'" in (
+        "\n" + result.stderr)
     assert "Traceback" not in result.stderr

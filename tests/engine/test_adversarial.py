@@ -25,6 +25,7 @@ from segmint.engine import ast
 from segmint.engine.errors import MAX_SHOWN, RuleError, SegmintError
 from segmint.engine.parser import MAX_DEPTH, MAX_FILE_BYTES, decode_rule_file, parse_rules
 from segmint.engine.runner import load_rules
+from segmint.engine.types import NUMBER
 
 TABLE = pa.table({
     "customer_id": [1, 2, 3],
@@ -61,8 +62,7 @@ def test_ten_thousand_nested_parentheses_give_a_result() -> None:
     text = "segment s: " + "(" * 10_000 + "x > 1" + ")" * 10_000
     with memory_bound(64 * MB):
         rules = parse_rules(text)
-    assert rules.statements[0].condition == ast.Compare(
-        ">", ast.Name("x"), ast.Literal(1, segmint.engine.types.NUMBER))
+    assert rules.statements[0].condition == ast.Compare(">", ast.Name("x"), ast.Literal(1, NUMBER))
     result = segmint.evaluate(rules, TABLE)
     assert result.column("s").to_pylist() == [True, False, False]
 
