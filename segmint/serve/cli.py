@@ -1,0 +1,95 @@
+"""`segmint serve`: run the personalization service on uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import attrs
+import click
+
+from segmint.cli.common import stderr, with_project
+from segmint.engine.errors import ConfigError, SegmintError
+from segmint.engine.host import PluginRegistry
+from segmint.engine.options import build_options
+from segmint.engine.project import Project
+
+DEFAULT_TOKEN_ENV = "SEGMINT_SERVE_TOKEN"
+
+
+@attrs.frozen
+class ServeOptions:
+    """The ``[serve]`` table of a project file; flags of `segmint serve` override it."""
+
+    host: str = attrs.field(default="127.0.0.1", metadata={"help": "address to listen on"})
+    port: int = attrs.field(default=8080, metadata={"help": "port to listen on"})
+    token_env: str = attrs.field(default=DEFAULT_TOKEN_ENV, metadata={
+        "help": "environment variable holding the bearer token for every endpoint"})
+    lookup_token_env: str | None = attrs.field(default=None, metadata={
+        "help": "environment variable holding a token that may only look up visitors (pages)"})
+    cors_origins: list[str] = attrs.field(factory=list, metadata={
+        "help": "origins allowed to call the service from a browser"})
+    poll_interval: float = attrs.field(default=1.0, metadata={
+        "help": "seconds between checks for a new run"})
+
+
+@click.command("serve")
+@with_project
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8080).")
+@click.option("--token-env", help=f"Environment variable holding the bearer token "
+                                  f"(default {DEFAULT_TOKEN_ENV}).")
+@click.option("--lookup-token-env", help="Environment variable holding a lookup-only token.")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="An origin allowed to call the service from a browser (repeatable).")
+@click.option("--poll-interval", type=float, help="Seconds between checks for a new run.")
+def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
+    """Serve visitors' segments from the latest run, and real-time evaluation."""
+    try:
+        import uvicorn
+
+        from .app import ServeConfig, create_app, origins
+        from .realtime import RealtimeEvaluator
+    except ImportError as error:
+        raise SegmintError(f"segmint serve needs its extra: pip install 'segmint[serve]' "
+                           f"({error.name} is missing)") from None
+    from segmint.engine.runner import prepare
+
+    options = _options(project, flags)
+    tokens = {_secret(options.token_env): "full"}
+    if options.lookup_token_env:
+        tokens.setdefault(_secret(options.lookup_token_env), "lookup")
+    prepared = prepare(project, registry, require_rules=False)
+    config = ServeConfig(
+        state_dir=project.state_path, tokens=tokens, cors_origins=origins(options.cors_origins),
+        poll_interval=options.poll_interval, evaluator=RealtimeEvaluator(prepared),
+    )
+    app = create_app(config)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    stderr.print(f"segmint serve: state in {project.state_path}, "
+                 f"listening on http://{options.host}:{options.port}")
+    uvicorn.run(app, host=options.host, port=options.port, log_level="info", access_log=False)
+
+
+def _options(project: Project, flags: dict[str, Any]) -> ServeOptions:
+    where = f"{project.label} [serve]" if project.label else "[serve]"
+    table = dict(project.serve)
+    for name in ("host", "port", "token_env", "lookup_token_env", "poll_interval"):
+        if flags.get(name) is not None:
+            table[name] = flags[name]
+    if flags.get("cors_origins"):
+        table["cors_origins"] = list(flags["cors_origins"])
+    options = build_options(ServeOptions, table, plugin="serve", where=where)
+    if options.poll_interval <= 0:
+        raise ConfigError("poll_interval must be more than 0 seconds", file=project.label,
+                          key="serve.poll_interval")
+    return options
+
+
+def _secret(variable: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise SegmintError(f"set the environment variable {variable} to the bearer token "
+                           f"clients must send (the token is read from the environment only)")
+    return value
