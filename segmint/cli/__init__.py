@@ -18,9 +18,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import explain, init, plugins, profile, run, validate
+    from . import diff, explain, history, init, plugins, profile, run, validate
 
-    for module in (run, validate, explain, profile, plugins, init):
+    for module in (run, validate, explain, profile, history, diff, plugins, init):
         cli.add_command(module.command)
 
 

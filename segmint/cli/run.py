@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import click
 from rich.table import Table
 
@@ -11,7 +12,8 @@ from ..engine.errors import SegmintError
 from ..engine.host import PluginRegistry
 from ..engine.project import Project
 from ..engine.runner import deliver, execute, prepare, sizes
-from .common import DelayedStatus, stdout_console, with_project
+from ..engine.snapshots import store_snapshot
+from .common import DelayedStatus, relative, stdout_console, with_project
 
 
 @click.command("run")
@@ -30,6 +32,11 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
             raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: "
                                f"{', '.join(prepared.sinks) or 'none'}")
         outcome = execute(prepared, progress=status.update)
+        snapshot = None
+        if not dry_run:
+            status.update("storing the run")
+            snapshot = store_snapshot(prepared, outcome.result)
+            outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id))
         status.update("delivering")
         deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
     console = stdout_console()
@@ -46,6 +53,10 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
     console.print(table)
     for delivery in deliveries:
         console.print(_describe(delivery))
+        for message in delivery.messages:
+            console.print(f"  {message}")
+    if snapshot is not None:
+        console.print(f"run {snapshot.run_id} stored in {relative(snapshot.path)}")
 
 
 def _describe(delivery: Any) -> str:

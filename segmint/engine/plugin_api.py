@@ -83,6 +83,8 @@ class RunResult:
     key: str
     as_of: dt.datetime
     segments: tuple[SegmentInfo, ...] = ()
+    #: The stored run's id (``segmint run`` stores a snapshot first); None in a dry run.
+    run_id: str | None = None
 
 
 @attrs.frozen
@@ -96,6 +98,8 @@ class Delivery:
     skipped: int = 0
     target: str = ""
     dry_run: bool = False
+    #: Notes for the user, printed after the counts (members left out for lack of consent…).
+    messages: tuple[str, ...] = ()
 
 
 class Sink:
@@ -118,6 +122,10 @@ class Sink:
 
     def deliver(self, result: RunResult, *, dry_run: bool = False) -> Delivery:
         raise NotImplementedError
+
+    def profile_columns(self) -> Sequence[str]:
+        """Profile columns the sink sends; segmint reads them even when no rule uses them."""
+        return ()
 
 
 @attrs.frozen

@@ -28,6 +28,9 @@ from .plugin_api import EVENTS, PROFILES, PluginContext, Sink, Source
 
 PROJECT_FILE = "segmint.toml"
 ROLES = (PROFILES, EVENTS)
+#: What a sink's ``hash_identifiers`` may be, and the identifier kinds a project declares.
+HASHINGS = ("sha256",)
+IDENTIFIER_KINDS = ("email", "phone")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -51,6 +54,10 @@ class SinkConfig:
     plugin: str
     options: Mapping[str, Any] = attrs.field(factory=dict)
     origin: str = attrs.field(default="", eq=False)
+    #: The consent purpose (a key of the project's ``[consent]``) members need to be sent.
+    purpose: str | None = None
+    #: ``"sha256"``: identifier columns are normalised and hashed before the sink sees them.
+    hash_identifiers: str | None = None
 
 
 @attrs.frozen
@@ -69,6 +76,10 @@ class Project:
     sinks: tuple[SinkConfig, ...] = ()
     #: Options for metric plugins (``[metrics]``), handed to every metric's computation.
     metrics: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Consent columns by purpose (``[consent] email = "email_consent"``).
+    consent: Mapping[str, str] = attrs.field(factory=dict)
+    #: Contact identifier columns by kind (``[identifiers] email = "email"``): email, phone.
+    identifiers: Mapping[str, str] = attrs.field(factory=dict)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
@@ -250,6 +261,11 @@ def _project_from_table(data: Mapping[str, Any], path: Path, label: str) -> Proj
                 key=key,
             )
     values = {key: _TOP_LEVEL[key](value, label, key) for key, value in data.items()}
+    for sink in values.get("sinks", ()):
+        if sink.purpose is not None and sink.purpose not in values.get("consent", {}):
+            declared = ", ".join(values.get("consent", {})) or "none"
+            raise ConfigError(f"purpose '{sink.purpose}' has no consent column in [consent] "
+                              f"(declared: {declared})", file=label, key=f"sinks.{sink.name}.purpose")
     return Project(path=path, root=path.absolute().parent, **values)
 
 
@@ -334,10 +350,52 @@ def _metrics(value: Any, label: str, key: str) -> Mapping[str, Any]:
 
 @_top_level("sinks")
 def _sinks(value: Any, label: str, key: str) -> tuple[SinkConfig, ...]:
-    return tuple(
-        SinkConfig(name, _plugin(table, label, f"{key}.{name}"), table, f"{label} [{key}.{name}]")
-        for name, table in _tables(value, label, key)
-    )
+    configs = []
+    for name, table in _tables(value, label, key):
+        plugin = _plugin(table, label, f"{key}.{name}")
+        purpose = table.pop("purpose", None)
+        if purpose is not None:
+            purpose = _string(purpose, label, f"{key}.{name}.purpose")
+        hashing = table.pop("hash_identifiers", None)
+        if hashing is not None and hashing not in HASHINGS:
+            raise ConfigError(f"must be one of {', '.join(repr(h) for h in HASHINGS)}",
+                              file=label, key=f"{key}.{name}.hash_identifiers")
+        configs.append(SinkConfig(name, plugin, table, f"{label} [{key}.{name}]", purpose, hashing))
+    return tuple(configs)
+
+
+@_top_level("serve")
+def _serve(value: Any, label: str, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError("must be a table of serve options", file=label, key=key)
+    return dict(value)
+
+
+@_top_level("consent")
+def _consent(value: Any, label: str, key: str) -> Mapping[str, str]:
+    return _column_table(value, label, key, "a table of purpose = \"consent column\"")
+
+
+@_top_level("identifiers")
+def _identifiers(value: Any, label: str, key: str) -> Mapping[str, str]:
+    table = _column_table(value, label, key, "a table such as { email = \"email\" }")
+    for kind in table:
+        if kind not in IDENTIFIER_KINDS:
+            raise ConfigError(f"unknown identifier kind{did_you_mean(kind, IDENTIFIER_KINDS)}; "
+                              f"known: {', '.join(IDENTIFIER_KINDS)}", file=label, key=f"{key}.{kind}")
+    return table
+
+
+def _column_table(value: Any, label: str, key: str, shape: str) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"must be {shape}", file=label, key=key)
+    for name, column in value.items():
+        if not isinstance(column, str) or not column.strip():
+            raise ConfigError("must be a column name (a non-empty string)", file=label,
+                              key=f"{key}.{name}")
+    return dict(value)
+
+
 
 
 def _tables(value: Any, label: str, key: str) -> list[tuple[str, dict[str, Any]]]:

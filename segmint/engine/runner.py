@@ -16,7 +16,7 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import ast
+from . import ast, privacy
 from .asof import AsOf
 from .catalog import Catalog, Column
 from .checker import CheckedRules, check
@@ -101,7 +101,9 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     catalog = Catalog.from_parts(parts, key=project.key)
     checked = check(rules, catalog, registry.functions)
     sinks = instantiate_sinks(project, registry, context)
-    return Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
+    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
+    delivery_columns(prepared)  # consent and identifier columns must exist before data is read
+    return prepared
 
 
 def _schema(source: Source) -> pa.Schema:
@@ -118,7 +120,9 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     """Read what the rules need, build the profile table, evaluate."""
     say = progress or (lambda _: None)
     key = prepared.project.key
-    profiles = read_profile(prepared, prepared.checked.columns_used, say)
+    used = list(prepared.checked.columns_used)
+    used += [c for c in delivery_columns(prepared).values() if c not in used]
+    profiles = read_profile(prepared, used, say)
     say("evaluating segments")
     evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
                                   holdout_salt=prepared.project.holdout_salt)
@@ -243,7 +247,7 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
     deliveries = []
     for name, sink in chosen.items():
         try:
-            deliveries.append(sink.deliver(outcome.result, dry_run=dry_run))
+            deliveries.append(_deliver_to(prepared, name, sink, outcome.result, dry_run))
         except SegmintError:
             raise
         except Exception as error:
@@ -251,6 +255,36 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
             raise PluginError(f"sink '{name}' ({sink.name}, {origin}) failed: "
                               f"{type(error).__name__}: {error}") from error
     return deliveries
+
+
+def delivery_columns(prepared: Prepared) -> dict[str, Column]:
+    """Profile columns sinks need besides the rules': consent, identifiers, sinks' own."""
+    project = prepared.project
+    names = list(project.consent.values()) + list(project.identifiers.values())
+    names += [c for sink in prepared.sinks.values() for c in sink.profile_columns()]
+    names = [n for n in dict.fromkeys(names) if n != project.key]
+    return dict(zip(names, find_columns(prepared, names)))
+
+
+def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dry_run: bool) -> Delivery:
+    """One sink's delivery: members without consent for its purpose left out, identifiers
+    hashed when it asks, and what was left out said in the delivery."""
+    config = next((c for c in prepared.project.sinks if c.name == name), None)
+    columns = delivery_columns(prepared) if config else {}
+    dropped = 0
+    if config is not None and config.purpose is not None:
+        consent = columns[prepared.project.consent[config.purpose]].physical
+        filtered = privacy.apply_consent(result, consent)
+        result, dropped = filtered.result, filtered.dropped
+    if config is not None and config.hash_identifiers:
+        physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()}
+        result = attrs.evolve(result, profiles=privacy.hash_identifiers(result.profiles, physical))
+    delivery = sink.deliver(result, dry_run=dry_run)
+    if dropped:
+        note = f"{dropped:,} members without {config.purpose} consent left out"
+        delivery = attrs.evolve(delivery, skipped=delivery.skipped + dropped,
+                                messages=(*delivery.messages, note))
+    return delivery
 
 
 def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str, int]]:

@@ -101,11 +101,11 @@ def test_as_of_forms(tmp_path, text, as_of):
     [
         (
             "foo = 1",
-            "foo: unknown key; known keys: as_of, holdout_salt, key, metrics, rules, sinks, sources,"
-            " state_dir, timezone",
+            "foo: unknown key; known keys: as_of, consent, holdout_salt, identifiers, key, metrics,"
+            " rules, sinks, sources, state_dir, timezone",
         ),
-        ("rule = []", "rule: unknown key (did you mean 'rules'?); known keys: as_of, holdout_salt,"
-         " key, metrics, rules, sinks, sources, state_dir, timezone"),
+        ("rule = []", "rule: unknown key (did you mean 'rules'?); known keys: as_of, consent,"
+         " holdout_salt, identifiers, key, metrics, rules, sinks, sources, state_dir, timezone"),
         ('rules = "rules/*.seg"', "rules: must be a list of strings"),
         ("rules = [1]", "rules: must be a list of strings"),
         ("key = 3", "key: must be a non-empty string"),

@@ -1,0 +1,72 @@
+"""`segmint diff RUN_A RUN_B`: who entered and who left each segment between two runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..engine.errors import SegmintError
+from ..engine.snapshots import Snapshot, list_snapshots, load_snapshot
+from ..engine.sync import audiences, changes
+from .common import stdout_console
+from .history import project_option, show_instant, state_path
+
+
+@click.command("diff")
+@project_option
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--segment", help="Only this segment (or NAME=LABEL of a segmentation).")
+@click.option("--show-keys", is_flag=True, help="List the keys that entered and left (needs --segment).")
+def command(project_file: str | None, run_a: str, run_b: str, segment: str | None,
+            show_keys: bool) -> None:
+    """Compare two stored runs (ids, unique prefixes, 'latest' or 'previous')."""
+    if show_keys and segment is None:
+        raise click.UsageError("--show-keys needs --segment")
+    state = state_path(project_file)
+    a, b = _load(state, run_a), _load(state, run_b)
+    before = audiences(a.membership, a.key)
+    after = audiences(b.membership, b.key)
+    if segment is not None:
+        names = [n for n in dict.fromkeys([*before, *after])
+                 if n == segment or n.partition("=")[0] == segment]
+        if not names:
+            known = ", ".join(dict.fromkeys([*before, *after])) or "none"
+            raise SegmintError(f"no segment '{segment}' in either run; they have: {known}")
+        before = {n: k for n, k in before.items() if n in names}
+        after = {n: k for n, k in after.items() if n in names}
+    found = changes(before, after)
+    console = stdout_console()
+    console.print(f"from {a.run_id} (as of {show_instant(str(a.metadata.get('as_of', '?')))}) "
+                  f"to {b.run_id} (as of {show_instant(str(b.metadata.get('as_of', '?')))})")
+    table = Table()
+    for column in ("segment", "before", "after", "entered", "left"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
+    for name in found.segments:
+        stayed = len(found.unchanged[name])
+        table.add_row(name, f"{stayed + len(found.removed[name]):,}", f"{stayed + len(found.added[name]):,}",
+                      f"{len(found.added[name]):,}", f"{len(found.removed[name]):,}")
+    console.print(table)
+    if show_keys:
+        for name in found.segments:
+            for key in found.added[name].to_pylist():
+                console.print(f"+ {name} {key}")
+            for key in found.removed[name].to_pylist():
+                console.print(f"- {name} {key}")
+
+
+def _load(state: Path, run: str) -> Snapshot:
+    """A run by id or prefix, ``latest``, or ``previous`` (the one before the latest)."""
+    if run.lower() == "previous":
+        runs = list_snapshots(state)
+        if len(runs) < 2:
+            raise SegmintError("there is no previous run: fewer than two runs are stored")
+        latest = load_snapshot(state, "latest").run_id
+        ids = [r.run_id for r in runs]
+        index = ids.index(latest) if latest in ids else len(ids) - 1
+        if index == 0:
+            raise SegmintError("there is no run before the latest one")
+        return load_snapshot(state, ids[index - 1])
+    return load_snapshot(state, run)
