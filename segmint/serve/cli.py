@@ -74,7 +74,7 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
 
 def _options(project: Project, flags: dict[str, Any]) -> ServeOptions:
     where = f"{project.label} [serve]" if project.label else "[serve]"
-    table = dict(project.serve)
+    table = dict(getattr(project, "serve", {}))
     for name in ("host", "port", "token_env", "lookup_token_env", "poll_interval"):
         if flags.get(name) is not None:
             table[name] = flags[name]
