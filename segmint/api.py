@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as pa_dataset
 
 from .engine import ast
 from .engine.asof import AsOf
@@ -65,12 +66,33 @@ def plugin_functions() -> dict[str, Function]:
 
 
 def check_rules(rules: ast.RuleSet | str, schema: pa.Schema, *, key: str = "customer_id",
-                functions: Mapping[str, Function] | None = None) -> CheckedRules:
-    """Resolve and type-check rules against a profile schema, reading no data."""
+                functions: Mapping[str, Function] | None = None,
+                events: Mapping[str, tuple[pa.Schema, str]] | None = None) -> CheckedRules:
+    """Resolve and type-check rules against a profile schema (and event sources' schemas
+    with their timestamp columns, by name), reading no data."""
     if isinstance(rules, str):
         rules = parse_rules(rules)
-    catalog = Catalog.from_schemas({"profiles": schema}, key=key)
+    catalog = Catalog.from_schemas({"profiles": schema}, key=key).with_events(events or {}, key=key)
     return check(rules, catalog, plugin_functions() if functions is None else functions)
+
+
+def _event_data(data: Any, name: str) -> Any:
+    """Event data as given when it streams (a reader, a dataset), else as a table."""
+    if isinstance(data, (pa.Table, pa.RecordBatchReader, pa_dataset.Dataset)):
+        return data
+    if hasattr(data, "__arrow_c_stream__") and not type(data).__module__.startswith(("polars", "pandas")):
+        return pa.RecordBatchReader.from_stream(data)
+    return as_table(data, f"event source '{name}'")
+
+
+def event_schema(data: Any, name: str = "events") -> pa.Schema:
+    """The schema of event data: a table, record batch reader, dataset or Arrow stream."""
+    schema = getattr(data, "schema", None)
+    if isinstance(schema, pa.Schema):
+        return schema
+    if hasattr(data, "__arrow_c_schema__"):
+        return pa.schema(data)
+    return as_table(data, f"event source '{name}'").schema
 
 
 def evaluate(
@@ -82,16 +104,25 @@ def evaluate(
     holdout_salt: str = "",
     timezone: str = "UTC",
     functions: Mapping[str, Function] | None = None,
+    events: Mapping[str, Any] | None = None,
+    timestamps: Mapping[str, str] | None = None,
 ) -> pa.Table:
     """Evaluate rules over a profile table; return key + one column per segment, in order.
 
     Segments give non-null bool columns (``NAME__holdout`` follows a segment with a
-    holdout), segmentations string label columns.
+    holdout), segmentations string label columns. `events` maps event source names to
+    their data (a table, a record batch reader or a dataset, read in batches) for
+    aggregates like ``count(orders, last 30d)``; each has the key column and a timestamp
+    column, named ``timestamp`` unless `timestamps` names another for that source.
     """
     table = as_table(profiles)
     if key not in table.column_names:
         raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
                         source="profiles")
-    checked = check_rules(rules, table.schema, key=key, functions=functions)
+    events = {name: _event_data(data, name) for name, data in (events or {}).items()}
+    schemas = {name: (event_schema(data, name), (timestamps or {}).get(name, "timestamp"))
+               for name, data in events.items()}
+    checked = check_rules(rules, table.schema, key=key, functions=functions, events=schemas)
     resolved = AsOf.resolve(as_of, timezone)
-    return evaluate_checked(checked, table, key=key, as_of=resolved, holdout_salt=holdout_salt).membership
+    return evaluate_checked(checked, table, key=key, as_of=resolved, holdout_salt=holdout_salt,
+                            events=events).membership

@@ -65,6 +65,8 @@ class CompileContext:
     cache: dict[int, Expr] = attrs.field(factory=dict)
     cuts: dict[int, Cut] = attrs.field(factory=dict)
     shared_cuts: dict[Any, tuple[Cut, pa.Scalar | None]] = attrs.field(factory=dict)
+    #: The hidden column holding each aggregate over events (computed before compiling).
+    aggregate_columns: dict[Any, str] = attrs.field(factory=dict)
     _hidden: int = 0
 
     def compile(self, node: Any) -> Expr:
@@ -477,6 +479,20 @@ def _within(node: ast.Within, ctx: CompileContext) -> Expr:
         low = pc.scalar(pa.scalar(ctx.as_of.instant - duration, TIMESTAMP_TYPE))
         high = pc.scalar(pa.scalar(ctx.as_of.instant, TIMESTAMP_TYPE))
     return pc.and_kleene(pc.greater_equal(operand, low), pc.less_equal(operand, high))
+
+
+@compile_node.register
+def _aggregate(node: ast.Aggregate, ctx: CompileContext) -> Expr:
+    """An aggregate over events: computed in bulk beforehand (event_aggregates), read here."""
+    name = ctx.aggregate_columns.get(node)
+    if name is None:
+        raise NotImplementedError(f"the aggregate {node.function}({node.target.text}) was not computed")
+    return pc.field(name)
+
+
+def aggregate_column(index: int) -> str:
+    """Hidden column holding the value of the index-th aggregate over events."""
+    return f"{HIDDEN}aggregate:{index}"
 
 
 @compile_node.register

@@ -167,9 +167,52 @@ class Or:
     span: Span = _span()
 
 
+@attrs.frozen
+class Window:
+    """The time window of an aggregate, relative to as_of (bounds are literals).
+
+    kind ``last``: `start` is a duration (`last 30d`); ``ago``: `start` and `end` are
+    durations (`between 180d ago and 90d ago`); ``since``: `start` is a date or timestamp;
+    ``dates``: `start` and `end` are dates or timestamps (`between 2025-10-01 and 2025-12-31`).
+    """
+
+    kind: str  # last | ago | since | dates
+    start: Literal
+    end: Literal | None = None
+    span: Span = _span()
+
+
+#: The aggregate functions over event sources.
+AGGREGATES = ("count", "exists", "sum", "avg", "min", "max", "count_distinct", "first", "last")
+
+
+@attrs.frozen
+class Aggregate:
+    """`AGG(SOURCE[.COLUMN] [where CONDITION] [, WINDOW])` over an event source.
+
+    `target` is the name as written: `orders` (no column) or `orders.amount`. The `where`
+    condition is about the source's events, not customers, so `children` does not descend
+    into it: for every other pass an aggregate is a leaf, like a column.
+    """
+
+    function: str
+    target: Name
+    where: Expr | None = None
+    window: Window | None = None
+    span: Span = _span()
+
+    @property
+    def source(self) -> str:
+        return self.target.source if self.target.source is not None else self.target.name
+
+    @property
+    def column(self) -> str | None:
+        return self.target.name if self.target.source is not None else None
+
+
 Expr = Union[
     Literal, ListLiteral, Name, Call, Negate, Arithmetic, Compare, InList, Between, IsNull,
-    StringTest, Contains, Rank, Within, Not, And, Or,
+    StringTest, Contains, Rank, Within, Not, And, Or, Aggregate,
 ]
 
 

@@ -28,8 +28,42 @@ class Column:
 
 
 @attrs.frozen
+class EventSource:
+    """A source of events (one row per event) that aggregates read: its columns, among them
+    the timestamp column that windows and as_of apply to (`has_timestamp` False when the
+    schema lacks it: an aggregate over the source is then an error)."""
+
+    name: str
+    timestamp: str
+    columns: tuple[Column, ...] = ()
+
+    def find(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def has_timestamp(self) -> bool:
+        return self.find(self.timestamp) is not None
+
+
+@attrs.frozen
 class Catalog:
     columns: tuple[Column, ...] = ()
+    #: Event sources aggregates may read (`count(orders, last 30d)`); not profile columns.
+    events: tuple[EventSource, ...] = ()
+
+    def with_events(self, schemas: Mapping[str, tuple[pa.Schema, str]], *, key: str) -> Catalog:
+        """This catalog with event sources added: name -> (schema, timestamp column name)."""
+        events = tuple(
+            EventSource(name, timestamp, tuple(
+                Column(f.name, name, f.name, arrow_type_to_type(f.type), f.type)
+                for f in schema if f.name != key
+            ))
+            for name, (schema, timestamp) in schemas.items()
+        )
+        return attrs.evolve(self, events=self.events + events)
+
+    def event_source(self, name: str) -> EventSource | None:
+        return next((e for e in self.events if e.name == name), None)
 
     @classmethod
     def from_schemas(

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from . import ast
-from .catalog import Catalog, Column
+from .catalog import Catalog, Column, EventSource
 from .errors import Diagnostic, RuleError
 from .functions import BUILTIN_FUNCTIONS, result_type
 from .plugin_api import Function
@@ -36,7 +36,7 @@ BUILTIN_NAMES: dict[str, Type] = {"today": DATE, "now": TIMESTAMP}
 class Binding:
     """What a name refers to."""
 
-    kind: str  # segment | segmentation | column | builtin
+    kind: str  # segment | segmentation | column | builtin | event (a column of an event source)
     name: str
     type: Type
     column: Column | None = None
@@ -53,6 +53,8 @@ class CheckedRules:
     bindings: dict[int, Binding]
     order: tuple[str, ...]  # statement names, each after what it refers to
     depends: dict[str, frozenset[str]]
+    #: Every distinct aggregate over events, in the order they first appear.
+    aggregates: tuple[ast.Aggregate, ...] = ()
 
     def type_of(self, node: Any) -> Type:
         return self.types[id(node)]
@@ -64,7 +66,7 @@ class CheckedRules:
     def columns_used(self) -> list[Column]:
         seen: dict[str, Column] = {}
         for binding in self.bindings.values():
-            if binding.column is not None:
+            if binding.column is not None and binding.kind == "column":
                 seen.setdefault(binding.column.physical, binding.column)
         return list(seen.values())
 
@@ -92,6 +94,8 @@ class _Checker:
         self.statements: dict[str, ast.Statement] = {}
         self.depends: dict[str, set[str]] = {}
         self.current: str = ""
+        self.scope: EventSource | None = None  # inside an aggregate's where condition
+        self.aggregates: dict[ast.Aggregate, None] = {}
 
     # reporting ----------------------------------------------------------------------
     def error(self, node: Any, message: str, hint: str | None = None) -> Type:
@@ -142,6 +146,7 @@ class _Checker:
         return CheckedRules(
             self.rules, self.catalog, self.functions, self.types, self.bindings, tuple(order),
             {name: frozenset(deps) for name, deps in self.depends.items()},
+            tuple(self.aggregates),
         )
 
     def segmentation(self, statement: ast.Segmentation) -> None:
@@ -223,6 +228,8 @@ class _Checker:
         return list_of(element)
 
     def _Name(self, node: ast.Name) -> Type:
+        if self.scope is not None:
+            return self.event_name(node, self.scope)
         if node.source is None and node.name in self.statements:
             target = self.statements[node.name]
             kind = "segment" if isinstance(target, ast.Segment) else "segmentation"
@@ -230,6 +237,11 @@ class _Checker:
             self.bindings[id(node)] = Binding(kind, node.name, found)
             self.depends.setdefault(self.current, set()).add(node.name)
             return found
+        events = self.catalog.event_source(node.source or node.name)
+        if events is not None and (node.source or node.name) not in self.catalog.sources:
+            example = f"sum({node.text})" if node.source else f"count({node.name}, last 30d)"
+            return self.error(node, f"'{events.name}' is an event source: rules use its events "
+                              f"through an aggregate", f"like {example}")
         if node.source is not None and node.source not in self.catalog.sources:
             hint = _did_you_mean(node.source, self.catalog.sources)
             return self.error(node, f"unknown source '{node.source}'", hint or
@@ -257,6 +269,10 @@ class _Checker:
             else:
                 hint = _did_you_mean(node.name, [
                     c.name for c in self.catalog.columns if c.source == node.source])
+            events = self.catalog.event_source(node.source)
+            if events is not None and events.find(node.name) is not None:
+                hint = (f"'{node.source}' is an event source: aggregate its events, "
+                        f"like max({node.text}) or count({node.source} where {node.name} ...)")
             return self.error(node, f"source '{node.source}' has no column '{node.name}'", hint)
         known = list(self.statements) + list(self.catalog.names()) + list(BUILTIN_NAMES)
         suggestion = _did_you_mean(node.text, known)
@@ -427,6 +443,10 @@ class _Checker:
 
     def _Rank(self, node: ast.Rank) -> Type:
         operand = self.expr(node.operand)
+        if self.scope is not None:
+            where = "top" if node.top else "bottom"
+            return self.error(node, f"'in {where} N%' ranks customers; it cannot be used in an "
+                                    f"aggregate's where condition")
         if operand.kind not in ORDERED | {Kind.ERROR, Kind.NULL}:
             where = "top" if node.top else "bottom"
             return self.error(node.operand, f"'in {where} N%' needs values that can be ordered, got {operand}")
@@ -443,6 +463,109 @@ class _Checker:
                 hint = f"write {node.duration.value:g}d for {node.duration.value:g} days"
             return self.error(node.duration, "'within' needs a duration literal, like 30d", hint)
         return BOOL
+
+    def event_name(self, node: ast.Name, scope: EventSource) -> Type:
+        """A name inside an aggregate's where: a column of that event source (or today/now)."""
+        if node.source is not None and node.source != scope.name:
+            return self.error(node, f"inside an aggregate over '{scope.name}', names are "
+                              f"columns of '{scope.name}'", f"write {scope.name}.{node.name} or {node.name}")
+        column = scope.find(node.name)
+        if column is not None:
+            self.bindings[id(node)] = Binding("event", node.text, column.type, column)
+            return column.type
+        if node.source is None and node.name in BUILTIN_NAMES:
+            found = BUILTIN_NAMES[node.name]
+            self.bindings[id(node)] = Binding("builtin", node.name, found)
+            return found
+        hint = _did_you_mean(node.name, [c.name for c in scope.columns])
+        if hint is None and (node.name in self.statements or self.catalog.find(node.name)):
+            hint = (f"'{node.name}' is a segment or profile column; a where condition is about "
+                    f"each event, so it can only use columns of '{scope.name}'")
+        where = "columns: " + ", ".join(c.name for c in scope.columns)
+        return self.error(node, f"event source '{scope.name}' has no column '{node.name}'",
+                          hint or where)
+
+    def _Aggregate(self, node: ast.Aggregate) -> Type:
+        function = node.function
+        if self.scope is not None:
+            return self.error(node, "an aggregate cannot be used inside another aggregate's where")
+        events = self.catalog.event_source(node.source)
+        if events is None:
+            known = [e.name for e in self.catalog.events]
+            if node.source in self.catalog.sources:
+                message = f"'{node.source}' is not an event source"
+                hint = ("aggregates read event sources (role = \"events\", or --events "
+                        f"NAME=PATH); event sources: {', '.join(known) or 'none'}")
+            else:
+                message = f"unknown event source '{node.source}'"
+                hint = _did_you_mean(node.source, known) or (
+                    f"event sources: {', '.join(known)}" if known else
+                    "add one with --events NAME=PATH, or role = \"events\" in segmint.toml")
+            target = attrs.evolve(node.target, span=_prefix_span(node.target.span, node.source))
+            self.error(target, message, hint)
+            return BOOL if function == "exists" else (NUMBER if function == "count" else ERROR)
+        result: Type = ERROR
+        column = None
+        if not events.has_timestamp:
+            self.error(node.target, f"event source '{events.name}' has no timestamp column "
+                       f"'{events.timestamp}'",
+                       f"name it with timestamp_column = \"...\" in [sources.{events.name}]; "
+                       f"columns: {', '.join(c.name for c in events.columns)}")
+        elif events.find(events.timestamp).type.kind not in TEMPORAL:  # type: ignore[union-attr]
+            self.error(node.target, f"the timestamp column '{events.timestamp}' of '{events.name}' "
+                       f"holds {events.find(events.timestamp).type} values, not dates or timestamps")  # type: ignore[union-attr]
+        if node.column is not None:
+            column = events.find(node.column)
+            if column is None:
+                hint = _did_you_mean(node.column, [c.name for c in events.columns]) or (
+                    "columns: " + ", ".join(c.name for c in events.columns))
+                return self.error(node.target, f"event source '{events.name}' has no column "
+                                  f"'{node.column}'", hint)
+        result = self.aggregate_type(node, events, column)
+        if node.where is not None:
+            self.scope = events
+            try:
+                found = self.expr(node.where)
+            finally:
+                self.scope = None
+            if found.kind not in (Kind.BOOL, Kind.NULL, Kind.ERROR):
+                self.error(node.where, f"the where condition of {function}() must be true or "
+                           f"false, got {found}")
+        if result.kind is not Kind.ERROR:
+            self.aggregates.setdefault(node, None)
+        return result
+
+    def aggregate_type(self, node: ast.Aggregate, events: EventSource, column: Column | None) -> Type:
+        """The type an aggregate gives, or an error when its column does not fit it."""
+        function = node.function
+        if function in ("count", "exists"):
+            if column is not None and column.type.kind is Kind.OTHER:
+                return self.error(node.target, f"{function}() cannot read {column.type} values")
+            return BOOL if function == "exists" else NUMBER
+        if column is None:
+            wanted = [c.name for c in events.columns if self._fits(function, c.type)]
+            example = f"{function}({events.name}.{wanted[0]})" if wanted else None
+            return self.error(node, f"{function}() needs a column of '{events.name}'",
+                              f"like {example}" if example else None)
+        if not self._fits(function, column.type):
+            need = {"sum": "numbers", "avg": "numbers", "min": "values that can be ordered",
+                    "max": "values that can be ordered"}.get(function, "single values")
+            hint = None
+            if function in ("sum", "avg") and column.type.kind is Kind.STRING:
+                hint = f"count its values instead: count_distinct({node.target.text})"
+            return self.error(node.target, f"{function}() needs {need}, but {node.target.text} "
+                              f"holds {column.type} values", hint)
+        if function in ("sum", "avg", "count_distinct"):
+            return NUMBER
+        return column.type
+
+    @staticmethod
+    def _fits(function: str, found: Type) -> bool:
+        if function in ("sum", "avg"):
+            return found.kind in (Kind.NUMBER, Kind.NULL)
+        if function in ("min", "max"):
+            return found.kind in ORDERED | {Kind.NULL}
+        return found.kind in ORDERED | {Kind.BOOL, Kind.NULL}  # count_distinct, first, last
 
     def _bool_operands(self, node: Any, operands: Any, word: str) -> Type:
         for operand in operands:
@@ -491,6 +614,13 @@ def arithmetic_type(op: str, left: Type, right: Type) -> Type | None:
     if op == "/" and kinds == (Kind.DURATION, Kind.NUMBER):
         return DURATION
     return None
+
+
+def _prefix_span(span: ast.Span, text: str) -> ast.Span:
+    """The part of `span` holding its first `len(text)` characters (the source of a.b)."""
+    if span.end_line != span.line:
+        return span
+    return attrs.evolve(span, end_column=span.column + len(text), end=span.start + len(text))
 
 
 def _cycle_text(cycle: list[str]) -> str:

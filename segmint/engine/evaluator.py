@@ -9,17 +9,21 @@ file order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ast
 from .arrow_compiler import (
-    DURATION_TYPE, TIMESTAMP_TYPE, CompileContext, project, segment_column,
+    DURATION_TYPE, TIMESTAMP_TYPE, CompileContext, aggregate_column, project, segment_column,
 )
 from .asof import AsOf
 from .checker import CheckedRules
 from .errors import DataError, EvaluationError
+from .event_aggregates import compute_aggregates
 from .holdout import held_out
 from .types import Kind
 
@@ -120,12 +124,22 @@ def layers(checked: CheckedRules) -> list[list[str]]:
 
 
 def evaluate_checked(
-    checked: CheckedRules, table: pa.Table, *, key: str, as_of: AsOf, holdout_salt: str = ""
+    checked: CheckedRules, table: pa.Table, *, key: str, as_of: AsOf, holdout_salt: str = "",
+    events: Mapping[str, Any] | None = None,
 ) -> Evaluation:
-    """Evaluate every statement; return membership in file order."""
+    """Evaluate every statement; return membership in file order.
+
+    `events` holds the data of the event sources the rules aggregate over, by source name:
+    tables, record batch readers or datasets (read in batches, see event_aggregates).
+    """
     check_keys(table, key)
     work = normalize(table, checked, key, as_of)
     ctx = CompileContext(checked, as_of, work)
+    if checked.aggregates:
+        values = compute_aggregates(checked, events or {}, work.column(key), key=key, as_of=as_of)
+        for index, aggregate in enumerate(checked.aggregates):
+            ctx.add_column(aggregate_column(index), values[aggregate])
+            ctx.aggregate_columns[aggregate] = aggregate_column(index)
     outputs: dict[str, pa.ChunkedArray | pa.Array] = {}
     for layer in layers(checked):
         expressions: dict[str, pc.Expression] = {}

@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 
 KEYWORDS = frozenset(
     "segment segmentation holdout otherwise or and not in between is null starts ends with "
-    "contains any all matches top bottom within true false".split()
+    "contains any all matches top bottom within true false where".split()
 )
 
 _HEADER = re.compile(r"^[ \t]*(segmentation|segment)(?=[ \t\"':]|$)", re.IGNORECASE)
@@ -206,9 +206,103 @@ class _Builder(Transformer):
         source, column = _values(items)
         return ast.Name(str(column), source=str(source), span=self._span(items))
 
-    def call(self, items: list[Any]) -> ast.Call:
+    def call(self, items: list[Any]) -> Any:
         function, *args = _values(items)
-        return self._node(ast.Call(str(function), tuple(args), span=self._span(items)), *args)
+        name = str(function)
+        if name.lower() in ast.AGGREGATES:
+            return self._aggregate(name.lower(), args, items)
+        for arg in args:
+            if isinstance(arg, (_Filtered, ast.Window)):
+                what = "'where'" if isinstance(arg, _Filtered) else "a time window"
+                raise _Invalid(arg.span, f"{what} belongs in an aggregate over events, not in "
+                                         f"{name}()", "like: count(orders where amount > 10, last 30d)")
+        return self._node(ast.Call(name, tuple(args), span=self._span(items)), *args)
+
+    def _aggregate(self, function: str, args: list[Any], items: list[Any]) -> ast.Aggregate:
+        """`count(orders where ..., last 30d)`: a source (or source.column), a window."""
+        span = self._span(items)
+        example = "orders.amount" if function not in ("count", "exists") else "orders"
+        if not args:
+            raise _Invalid(span, f"{function}() needs an event source, like {function}({example})")
+        first, *rest = args
+        target, where = (first.target, first.where) if isinstance(first, _Filtered) else (first, None)
+        if not isinstance(target, ast.Name):
+            raise _Invalid(target.span if hasattr(target, "span") else span,
+                           f"the first argument of {function}() must be an event source or one of "
+                           f"its columns, like {example}")
+        window = None
+        if rest:
+            window = rest[0]
+            if isinstance(window, _Filtered):
+                raise _Invalid(window.span, "'where' goes right after the source",
+                               f"like: {function}({example} where ..., last 30d)")
+            if not isinstance(window, ast.Window):
+                hint = "a window is: last 30d, between 180d ago and 90d ago, since 2026-01-01, " \
+                       "or between 2025-10-01 and 2025-12-31"
+                if isinstance(window, ast.Literal) and window.type == DURATION:
+                    hint = f"write it as: last {self._text_of(window)}"
+                raise _Invalid(window.span, f"the second argument of {function}() must be a time "
+                                            f"window", hint)
+            if len(rest) > 1:
+                extra = rest[1]
+                raise _Invalid(getattr(extra, "span", span),
+                               f"{function}() takes an event source and at most one window")
+        node = ast.Aggregate(function, target, where, window, span=span)
+        return self._node(node, *([where] if where is not None else []))
+
+    def _text_of(self, node: Any) -> str:
+        value = node.value
+        if value.seconds == 0 and value.microseconds == 0:
+            return f"{value.days}d"
+        return f"{value.total_seconds() / 3600:g}h"
+
+    def filtered(self, items: list[Any]) -> _Filtered:
+        target, where = _values(items)
+        return self._node(_Filtered(target, where, self._span(items)), target, where)
+
+    def _bound(self, token: lark.Token) -> ast.Literal:
+        kind = {"DURATION": self.duration, "DATE": self.date, "TIMESTAMP": self.timestamp}
+        return kind[token.type]([token])
+
+    def window_word(self, items: list[Any]) -> ast.Window:
+        word, value = items
+        span = self._span(items)
+        bound = self._bound(value)
+        if word.lower() == "last" and value.type == "DURATION":
+            return ast.Window("last", bound, span=span)
+        if word.lower() == "since" and value.type != "DURATION":
+            return ast.Window("since", bound, span=span)
+        if word.lower() in ("last", "since"):
+            hint = f"write: since {value}" if word.lower() == "last" else (
+                f"write: last {value}")
+            raise _Invalid(span, f"'{word}' takes a {'duration' if word.lower() == 'last' else 'date'}",
+                           hint)
+        raise _Invalid(self._token_span(word), f"unknown window '{word}'",
+                       "a window is: last 30d, between 180d ago and 90d ago, since 2026-01-01, "
+                       "or between 2025-10-01 and 2025-12-31")
+
+    def window_ago(self, items: list[Any]) -> ast.Window:
+        _, start, ago1, _, end, ago2 = items
+        for word in (ago1, ago2):
+            if word.lower() != "ago":
+                raise _Invalid(self._token_span(word), f"unexpected name '{word}'; expected 'ago'",
+                               "write: between 180d ago and 90d ago")
+        first, second = self._bound(start), self._bound(end)
+        span = self._span(items)
+        if first.value < second.value:
+            raise _Invalid(span, "the window ends before it starts",
+                           f"write the longer time ago first: between {end} ago and {start} ago")
+        return ast.Window("ago", first, second, span=span)
+
+    def window_dates(self, items: list[Any]) -> ast.Window:
+        _, start, _, end = items
+        first, second = self._bound(start), self._bound(end)
+        span = self._span(items)
+        low, high = first.value, second.value
+        if type(low) is type(high) and low > high:
+            raise _Invalid(span, "the window ends before it starts",
+                           f"write the earlier date first: between {end} and {start}")
+        return ast.Window("dates", first, second, span=span)
 
     # operators ------------------------------------------------------------------
     def neg(self, items: list[Any]) -> Any:
@@ -355,6 +449,15 @@ class _Builder(Transformer):
 
     def start(self, items: list[Any]) -> Any:
         return items[0]
+
+
+@attrs.frozen
+class _Filtered:
+    """`SOURCE where CONDITION`, the first argument of an aggregate (before it is built)."""
+
+    target: Any
+    where: Any
+    span: ast.Span
 
 
 @attrs.frozen

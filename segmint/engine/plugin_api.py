@@ -51,6 +51,10 @@ class Source:
     Options: ClassVar[type] = NoOptions
     role: ClassVar[str] = PROFILES
     extensions: ClassVar[tuple[str, ...]] = ()
+    #: Of an event source: the column saying when each event happened (a date or a
+    #: timestamp), which aggregates' windows and as_of apply to. A project may name another
+    #: per source with ``timestamp_column = "..."``; segmint then sets it on the instance.
+    timestamp_column: ClassVar[str] = "timestamp"
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         self.source_name = source_name

@@ -44,6 +44,8 @@ class SourceConfig:
     options: Mapping[str, Any] = attrs.field(factory=dict)
     #: Where it was declared, for messages: ``segmint.toml [sources.crm]``, ``--source crm``.
     origin: str = attrs.field(default="", eq=False)
+    #: The timestamp column of an event source, when the project names one.
+    timestamp_column: str | None = None
 
 
 @attrs.frozen
@@ -191,6 +193,8 @@ def instantiate_sources(
         source = _instantiate(project, registry.sources, "source", config, context, registry)
         if config.role is not None:
             source.role = config.role  # type: ignore[misc]
+        if config.timestamp_column is not None:
+            source.timestamp_column = config.timestamp_column  # type: ignore[misc]
         built[config.name] = source
     return built
 
@@ -335,9 +339,13 @@ def _sources(value: Any, label: str, key: str) -> tuple[SourceConfig, ...]:
                 file=label,
                 key=f"{key}.{name}.role",
             )
+        timestamp = table.pop("timestamp_column", None)
+        if timestamp is not None:
+            timestamp = _string(timestamp, label, f"{key}.{name}.timestamp_column")
         plugin = _plugin(table, label, f"{key}.{name}")
         origin = f"{label} [{key}.{name}]"
-        configs.append(SourceConfig(name, plugin, role, table, origin=origin))
+        configs.append(SourceConfig(name, plugin, role, table, origin=origin,
+                                    timestamp_column=timestamp))
     return tuple(configs)
 
 

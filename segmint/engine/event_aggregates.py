@@ -1,0 +1,415 @@
+"""Aggregates over events (`count(orders where ..., last 30d)`), computed in bulk and streaming.
+
+All aggregates of a rule set over one event source are computed together, in one pass over
+that source's events, batch by batch, so a source larger than memory (a record batch reader,
+a dataset) needs memory for one batch plus one state row per customer:
+
+1. Each batch is read with only the columns the aggregates use (key, timestamp, the
+   aggregated columns and those their `where` conditions name), put in canonical types, and
+   filtered once: events without a key or timestamp, and events after as_of, are dropped.
+2. One projection computes, per aggregate, a mask (its `where` and its window) and the
+   masked values; one `group_by(key).aggregate(...)` turns them into a partial state per
+   customer: counts and sums (added up later), minimums and maximums.
+3. Partial states are combined by grouping again whenever enough of them have piled up.
+   `count_distinct` keeps distinct (key, value) pairs; `first`/`last` keep, per customer, the
+   earliest (latest) timestamp and the smallest (largest) value at that timestamp.
+4. The final states are aligned to the profile table's keys. The run's customers are the
+   profile table's: events of keys not in it are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from . import ast
+from .arrow_compiler import TIMESTAMP_TYPE, CompileContext, as_timestamp, project
+from .asof import AsOf
+from .catalog import EventSource
+from .checker import CheckedRules
+from .errors import DataError
+from .types import Kind
+
+#: Rows per batch an aggregate pass works on (smaller input batches are put together).
+BATCH_ROWS = 1 << 20
+#: Partial states are combined once this many rows of them are waiting.
+COMBINE_ROWS = 1 << 22
+
+_KEY = "__key"
+_TS = "__ts"
+
+
+def compute_aggregates(
+    checked: CheckedRules,
+    events: Mapping[str, Any],
+    keys: pa.ChunkedArray | pa.Array,
+    *,
+    key: str,
+    as_of: AsOf,
+) -> dict[ast.Aggregate, pa.Array]:
+    """Every aggregate of `checked`, as one array aligned with `keys` (the profile keys);
+    `events` holds each event source's data (a table, record batch reader or dataset) and
+    `key` names the customer key column in it."""
+    by_source: dict[str, list[ast.Aggregate]] = {}
+    for aggregate in checked.aggregates:
+        by_source.setdefault(aggregate.source, []).append(aggregate)
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    if pa.types.is_dictionary(keys.type):
+        keys = keys.dictionary_decode()
+    results: dict[ast.Aggregate, pa.Array] = {}
+    for source, aggregates in by_source.items():
+        spec = checked.catalog.event_source(source)
+        assert spec is not None  # the checker made sure
+        if source not in events:
+            raise DataError(f"no data for the event source (rules aggregate over it); "
+                            f"event data given: {', '.join(events) or 'none'}", source=source)
+        run = SourcePass(checked, spec, aggregates, keys, key, as_of)
+        results.update(run.run(events[source]))
+    return results
+
+
+def event_columns(checked: CheckedRules) -> dict[str, list[str]]:
+    """The columns of each event source the aggregates read (besides the key): its
+    timestamp, the aggregated columns and those the where conditions name."""
+    by_source: dict[str, list[ast.Aggregate]] = {}
+    for aggregate in checked.aggregates:
+        by_source.setdefault(aggregate.source, []).append(aggregate)
+    return {
+        source: _columns(checked, checked.catalog.event_source(source), aggregates)  # type: ignore[arg-type]
+        for source, aggregates in by_source.items()
+    }
+
+
+def _columns(checked: CheckedRules, spec: EventSource, aggregates: list[ast.Aggregate]) -> list[str]:
+    used: dict[str, None] = {spec.timestamp: None}
+    for aggregate in aggregates:
+        if aggregate.column is not None:
+            used[aggregate.column] = None
+        if aggregate.where is not None:
+            for node in ast.walk(aggregate.where):
+                if isinstance(node, ast.Name) and checked.binding(node).kind == "event":
+                    used[node.name] = None
+    return list(used)
+
+
+def window_bounds(window: ast.Window | None, as_of: AsOf) -> tuple[dt.datetime | None, dt.datetime]:
+    """The first and last instant (both inclusive) a window covers, never after as_of.
+
+    `last D`: as_of - D .. as_of. `between D1 ago and D2 ago`: as_of - D1 .. as_of - D2.
+    `since X`: X .. as_of. `between X and Y`: X .. Y. A date X is its midnight and a date Y
+    its last microsecond, in the run's time zone (the whole of both days is in).
+    """
+    end = as_of.instant
+    if window is None:
+        return None, end
+    if window.kind == "last":
+        return end - window.start.value, end
+    if window.kind == "ago":
+        assert window.end is not None
+        return end - window.start.value, min(end, end - window.end.value)
+    start = _instant(window.start.value, as_of.timezone, start=True)
+    if window.kind == "since":
+        return start, end
+    assert window.end is not None
+    return start, min(end, _instant(window.end.value, as_of.timezone, start=False))
+
+
+def _instant(value: dt.date | dt.datetime, timezone: str, *, start: bool) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return AsOf.resolve(value, timezone).instant
+    if start:
+        return AsOf.resolve(dt.datetime.combine(value, dt.time()), timezone).instant
+    return AsOf.resolve(value, timezone).instant  # a date's as_of is its last microsecond
+
+
+class SourcePass:
+    """One pass over an event source computing all the aggregates that read it."""
+
+    def __init__(self, checked: CheckedRules, spec: EventSource, aggregates: list[ast.Aggregate],
+                 keys: pa.Array, key: str, as_of: AsOf) -> None:
+        self.checked, self.spec, self.aggregates = checked, spec, aggregates
+        self.keys, self.key, self.as_of = keys, key, as_of
+        self.bounds = [window_bounds(a.window, as_of) for a in aggregates]
+        lows = [low for low, _ in self.bounds]
+        self.earliest = None if any(low is None for low in lows) else min(lows)  # type: ignore[type-var]
+        self.columns = _columns(checked, spec, aggregates)
+        # Partial states: name -> how two partial values combine.
+        self.main: dict[str, str] = {}
+        self.simple: list[tuple[str, str, str]] = []  # (projected column, aggregate fn, state)
+        for i, aggregate in enumerate(aggregates):
+            function = aggregate.function
+            if function in ("count", "exists", "count_distinct", "first", "last"):
+                self._state(f"m{i}", "sum", f"n{i}")
+            if function in ("sum", "avg"):
+                self._state(f"v{i}", "sum", f"s{i}")
+            if function == "avg":
+                self._state(f"v{i}", "count", f"c{i}")
+            if function in ("min", "max"):
+                self._state(f"v{i}", function, f"x{i}")
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.state: pa.Table | None = None
+        self.pairs: dict[int, _Combiner] = {}
+        self.best: dict[int, _Combiner] = {}
+        for i, aggregate in enumerate(aggregates):
+            if aggregate.function == "count_distinct":
+                self.pairs[i] = _Combiner(_distinct_pairs)
+            elif aggregate.function in ("first", "last"):
+                earliest = aggregate.function == "first"
+                self.best[i] = _Combiner(lambda t, e=earliest: _arg_best(t, e))
+
+    def _state(self, column: str, function: str, state: str) -> None:
+        self.simple.append((column, function, state))
+        self.main[state] = "sum" if function in ("sum", "count") else function
+
+    # reading --------------------------------------------------------------------------
+    def run(self, data: Any) -> dict[ast.Aggregate, pa.Array]:
+        wanted = list(dict.fromkeys([self.key, *self.columns]))
+        for batch in _batches(data, wanted, self.spec.name):
+            self.add(batch)
+        return self.finish()
+
+    def canonical(self, batch: pa.Table) -> pa.Table:
+        """The batch's key, timestamp and used columns in canonical types."""
+        from .evaluator import canonical  # the evaluator's column normalisation
+
+        key_name = self.key
+        keys = batch.column(key_name)
+        if pa.types.is_dictionary(keys.type):
+            keys = keys.cast(keys.type.value_type)
+        if keys.type != self.keys.type:
+            try:
+                keys = keys.cast(self.keys.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(f"its customer keys are {keys.type}, the profiles' are "
+                                f"{self.keys.type}, and they do not convert",
+                                source=self.spec.name, column=key_name) from None
+        columns: dict[str, Any] = {_KEY: keys}
+        timezone = self.as_of.timezone
+        for name in self.columns:
+            column = self.spec.find(name)
+            assert column is not None
+            try:
+                columns[name] = canonical(batch.column(name), column.type.kind, timezone, name)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise DataError(f"cannot read its values as {column.type}: {error}",
+                                source=self.spec.name, column=name) from None
+        stamps = columns[self.spec.timestamp]
+        if pa.types.is_date(stamps.type):
+            stamps = project(pa.table({"d": stamps}), {"t": as_timestamp(pc.field("d"), Kind.DATE, timezone)})["t"]
+        columns[_TS] = stamps
+        return pa.table(columns)
+
+    def add(self, batch: pa.Table) -> None:
+        table = self.canonical(batch)
+        ctx = CompileContext(self.checked, self.as_of, table)
+        ts = pc.field(_TS)
+        keep = pc.is_valid(pc.field(_KEY)) & pc.less_equal(ts, _stamp(self.as_of.instant))
+        if self.earliest is not None:
+            keep = keep & pc.greater_equal(ts, _stamp(self.earliest))
+        expressions: dict[str, pc.Expression] = {_KEY: pc.field(_KEY), _TS: ts}
+        for i, (aggregate, (low, high)) in enumerate(zip(self.aggregates, self.bounds)):
+            mask = pc.scalar(True)
+            if low is not None and low != self.earliest:
+                mask = mask & pc.greater_equal(ts, _stamp(low))
+            if high < self.as_of.instant:
+                mask = mask & pc.less_equal(ts, _stamp(high))
+            if aggregate.where is not None:
+                mask = mask & pc.coalesce(ctx.compile(aggregate.where), pc.scalar(False))
+            value = pc.field(aggregate.column) if aggregate.column is not None else None
+            if value is not None and aggregate.function != "first" and aggregate.function != "last":
+                if aggregate.function in ("count", "exists"):
+                    mask = mask & pc.is_valid(value)
+                elif aggregate.function == "avg":
+                    value = value.cast(pa.float64())
+            if value is not None and aggregate.function in ("first", "last"):
+                mask = mask & pc.is_valid(value)
+            expressions[f"m{i}"] = mask.cast(pa.int64())
+            if value is not None:
+                expressions[f"v{i}"] = pc.if_else(mask, value, _null_like(ctx, value))
+        rows = ds.dataset(ctx.table).to_table(columns=expressions, filter=keep)
+        if self.simple:
+            partial = _group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple])
+            self.pending.append(partial)
+            self.pending_rows += partial.num_rows
+            if self.pending_rows >= max(COMBINE_ROWS, self.state.num_rows if self.state else 0):
+                self._combine()
+        for i, combiner in self.pairs.items():
+            chosen = rows.filter(pc.and_(pc.equal(rows[f"m{i}"], 1), pc.is_valid(rows[f"v{i}"])))
+            combiner.add(_distinct_pairs(chosen.select([_KEY, f"v{i}"]).rename_columns([_KEY, "v"])))
+        for i, combiner in self.best.items():
+            chosen = rows.filter(pc.equal(rows[f"m{i}"], 1))
+            combiner.add(_arg_best(chosen.select([_KEY, _TS, f"v{i}"]).rename_columns(
+                [_KEY, "t", "v"]), self.aggregates[i].function == "first"))
+
+    def _combine(self) -> None:
+        parts = ([self.state] if self.state is not None else []) + self.pending
+        merged = pa.concat_tables(parts)
+        self.state = _group(merged, list(self.main.items()), list(self.main)) if len(parts) > 1 else merged
+        self.pending, self.pending_rows = [], 0
+
+    # results --------------------------------------------------------------------------
+    def finish(self) -> dict[ast.Aggregate, pa.Array]:
+        if self.pending:
+            self._combine()
+        state = self.state
+        positions = pc.index_in(self.keys, value_set=state.column(_KEY)) if state is not None else None
+        n = len(self.keys)
+
+        def aligned(table: pa.Table | None, column: str, arrow_type: pa.DataType) -> pa.Array:
+            if table is None or table.num_rows == 0:
+                return pa.nulls(n, arrow_type)
+            where = positions if table is state else pc.index_in(self.keys, value_set=table.column(_KEY))
+            values = table.column(column).combine_chunks()
+            return values.take(where)
+
+        results: dict[ast.Aggregate, pa.Array] = {}
+        for i, aggregate in enumerate(self.aggregates):
+            function = aggregate.function
+            value_type = self._value_type(aggregate)
+            if function in ("count", "exists", "count_distinct", "first", "last"):
+                matched = pc.fill_null(aligned(state, f"n{i}", pa.int64()), 0)
+            if function == "count":
+                result = matched
+            elif function == "exists":
+                result = pc.greater(matched, 0)
+            elif function == "sum":
+                result = aligned(state, f"s{i}", value_type)
+            elif function == "avg":
+                total = aligned(state, f"s{i}", pa.float64())
+                count = aligned(state, f"c{i}", pa.int64()).cast(pa.float64())
+                result = pc.divide(total, pc.if_else(pc.equal(count, 0.0), pa.scalar(None, pa.float64()), count))
+            elif function in ("min", "max"):
+                result = aligned(state, f"x{i}", value_type)
+            elif function == "count_distinct":
+                pairs = self.pairs[i].result()
+                counts = pairs.group_by(_KEY).aggregate([("v", "count")]).rename_columns([_KEY, "v"]) \
+                    if pairs is not None else None
+                found = pc.fill_null(aligned(counts, "v", pa.int64()), 0)
+                result = pc.if_else(pc.greater(matched, 0), found, pa.scalar(None, pa.int64()))
+            else:
+                result = aligned(self.best[i].result(), "v", value_type)
+            results[aggregate] = result
+        return results
+
+    def _value_type(self, aggregate: ast.Aggregate) -> pa.DataType:
+        if aggregate.column is None:
+            return pa.int64()
+        kind = self.spec.find(aggregate.column).type.kind  # type: ignore[union-attr]
+        return {Kind.NUMBER: pa.float64() if aggregate.function == "avg" else pa.int64(),
+                Kind.STRING: pa.string(), Kind.BOOL: pa.bool_(), Kind.DATE: pa.date32(),
+                Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: pa.duration("us")}.get(kind, pa.null())
+
+
+def _stamp(value: dt.datetime) -> pc.Expression:
+    return pc.scalar(pa.scalar(value, TIMESTAMP_TYPE))
+
+
+def _null_like(ctx: CompileContext, value: pc.Expression) -> pc.Expression:
+    return pc.scalar(pa.scalar(None, ctx.arrow_type(value)))
+
+
+def _group(table: pa.Table, aggregations: Sequence[tuple[str, str]], names: Sequence[str]) -> pa.Table:
+    """`table` grouped by key, one aggregation per state column, named `names`."""
+    grouped = table.group_by(_KEY, use_threads=True).aggregate(list(aggregations))
+    order = [f"{column}_{function}" for column, function in aggregations]
+    return grouped.select([_KEY, *order]).rename_columns([_KEY, *names])
+
+
+def _distinct_pairs(table: pa.Table) -> pa.Table:
+    return table.group_by([_KEY, "v"]).aggregate([])
+
+
+def _arg_best(table: pa.Table, earliest: bool) -> pa.Table:
+    """Per key: the earliest (latest) timestamp `t` and the smallest (largest) value `v` there."""
+    if table.num_rows == 0:
+        return table
+    function = "min" if earliest else "max"
+    best = table.group_by(_KEY).aggregate([("t", function)]).rename_columns([_KEY, "bt"])
+    joined = table.join(best, _KEY)
+    at_best = joined.filter(pc.equal(joined["t"], joined["bt"]))
+    return at_best.group_by(_KEY).aggregate([("t", function), ("v", function)]).rename_columns(
+        [_KEY, "t", "v"])
+
+
+class _Combiner:
+    """Partial tables piled up and combined (by `combine`) once enough rows wait."""
+
+    def __init__(self, combine: Callable[[pa.Table], pa.Table]) -> None:
+        self.combine = combine
+        self.parts: list[pa.Table] = []
+        self.rows = 0
+        self.combined_rows = 0
+
+    def add(self, part: pa.Table) -> None:
+        if part.num_rows == 0:
+            return
+        self.parts.append(part)
+        self.rows += part.num_rows
+        if self.rows >= max(COMBINE_ROWS, 2 * self.combined_rows) and len(self.parts) > 1:
+            self._merge()
+
+    def _merge(self) -> None:
+        merged = self.combine(pa.concat_tables(self.parts))
+        self.parts, self.rows, self.combined_rows = [merged], merged.num_rows, merged.num_rows
+
+    def result(self) -> pa.Table | None:
+        if not self.parts:
+            return None
+        if len(self.parts) > 1:
+            self._merge()
+        return self.parts[0]
+
+
+def _batches(data: Any, columns: list[str], source: str) -> Iterator[pa.Table]:
+    """Tables of about BATCH_ROWS rows with `columns`, from a table, reader or dataset."""
+    if isinstance(data, ds.Dataset):
+        _require(data.schema, columns, source)
+        stream: Any = data.to_batches(columns=columns, batch_size=BATCH_ROWS)
+        schema = pa.schema([data.schema.field(c) for c in columns])
+    else:
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        elif not isinstance(data, (pa.Table, pa.RecordBatchReader)):
+            if hasattr(data, "__arrow_c_stream__"):
+                data = pa.RecordBatchReader.from_stream(data)
+            elif type(data).__module__.startswith("pandas"):
+                data = pa.Table.from_pandas(data, preserve_index=False)
+            else:
+                raise DataError(f"event data must be an Arrow table, record batch reader or "
+                                f"dataset, got {type(data).__name__}", source=source)
+        _require(data.schema, columns, source)
+        schema = pa.schema([data.schema.field(c) for c in columns])
+        if isinstance(data, pa.Table):
+            table = data.select(columns)
+            if table.num_rows == 0:
+                yield table
+            for start in range(0, table.num_rows, BATCH_ROWS):
+                yield table.slice(start, BATCH_ROWS)
+            return
+        stream = (batch.select(columns) for batch in data)
+    waiting: list[pa.RecordBatch] = []
+    rows = 0
+    seen = False
+    for batch in stream:
+        waiting.append(batch)
+        rows += batch.num_rows
+        if rows >= BATCH_ROWS:
+            yield pa.Table.from_batches(waiting, schema=schema)
+            seen = True
+            waiting, rows = [], 0
+    if waiting or not seen:
+        yield pa.Table.from_batches(waiting, schema=schema)
+
+
+def _require(schema: pa.Schema, columns: list[str], source: str) -> None:
+    for column in columns:
+        if column not in schema.names:
+            raise DataError(f"the event data has no column '{column}' "
+                            f"(columns: {', '.join(schema.names)})", source=source, column=column)
