@@ -51,6 +51,8 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
         share = f"{100 * count / total:.1f}%" if total else "-"
         table.add_row(name, f"{count:,}", share)
     console.print(table)
+    for line in outcome.report.lines():
+        console.print(line)
     for delivery in deliveries:
         console.print(_describe(delivery))
         for message in delivery.messages:

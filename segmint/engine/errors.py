@@ -128,6 +128,7 @@ class DataError(SegmintError):
         self.file = file
         self.row = row
         self.column = column
+        self.reason = message  # the message without the place
         where = []
         if source:
             where.append(f"source '{source}'")

@@ -36,6 +36,17 @@ class PluginContext:
     state_dir: Path | None = None
 
 
+@attrs.frozen
+class BadRow:
+    """A row a source left out under ``on_bad_rows = "skip"``: where it was, why, its text."""
+
+    reason: str
+    row: int | None = None
+    column: str | None = None
+    file: str | None = None
+    text: str = ""
+
+
 class Source:
     """A place customer data comes from, read as Arrow.
 
@@ -55,11 +66,28 @@ class Source:
     #: timestamp), which aggregates' windows and as_of apply to. A project may name another
     #: per source with ``timestamp_column = "..."``; segmint then sets it on the instance.
     timestamp_column: ClassVar[str] = "timestamp"
+    #: Whether the source can leave bad rows out (``on_bad_rows = "skip"``) via `bad_row`.
+    skips_bad_rows: ClassVar[bool] = False
+    #: "error" or "skip": set by segmint from the source's ``on_bad_rows`` option.
+    on_bad_rows: str = "error"
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         self.source_name = source_name
         self.options = options
         self.context = context
+        self.skipped_rows: list[BadRow] = []
+
+    def bad_row(self, error: Any, text: str = "") -> None:
+        """Report a bad row (a `segmint.DataError`): raise it, or under ``on_bad_rows =
+        "skip"`` record it (segmint writes it to the quarantine file) and go on."""
+        if self.on_bad_rows != "skip":
+            raise error
+        if not hasattr(self, "skipped_rows"):
+            self.skipped_rows = []
+        self.skipped_rows.append(BadRow(
+            reason=getattr(error, "reason", str(error)), row=getattr(error, "row", None),
+            column=getattr(error, "column", None), file=getattr(error, "file", None), text=text,
+        ))
 
     def schema(self) -> pa.Schema:
         raise NotImplementedError

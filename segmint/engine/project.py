@@ -23,6 +23,7 @@ import attrs
 from .asof import parse_as_of
 from .errors import ConfigError, PluginError, SegmintError
 from .host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
+from .identity import build_policy, split_options
 from .options import build_options, did_you_mean
 from .plugin_api import EVENTS, PROFILES, PluginContext, Sink, Source
 
@@ -190,9 +191,15 @@ def instantiate_sources(
     """Build each configured source, its options checked; a role set in the project wins."""
     built = {}
     for config in project.sources:
-        source = _instantiate(project, registry.sources, "source", config, context, registry)
+        policy_options, plugin_options = split_options(config.options)
+        source = _instantiate(project, registry.sources, "source",
+                              attrs.evolve(config, options=plugin_options), context, registry)
         if config.role is not None:
             source.role = config.role  # type: ignore[misc]
+        source.policy = build_policy(  # type: ignore[attr-defined]
+            policy_options, type(source), plugin=config.plugin,
+            where=config.origin or f"[sources.{config.name}]")
+        source.on_bad_rows = source.policy.on_bad_rows  # type: ignore[attr-defined]
         if config.timestamp_column is not None:
             source.timestamp_column = config.timestamp_column  # type: ignore[misc]
         built[config.name] = source

@@ -23,9 +23,12 @@ from .checker import CheckedRules, check
 from .errors import DataError, PluginError, RuleError, SegmintError
 from .evaluator import HOLDOUT_SUFFIX, Evaluation, check_keys, evaluate_checked
 from .host import PluginRegistry, provenance
+from .identity import Keys
 from .parser import decode_rule_file, parse_rules
 from .plugin_api import PROFILES, Delivery, Metric, MetricContext, RunResult, SegmentInfo, Sink, Source
 from .project import Project, expand_rule_files, instantiate_sinks, instantiate_sources
+from .quarantine import write_quarantine
+from .report import DataReport
 
 Progress = Callable[[str], None]
 
@@ -52,6 +55,8 @@ class Prepared:
 class Outcome:
     result: RunResult
     evaluation: Evaluation
+    #: What the run found in its data: duplicates, unmatched keys, quarantined rows.
+    report: DataReport = attrs.field(factory=DataReport)
 
 
 def load_rules(files: Sequence[Path]) -> ast.RuleSet:
@@ -122,7 +127,8 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     key = prepared.project.key
     used = list(prepared.checked.columns_used)
     used += [c for c in delivery_columns(prepared).values() if c not in used]
-    profiles = read_profile(prepared, used, say)
+    report = DataReport()
+    profiles = read_profile(prepared, used, say, report)
     say("evaluating segments")
     evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
                                   holdout_salt=prepared.project.holdout_salt)
@@ -130,26 +136,60 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
         membership=evaluation.membership, profiles=profiles, key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
     )
-    return Outcome(result, evaluation)
+    return Outcome(result, evaluation, report)
 
 
-def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress) -> pa.Table:
-    """One row per customer: the key, the profile columns and metric columns asked for."""
+def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
+                 report: DataReport | None = None) -> pa.Table:
+    """One row per customer: the key, the profile columns and metric columns asked for.
+
+    Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
+    is counted into `report`."""
     key = prepared.project.key
+    keys = key_policy(prepared, report)
     tables = []
     for name, source in prepared.profile_sources.items():
         say(f"reading {name}")
         wanted = [c for c in used if c.source == name and c.via is None]
-        tables.append(_read_profiles(name, source, wanted, key))
+        tables.append(_read_profiles(name, source, wanted, key, keys))
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
         if wanted:
             say(f"computing {name}")
-            tables.append(_compute_metric(prepared, metric, wanted))
+            tables.append(_compute_metric(prepared, metric, wanted, keys))
     if not tables:
         raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     say("joining profiles")
     return _join(tables, key)
+
+
+def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
+    """What applies each source's key options (normalise, map, de-duplicate) as it is read."""
+    project = prepared.project
+    return Keys(project.key, prepared.registry, project.context(prepared.as_of.instant),
+                report if report is not None else DataReport())
+
+
+def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
+                columns: Sequence[str] | None = None) -> pa.Table:
+    """An event source's table, its keys normalised and mapped as its options say."""
+    keys = keys or key_policy(prepared)
+    if columns is None and name in keys.events:
+        return keys.events[name]
+    source = prepared.event_sources[name]
+    try:
+        data = source.read(columns)
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
+                          f"{type(error).__name__}: {error}") from error
+    table = keys.apply(name, source, data.read_all() if isinstance(data, pa.RecordBatchReader) else data,
+                       profiles=False)
+    if columns is None:
+        keys.events[name] = table
+    return table
 
 
 def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
@@ -181,15 +221,20 @@ def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
     return found
 
 
-def _read_profiles(name: str, source: Source, columns: list[Column], key: str) -> pa.Table:
+def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
+                   keys: Keys | None = None) -> pa.Table:
+    names = [c.name for c in columns]
+    extra = [c for c in keys.extra_columns(source) if c not in names] if keys else []
     try:
-        data = source.read([c.name for c in columns])
+        data = source.read(names + extra)
     except SegmintError:
         raise
     except Exception as error:
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
     table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    if keys is not None:
+        table = keys.apply(name, source, table, profiles=True)
     check_keys(table, key, source=name)
     missing = [c.name for c in columns if c.name not in table.column_names]
     if missing:
@@ -198,11 +243,10 @@ def _read_profiles(name: str, source: Source, columns: list[Column], key: str) -
         [key] + [c.physical for c in columns])
 
 
-def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column]) -> pa.Table:
-    events = {}
-    for role in metric.requires:
-        data = prepared.event_sources[role].read(None)
-        events[role] = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
+                    keys: Keys | None = None) -> pa.Table:
+    keys = keys or key_policy(prepared)
+    events = {role: read_events(prepared, role, keys) for role in metric.requires}
     project = prepared.project
     context = MetricContext(
         events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
@@ -244,6 +288,8 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
     if unknown:
         raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: {', '.join(sinks) or 'none'}")
     chosen: dict[str, Sink] = {n: s for n, s in sinks.items() if not only or n in only}
+    if not dry_run:
+        write_quarantine(outcome.report, prepared.project.state_path)
     deliveries = []
     for name, sink in chosen.items():
         try:
