@@ -106,7 +106,7 @@ def write_snapshot(state_dir: str | os.PathLike[str], result: RunResult,
     runs = Path(state_dir) / RUNS
     info = {
         "run_id": run_id,
-        "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "as_of": result.as_of.isoformat(),
         "key": result.key,
         "customers": result.membership.num_rows,
