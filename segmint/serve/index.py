@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from segmint.engine.errors import DataError
+from segmint.engine.holdout import key_text
 
 log = logging.getLogger("segmint.serve")
 
@@ -134,13 +135,10 @@ def _body(extra: dict[str, str], names: list[str], labels: dict[str, str]) -> by
 
 
 def _key_texts(keys: pa.ChunkedArray) -> list[str]:
+    """Keys as text, as the holdout hashes them (a whole float key as its integer)."""
     if pa.types.is_dictionary(keys.type):
         keys = keys.cast(keys.type.value_type)
-    if pa.types.is_floating(keys.type):  # whole float keys as their integer, like the holdout
-        whole = pc.equal(pc.floor(keys), keys)
-        if pc.all(whole).as_py():
-            keys = keys.cast(pa.int64(), safe=False)
-    return [str(k) for k in keys.to_pylist()] if not pa.types.is_string(keys.type) else keys.to_pylist()
+    return key_text(keys)
 
 
 def _combinations(
