@@ -83,6 +83,8 @@ class Project:
     consent: Mapping[str, str] = attrs.field(factory=dict)
     #: Contact identifier columns by kind (``[identifiers] email = "email"``): email, phone.
     identifiers: Mapping[str, str] = attrs.field(factory=dict)
+    #: Options of ``segmint serve`` (``[serve]``), checked by the serve command.
+    serve: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
