@@ -24,6 +24,10 @@ from segmint.engine.evaluator import HOLDOUT_SUFFIX, evaluate_checked
 from segmint.engine.runner import Prepared
 
 
+#: Event aggregates (`count(orders, last 30d)`), where the language has them.
+_AGGREGATE = getattr(ast, "Aggregate", None)
+
+
 class NotEvaluable(SegmintError):
     """A request the service cannot answer from one profile (HTTP 422)."""
 
@@ -127,7 +131,9 @@ def _reasons(checked: CheckedRules) -> dict[str, str]:
         statement = next(s for s in checked.rules.statements if s.name == name)
         reason = None
         for node in _nodes(statement):
-            if isinstance(node, ast.Rank):
+            if _AGGREGATE is not None and isinstance(node, _AGGREGATE):
+                reason = f"'{_text(texts, node)}' aggregates event data from '{node.source}'"
+            elif isinstance(node, ast.Rank):
                 reason = f"'{_text(texts, node)}' ranks the customer among all customers"
             elif isinstance(node, ast.Name) and id(node) in checked.bindings:
                 binding = checked.binding(node)

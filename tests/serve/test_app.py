@@ -311,3 +311,24 @@ def test_event_data_rules_are_not_evaluable(tmp_path: Path) -> None:
     decision = evaluator.evaluate({"customer_id": 1})
     assert "event data" in decision.not_evaluated["frequent"]
     assert decision.segments == ["any_"]
+
+
+def test_event_aggregates_are_not_evaluable(tmp_path: Path) -> None:
+    """`count(orders, last 30d)` needs the customer's order history, not a profile."""
+    (tmp_path / "rules.seg").write_text(
+        "segment recent_buyer: count(orders, last 30d) >= 1\nsegment adult: age >= 18\n")
+    (tmp_path / "customers.csv").write_text("customer_id,age\n1,20\n")
+    (tmp_path / "orders.csv").write_text("customer_id,order_date,amount\n1,2026-01-20,10\n")
+    (tmp_path / "segmint.toml").write_text(
+        'rules = ["rules.seg"]\nas_of = "2026-02-01"\n'
+        '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
+        '[sources.orders]\nplugin = "csv"\nrole = "events"\npath = "orders.csv"\n'
+        'timestamp_column = "order_date"\n')
+    try:
+        prepared = prepare(load_project(tmp_path / "segmint.toml"), get_registry())
+    except Exception as error:
+        pytest.skip(f"no event aggregates in this rules language: {error}")
+    decision = RealtimeEvaluator(prepared).evaluate({"customer_id": 1, "age": 30})
+    assert decision.segments == ["adult"]
+    assert "aggregates event data from 'orders'" in decision.not_evaluated["recent_buyer"]
+    assert "count(orders, last 30d)" in decision.not_evaluated["recent_buyer"]
