@@ -19,7 +19,9 @@ import pyarrow.csv as pacsv
 
 from segmint.engine.errors import DataError
 
-from .file_common import COLUMN_TYPES, FileSource, check_column_types, check_encoding, is_utf8
+from .file_common import (
+    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8, type_name,
+)
 
 LIST_TYPE = "list[string]"
 _CONVERSION = re.compile(
@@ -74,11 +76,22 @@ class CsvSource(FileSource):
     description = "delimited text files (.csv, .tsv)"
     Options = CsvOptions
     extensions = (".csv", ".tsv")
+    skips_bad_rows = True
 
     def _read_schema(self) -> pa.Schema:
-        with pacsv.open_csv(self.path, **self._reader_options()) as reader:
+        if self.on_bad_rows == "skip":  # bad rows in the first block must not stop the schema
+            typed = {n: pa.string() for n in self._column_types()}
+            options = self._reader_options(column_types=typed, invalid_row_handler=lambda row: "skip")
+        else:
+            options = self._reader_options()
+        with pacsv.open_csv(self.path, **options) as reader:
             schema = reader.schema
         self._check_text(schema)
+        self._check_delimiter(schema)
+        if self.on_bad_rows == "skip":
+            for name, arrow_type in self._column_types().items():
+                if name in schema.names:
+                    schema = schema.set(schema.get_field_index(name), pa.field(name, arrow_type))
         for name in self._list_columns():
             if name in schema.names:
                 index = schema.get_field_index(name)
@@ -86,8 +99,69 @@ class CsvSource(FileSource):
         return schema
 
     def _read_table(self, names: list[str]) -> pa.Table:
+        if self.on_bad_rows == "skip":
+            return self._split_lists(self._read_skipping(names))
         table = pacsv.read_csv(self.path, **self._reader_options(include=names))
         self._check_text(table.schema)
+        return self._split_lists(table)
+
+    def _read_skipping(self, names: list[str]) -> pa.Table:
+        """Read every cell as text, leave out malformed rows and rows with a cell that does
+        not fit its column's type (each reported through `bad_row`), then convert."""
+        schema = self._read_schema()
+        malformed: list[Any] = []
+
+        def keep(row: Any) -> str:
+            malformed.append(row)
+            return "skip"
+
+        options = self._reader_options(
+            include=names, column_types={n: pa.string() for n in names},
+            use_threads=False, invalid_row_handler=keep,
+        )
+        table = pacsv.read_csv(self.path, **options)
+        self._check_text(table.schema)
+        for row in malformed:
+            message = f"expected {row.expected_columns} columns, got {row.actual_columns}"
+            self.bad_row(self.error(message, row=row.number), text=row.text)
+        skipped = {row.number for row in malformed}
+        numbers = [n for n in range(2, table.num_rows + len(skipped) + 2) if n not in skipped]
+        bad: set[int] = set()
+        for name in names:
+            target = schema.field(name).type
+            if target == pa.string() or pa.types.is_list(target):
+                continue
+            converted, cells = convert_cells(table[name], target)
+            for i in cells:
+                value = table[name][i].as_py()
+                self.bad_row(
+                    self.error(f"cannot read '{value}' as {type_name(target)}", row=numbers[i], column=name),
+                    text=self._row_text(table, i),
+                )
+            bad.update(cells)
+            table = table.set_column(table.column_names.index(name), name, converted)
+        if bad:
+            table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+        return table
+
+    def _row_text(self, table: pa.Table, index: int) -> str:
+        values = table.slice(index, 1).to_pylist()[0].values()
+        return self._delimiter().join("" if v is None else str(v) for v in values)
+
+    def _check_delimiter(self, schema: pa.Schema) -> None:
+        """A header read as one column that holds another separator: the wrong delimiter."""
+        if len(schema) != 1 or self.context.key in schema.names:
+            return
+        header = schema.names[0]
+        for candidate in (";", "\t", "|", ","):
+            if candidate != self._delimiter() and candidate in header:
+                shown = "\\t" if candidate == "\t" else candidate
+                raise self.error(
+                    f"the header reads as one column '{header}'; the file looks separated by"
+                    f" '{shown}', not '{self._delimiter()}': set delimiter = \"{shown}\""
+                )
+
+    def _split_lists(self, table: pa.Table) -> pa.Table:
         separator = r"\s*" + re.escape(self.options.list_separator) + r"\s*"
         for name in self._list_columns():
             if name in table.column_names:

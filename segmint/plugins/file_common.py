@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmint.engine.errors import DataError
 from segmint.engine.plugin_api import PluginContext, Source
@@ -189,6 +190,43 @@ class FileSource(Source):
             raise self.encoding_error(getattr(self.options, "encoding", "utf-8")) from None
         except pa.ArrowException as exc:
             raise self._explain(exc) from None
+
+
+def convert_cells(
+    values: pa.ChunkedArray | pa.Array, target: pa.DataType, *, block: int = 4096
+) -> tuple[pa.Array, list[int]]:
+    """`values` cast to `target`, and the positions of the cells that do not fit it (null in
+    the result). Blocks that cast whole are cast at once; only a failing block goes cell by
+    cell, so a file with a few bad cells costs little more than one without."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    parts, bad = [], []
+    for start in range(0, len(values), block):
+        part = values.slice(start, block)
+        try:
+            parts.append(pc.cast(part, target))
+            continue
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        cells = []
+        for offset, cell in enumerate(part):
+            try:
+                cells.append(pc.cast(pa.array([cell.as_py()], part.type), target)[0].as_py())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                cells.append(None)
+                bad.append(start + offset)
+        parts.append(pa.array(cells, target))
+    if not parts:
+        return pa.array([], target), bad
+    return pa.concat_arrays(parts), bad
+
+
+def type_name(arrow_type: pa.DataType) -> str:
+    """The ``columns`` option's name for an Arrow type, where there is one."""
+    for name, known in COLUMN_TYPES.items():
+        if known == arrow_type:
+            return name
+    return str(arrow_type)
 
 
 def _compatible(promised: pa.DataType, actual: pa.DataType) -> bool:

@@ -7,8 +7,10 @@ count from the start of a block, so on an error the file is scanned to find the 
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,14 @@ import pyarrow.json as pajson
 
 from segmint.engine.errors import DataError
 
-from .file_common import COLUMN_TYPES, FileSource, check_column_types, check_encoding, is_utf8
+from .file_common import (
+    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8,
+)
 
 _TYPE_CHANGE = re.compile(r"Column\((/[^)]*)\) changed from (\w+) to (\w+)")
 _IN_ROW = re.compile(r"\s*in row \d+\s*$")
+#: Under on_bad_rows = "skip", the schema comes from this many good lines.
+SCHEMA_LINES = 10_000
 
 
 @attrs.frozen
@@ -47,6 +53,7 @@ class JsonlSource(FileSource):
     description = "JSON Lines files (.jsonl, .ndjson)"
     Options = JsonlOptions
     extensions = (".jsonl", ".ndjson")
+    skips_bad_rows = True
 
     def _stream(self) -> pa.NativeFile:
         stream = pa.input_stream(str(self.path))
@@ -55,8 +62,12 @@ class JsonlSource(FileSource):
         return pa.transcoding_input_stream(stream, self.options.encoding, "utf-8")
 
     def _read_schema(self) -> pa.Schema:
-        with self._stream() as stream, pajson.open_json(stream) as reader:
-            schema = reader.schema
+        if self.on_bad_rows == "skip":  # from the first good lines, bad ones passed over
+            lines = [line for _, line in self._good_lines(limit=SCHEMA_LINES, report=False)]
+            schema = pajson.read_json(io.BytesIO("".join(lines).encode("utf-8"))).schema
+        else:
+            with self._stream() as stream, pajson.open_json(stream) as reader:
+                schema = reader.schema
         for name, type_name in self.options.columns.items():
             if name in schema.names:
                 index = schema.get_field_index(name)
@@ -64,6 +75,8 @@ class JsonlSource(FileSource):
         return schema
 
     def _read_table(self, names: list[str]) -> pa.Table:
+        if self.on_bad_rows == "skip":
+            return self._read_skipping(names)
         with self._stream() as stream:
             table = pajson.read_json(stream).select(names)
         self._check_text(table)
@@ -71,6 +84,71 @@ class JsonlSource(FileSource):
             if name in table.column_names:
                 table = self._cast(table, name, COLUMN_TYPES[type_name])
         return table
+
+    def _read_skipping(self, names: list[str]) -> pa.Table:
+        """Leave out lines that are not JSON objects, whose values change JSON type from the
+        earlier lines', or that do not fit the ``columns`` types (each through `bad_row`)."""
+        good = list(self._good_lines())
+        kept = [line for _, line in good]
+        numbers = [number for number, _ in good]
+        if not kept:
+            raise self.error("no row could be read")
+        table = pajson.read_json(io.BytesIO("".join(kept).encode("utf-8")))
+        missing = [n for n in names if n not in table.column_names]
+        if missing:
+            raise self.error(f"no row has column '{missing[0]}'")
+        table = table.select(names)
+        self._check_text(table)
+        bad: set[int] = set()
+        for name, type_name in self.options.columns.items():
+            if name not in table.column_names:
+                continue
+            converted, cells = convert_cells(table[name], COLUMN_TYPES[type_name])
+            for i in cells:
+                message = f"cannot read {json.dumps(table[name][i].as_py())} as {type_name}"
+                self.bad_row(self.error(message, row=numbers[i], column=name), text=kept[i].rstrip("\n"))
+            bad.update(cells)
+            table = table.set_column(table.column_names.index(name), name, converted)
+        if bad:
+            table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+        return table
+
+    def _good_lines(self, limit: int | None = None, report: bool = True) -> Iterator[tuple[int, str]]:
+        """(line number, line) of the lines that are JSON objects whose values keep the JSON
+        type of earlier lines; the others go to `bad_row` when `report`."""
+        kinds: dict[str, str] = {}
+        found = 0
+        with self.path.open(encoding=self.options.encoding) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                text = line.rstrip("\r\n")
+                reason, column = None, None
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    reason = f"not valid JSON: {exc.args[0]}"
+                else:
+                    if not isinstance(value, dict):
+                        reason = "the line is not a JSON object"
+                    else:
+                        column = next((c for c, v in value.items() if c in kinds
+                                       and _json_kind(v) not in (None, kinds[c])), None)
+                        if column is not None:
+                            reason = (f"values change type from {kinds[column]}"
+                                      f" to {_json_kind(value[column])}")
+                if reason is not None:
+                    if report:
+                        self.bad_row(self.error(reason, row=number, column=column), text=text)
+                    continue
+                for name, v in value.items():
+                    kind = _json_kind(v)
+                    if kind is not None:
+                        kinds.setdefault(name, kind)
+                yield number, text + "\n"
+                found += 1
+                if limit is not None and found >= limit:
+                    return
 
     def _cast(self, table: pa.Table, name: str, to: pa.DataType) -> pa.Table:
         try:
