@@ -35,9 +35,10 @@ import logging
 import os
 import random
 import re
+import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +49,8 @@ import pyarrow as pa
 from segmint.engine.atomic import atomic_write
 from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.hookspecs import hookimpl
-from segmint.engine.plugin_api import Delivery, PluginContext, RunResult, Sink
+from segmint.engine.plugin_api import Delivery, PluginContext, RunResult
+from segmint.engine.sync import ADD, Batch, DiffSink, Plan, SyncState, audiences, sink_lock
 
 log = logging.getLogger("segmint.mailchimp")
 
@@ -105,129 +107,7 @@ class MailchimpError(SegmintError):
     """Mailchimp refused a request for good (a 4xx other than 429, or retries ran out)."""
 
 
-# -- delivered state ---------------------------------------------------------------------
-
-
-class DeliveredState:
-    """What this sink delivered, confirmed by Mailchimp: the contacts known to be in the
-    audience, the addresses carrying each tag, and the addresses that failed for good.
-
-    It lives in ``state.json`` (rewritten atomically at the end of a sync) plus
-    ``journal.jsonl``, to which each confirmed batch is appended and fsynced; loading
-    replays the journal over the state (a torn last line, from a kill mid-write, is
-    ignored), so a killed sync loses nothing it had confirmed.
-    """
-
-    def __init__(self, directory: Path, list_id: str) -> None:
-        self.directory = directory
-        self.list_id = list_id
-        self.contacts: set[str] = set()
-        self.tags: dict[str, set[str]] = {}
-        self.failed: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
-        self._journal: Any = None
-
-    @property
-    def state_file(self) -> Path:
-        return self.directory / "state.json"
-
-    @property
-    def journal_file(self) -> Path:
-        return self.directory / "journal.jsonl"
-
-    def load(self) -> DeliveredState:
-        if self.state_file.is_file():
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
-            if data.get("list_id") == self.list_id:
-                self.contacts = set(data.get("contacts", ()))
-                self.tags = {t: set(m) for t, m in data.get("tags", {}).items()}
-                self.failed = dict(data.get("failed", {}))
-        if self.journal_file.is_file():
-            with self.journal_file.open(encoding="utf-8") as lines:
-                for line in lines:
-                    try:
-                        entry = json.loads(line)
-                    except ValueError:
-                        break  # a line torn by a kill: its batch was never counted as done
-                    if entry.get("list_id") == self.list_id:
-                        self._apply(entry)
-        return self
-
-    def _apply(self, entry: dict[str, Any]) -> None:
-        op, emails = entry["op"], entry.get("emails", ())
-        if op == "contacts":
-            self.contacts.update(emails)
-        elif op == "forget_contacts":
-            self.contacts.difference_update(emails)
-        elif op == "tag":
-            self.tags.setdefault(entry["tag"], set()).update(emails)
-        elif op == "untag":
-            self.tags.setdefault(entry["tag"], set()).difference_update(emails)
-        elif op == "failed":
-            self.failed.update(entry["failures"])
-        elif op == "unfail":
-            for address in emails:
-                self.failed.pop(address, None)
-
-    def record(self, op: str, **fields: Any) -> None:
-        """Apply one confirmed change and make it durable before returning."""
-        entry = {"list_id": self.list_id, "op": op, **fields}
-        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-        with self._lock:
-            if self._journal is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._journal = self.journal_file.open("a", encoding="utf-8")
-            self._journal.write(line)
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
-            self._apply(entry)
-
-    def compact(self) -> None:
-        """Fold the journal into ``state.json`` (atomically) and start a new journal."""
-        with self._lock:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-            data = {
-                "list_id": self.list_id,
-                "contacts": sorted(self.contacts),
-                "tags": {t: sorted(m) for t, m in sorted(self.tags.items()) if m},
-                "failed": dict(sorted(self.failed.items())),
-            }
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with atomic_write(self.state_file) as temp:
-                temp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-            self.journal_file.unlink(missing_ok=True)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-
-
-# -- the plan: what to send --------------------------------------------------------------
-
-
-@attrs.define
-class Plan:
-    """The changes one sync makes: contacts to create, tag additions and removals."""
-
-    #: address (lower-cased) -> (address as written, status for a new contact)
-    contacts: dict[str, tuple[str, str]] = attrs.field(factory=dict)
-    add: dict[str, list[str]] = attrs.field(factory=dict)  # tag -> addresses
-    remove: dict[str, list[str]] = attrs.field(factory=dict)
-    without_email: int = 0
-    without_consent: int = 0
-    failed_before: int = 0
-
-    @property
-    def added(self) -> int:
-        return sum(len(v) for v in self.add.values())
-
-    @property
-    def removed(self) -> int:
-        return sum(len(v) for v in self.remove.values())
+# -- the sink ----------------------------------------------------------------------------
 
 
 def is_consent(value: Any) -> bool:
@@ -247,15 +127,30 @@ def subscriber_hash(address: str) -> str:
     return hashlib.md5(address.lower().encode()).hexdigest()
 
 
-# -- the sink ----------------------------------------------------------------------------
+@attrs.define
+class _People:
+    """Addresses of a run's customers: lower-cased (the sync's keys), as written, consent."""
+
+    address_of: dict[Any, str | None] = attrs.field(factory=dict)
+    written: dict[str, str] = attrs.field(factory=dict)
+    consent: dict[str, bool] = attrs.field(factory=dict)
 
 
-class MailchimpSink(Sink):
+@attrs.define
+class _Outcome:
+    created: int = 0
+    added: int = 0
+    removed: int = 0
+    failures: dict[str, dict[str, str]] = attrs.field(factory=dict)
+
+
+class MailchimpSink(DiffSink):
     """Syncs segments to tags of a Mailchimp audience."""
 
     name = "mailchimp"
     description = "tags on a Mailchimp audience, one per segment, synced incrementally"
     Options = MailchimpOptions
+    batch_size = MAX_BATCH
 
     def __init__(self, sink_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(sink_name, options, context)
@@ -268,133 +163,127 @@ class MailchimpSink(Sink):
         if options.base_url is not None and not options.base_url.startswith(("http://", "https://")):
             raise ConfigError(f"sink '{sink_name}': base_url must start with http:// or https://")
         self._key: str | None = None
+        self._people = _People()
 
-    # Profile columns the sink sends, read even when no rule uses them.
     def profile_columns(self) -> Sequence[str]:
         return [c for c in (self.options.email_column, self.options.consent_column) if c]
 
-    @property
-    def state_directory(self) -> Path:
-        root = self.context.state_dir or (self.context.project_dir / ".segmint")
-        return root / "sinks" / self.sink_name
+    def target(self) -> str:
+        return f"Mailchimp audience {self.options.list_id}"
 
     @property
     def report_file(self) -> Path:
-        return self.state_directory / "report.json"
+        return self.sync_directory() / "report.json"
 
-    def _target(self) -> str:
-        return f"Mailchimp audience {self.options.list_id}"
+    @property
+    def failures_file(self) -> Path:
+        return self.sync_directory() / "failed.json"
 
-    # -- planning ------------------------------------------------------------------------
+    def tag(self, audience: str) -> str:
+        return self.options.tag_prefix + audience
 
-    def _segments(self, result: RunResult) -> list[str]:
-        available = [s.name for s in result.segments if s.kind == "segment"]
-        if not self.options.segments:
-            return available
-        for name in self.options.segments:
-            if name not in available:
-                known = ", ".join(available) or "none"
-                raise ConfigError(f"sink '{self.sink_name}': unknown segment '{name}';"
-                                  f" the rules define: {known}")
-        return list(self.options.segments)
+    # -- what to deliver -----------------------------------------------------------------
 
-    def _people(self, result: RunResult) -> tuple[dict[Any, str | None], dict[str, bool]]:
-        """Each key's address (lower-cased, None when missing) and each address's consent."""
+    def _read_people(self, result: RunResult) -> _People:
         profiles = result.profiles
         email_column, consent_column = self.options.email_column, self.options.consent_column
-        for column in (email_column, consent_column):
+        for option, column in (("email_column", email_column), ("consent_column", consent_column)):
             if column is not None and column not in profiles.column_names:
-                raise ConfigError(
-                    f"sink '{self.sink_name}': the profiles have no column '{column}'"
-                    f" (set {'email_column' if column == email_column else 'consent_column'})")
+                raise ConfigError(f"sink '{self.sink_name}': the profiles have no column"
+                                  f" '{column}' (set {option})")
         keys = profiles.column(result.key).to_pylist()
         emails = profiles.column(email_column).to_pylist()
         consents = (profiles.column(consent_column).to_pylist() if consent_column
                     else [False] * len(keys))
-        address_of: dict[Any, str | None] = {}
-        written: dict[str, str] = {}
-        consent: dict[str, bool] = {}
+        people = _People()
         for key, address, agreed in zip(keys, emails, consents):
             text = str(address).strip() if address is not None else ""
             if not text:
-                address_of[key] = None
+                people.address_of[key] = None
                 continue
             lower = text.lower()
-            address_of[key] = lower
-            written.setdefault(lower, text)
+            people.address_of[key] = lower
+            people.written.setdefault(lower, text)
             # An address shared by several profiles counts as consenting only if all do.
-            consent[lower] = consent.get(lower, True) and is_consent(agreed)
-        self._written = written
-        return address_of, consent
+            people.consent[lower] = people.consent.get(lower, True) and is_consent(agreed)
+        return people
 
-    def plan(self, result: RunResult, state: DeliveredState) -> Plan:
-        plan = Plan()
-        address_of, consent = self._people(result)
-        membership = result.membership
-        keys = membership.column(result.key).to_pylist()
+    def _load_failures(self) -> dict[str, dict[str, str]]:
+        try:
+            return dict(json.loads(self.failures_file.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            return {}
+
+    def current(self, result: RunResult, failed: dict[str, dict[str, str]]
+                ) -> tuple[dict[str, pa.Array], dict[str, int]]:
+        """The addresses that should carry each tag (by audience name), and how many
+        members were left out: without an address, without consent, refused before."""
+        people = self._people = self._read_people(result)
         transactional = self.options.without_consent == "transactional"
-        left_out_email: set[Any] = set()
-        left_out_consent: set[str] = set()
-        failed_before: set[str] = set()
-        for segment in self._segments(result):
-            tag = self.options.tag_prefix + segment
-            column = membership.column(segment).to_pylist()
+        by_key = audiences(result.membership, result.key, self.segments(), result.segments)
+        left_out: dict[str, set[Any]] = {"email": set(), "consent": set(), "failed": set()}
+        current: dict[str, pa.Array] = {}
+        for audience, keys in by_key.items():
             wanted: set[str] = set()
-            for key, member in zip(keys, column):
-                if not member:
-                    continue
-                address = address_of.get(key)
+            for key in keys.to_pylist():
+                address = people.address_of.get(key)
                 if address is None:
-                    left_out_email.add(key)
-                    continue
-                if not consent.get(address) and not transactional:
-                    left_out_consent.add(address)
-                    continue
-                wanted.add(address)
-            delivered = state.tags.get(tag, set())
-            adds = []
-            for address in sorted(wanted - delivered):
-                if address in state.failed and not self.options.retry_failed:
-                    failed_before.add(address)
-                    continue
-                adds.append(address)
-                if address not in state.contacts:
-                    status = "subscribed" if consent.get(address) else "transactional"
-                    plan.contacts[address] = (self._written.get(address, address), status)
-            if adds:
-                plan.add[tag] = adds
-            removes = sorted(delivered - wanted)
-            if removes:
-                plan.remove[tag] = removes
-        plan.without_email = len(left_out_email)
-        plan.without_consent = len(left_out_consent)
-        plan.failed_before = len(failed_before)
-        return plan
+                    left_out["email"].add(key)
+                elif not people.consent.get(address) and not transactional:
+                    left_out["consent"].add(address)
+                elif address in failed and not self.options.retry_failed:
+                    left_out["failed"].add(address)
+                else:
+                    wanted.add(address)
+            current[audience] = pa.array(sorted(wanted), pa.string())
+        return current, {reason: len(found) for reason, found in left_out.items()}
 
     # -- delivering ----------------------------------------------------------------------
 
     def deliver(self, result: RunResult, *, dry_run: bool = False) -> Delivery:
-        state = DeliveredState(self.state_directory, self.options.list_id).load()
-        plan = self.plan(result, state)
-        skipped = plan.without_email + plan.without_consent + plan.failed_before
-        messages = self._plan_messages(plan)
-        if dry_run:
-            return self._delivery(added=plan.added, removed=plan.removed, skipped=skipped,
+        failed = self._load_failures()
+        current, left_out = self.current(result, failed)
+        skipped = sum(left_out.values())
+        directory = self.sync_directory()
+        sync_id = result.run_id or secrets.token_hex(8)
+        size = self.options.batch_size
+        if dry_run:  # reads the state, writes nothing, sends nothing
+            plan = SyncState(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
+                                             batch_size=size)
+            messages = self._plan_messages(plan) + self._left_out(left_out)
+            return self._delivery(added=plan.changes.count("added"),
+                                  removed=plan.changes.count("removed"), skipped=skipped,
                                   dry_run=True, messages=messages)
         key = self._api_key()
+        outcome = _Outcome()
         try:
-            with _Client(self, key) as client:
-                outcome = _Sync(self, client, state, plan).run()
+            with sink_lock(directory, self.sink_name):
+                state = SyncState(directory)
+                try:
+                    plan = state.plan(current, sync_id=sync_id, sink=self.sink_name,
+                                      batch_size=size)
+                    with _Client(self, key) as client:
+                        _Sync(self, client, state, plan, outcome).run()
+                    state.commit()
+                finally:
+                    state.close()
+                    if outcome.failures:
+                        self._save_failures({**failed, **outcome.failures}, sync_id)
         except SegmintError as error:
             raise MailchimpError(self._redact(str(error))) from None
         except Exception as error:
             raise MailchimpError(self._redact(
                 f"sink '{self.sink_name}': {type(error).__name__}: {error}")) from None
-        finally:
-            state.close()
-        state.compact()
-        self._write_report(result, plan, outcome)
-        messages = self._outcome_messages(plan, outcome)
+        if self.options.retry_failed and failed:
+            retried = {a for a in failed if a not in outcome.failures}
+            if retried:
+                self._save_failures({a: f for a, f in failed.items() if a not in retried},
+                                    sync_id, replace=True)
+        self._write_report(result, outcome, left_out)
+        messages = self._plan_messages(plan, pending_only=True) + self._outcome_messages(
+            outcome, left_out)
         return self._delivery(added=outcome.added, removed=outcome.removed,
                               skipped=skipped + len(outcome.failures), messages=messages)
 
@@ -402,48 +291,62 @@ class MailchimpSink(Sink):
         extra = {}
         if "messages" in attrs.fields_dict(Delivery):
             extra["messages"] = tuple(messages)
-        else:
-            for message in messages:
-                print(f"sink {self.sink_name}: {message}")
-        return Delivery(sink=self.sink_name, target=self._target(), **counts, **extra)
+        return Delivery(sink=self.sink_name, target=self.target(), **counts, **extra)
 
-    def _plan_messages(self, plan: Plan) -> list[str]:
+    def _plan_messages(self, plan: Plan, pending_only: bool = False) -> list[str]:
         messages = []
-        for tag in sorted(set(plan.add) | set(plan.remove)):
-            messages.append(f"tag '{tag}': {len(plan.add.get(tag, ())):,} to add,"
-                            f" {len(plan.remove.get(tag, ())):,} to remove")
-        if plan.contacts:
-            subscribed = sum(1 for _, s in plan.contacts.values() if s == "subscribed")
-            messages.append(f"{len(plan.contacts):,} contacts to create if the audience lacks"
-                            f" them ({subscribed:,} as subscribed,"
-                            f" {len(plan.contacts) - subscribed:,} as transactional)")
-        messages.extend(self._left_out(plan))
+        if plan.pending:
+            messages.append(f"{len(plan.pending)} unconfirmed batches of an interrupted"
+                            f" delivery {'sent' if pending_only else 'would be sent'} again")
+        if pending_only:
+            return messages
+        for audience in plan.changes.segments:
+            added = len(plan.changes.added[audience])
+            removed = len(plan.changes.removed[audience])
+            if added or removed:
+                messages.append(f"tag '{self.tag(audience)}': {added:,} to add,"
+                                f" {removed:,} to remove")
+        new = {a for batch in plan if batch.action == ADD for a in batch.keys}
+        if new:
+            subscribed = sum(1 for a in new if self._people.consent.get(a))
+            messages.append(f"{len(new):,} addresses to create as contacts where the audience"
+                            f" lacks them ({subscribed:,} as subscribed,"
+                            f" {len(new) - subscribed:,} as transactional)")
         return messages
 
-    def _left_out(self, plan: Plan) -> list[str]:
+    def _left_out(self, left_out: dict[str, int]) -> list[str]:
         messages = []
-        if plan.without_consent:
-            messages.append(f"{plan.without_consent:,} members left out without consent"
+        if left_out["consent"]:
+            messages.append(f"{left_out['consent']:,} members left out without consent"
                             f" ({self.options.consent_column})")
-        if plan.without_email:
-            messages.append(f"{plan.without_email:,} members left out without an email address")
-        if plan.failed_before:
-            messages.append(f"{plan.failed_before:,} members left out that Mailchimp refused"
-                            f" in an earlier run (see {self.report_file};"
+        if left_out["email"]:
+            messages.append(f"{left_out['email']:,} members left out without an email address")
+        if left_out["failed"]:
+            messages.append(f"{left_out['failed']:,} members left out that Mailchimp refused"
+                            f" in an earlier run (see {self.failures_file};"
                             f" retry_failed = true tries them again)")
         return messages
 
-    def _outcome_messages(self, plan: Plan, outcome: _Outcome) -> list[str]:
+    def _outcome_messages(self, outcome: _Outcome, left_out: dict[str, int]) -> list[str]:
         messages = []
         if outcome.created:
             messages.append(f"{outcome.created:,} new contacts created")
-        messages.extend(self._left_out(plan))
+        messages.extend(self._left_out(left_out))
         if outcome.failures:
             messages.append(f"{len(outcome.failures):,} members refused by Mailchimp"
                             f" (see {self.report_file})")
         return messages
 
-    def _write_report(self, result: RunResult, plan: Plan, outcome: _Outcome) -> None:
+    def _save_failures(self, failures: dict[str, dict[str, str]], sync_id: str,
+                       replace: bool = False) -> None:
+        data = failures if replace else {
+            a: {**f, "run_id": f.get("run_id", sync_id)} for a, f in failures.items()}
+        self.failures_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.failures_file) as temp:
+            temp.write_text(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1),
+                            encoding="utf-8")
+
+    def _write_report(self, result: RunResult, outcome: _Outcome, left_out: dict[str, int]) -> None:
         report = {
             "sink": self.sink_name,
             "list_id": self.options.list_id,
@@ -453,13 +356,13 @@ class MailchimpSink(Sink):
             "created": outcome.created,
             "added": outcome.added,
             "removed": outcome.removed,
-            "left_out_without_consent": plan.without_consent,
-            "left_out_without_email": plan.without_email,
-            "left_out_failed_before": plan.failed_before,
+            "left_out_without_consent": left_out["consent"],
+            "left_out_without_email": left_out["email"],
+            "left_out_refused_before": left_out["failed"],
             "failures": [{"email": address, **failure}
                          for address, failure in sorted(outcome.failures.items())],
         }
-        self.state_directory.mkdir(parents=True, exist_ok=True)
+        self.report_file.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(self.report_file) as temp:
             temp.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
@@ -477,8 +380,8 @@ class MailchimpSink(Sink):
     def base_url(self, key: str) -> str:
         if self.options.base_url:
             return self.options.base_url.rstrip("/")
-        _, _, data_center = key.rpartition("-")
-        if not _ or not _DATA_CENTER.match(data_center):
+        secret, _, data_center = key.rpartition("-")
+        if not secret or not _DATA_CENTER.match(data_center):
             raise ConfigError(
                 f"sink '{self.sink_name}': the API key in {self.options.api_key_env} does not"
                 f" end in a data center such as '-us6'")
@@ -585,46 +488,38 @@ def _retry_after(value: str | None) -> float | None:
 # -- the sync ----------------------------------------------------------------------------
 
 
-@attrs.define
-class _Outcome:
-    created: int = 0
-    added: int = 0
-    removed: int = 0
-    failures: dict[str, dict[str, str]] = attrs.field(factory=dict)
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start:start + size])
-
-
 class _Sync:
-    """Carries out a plan: contacts, then tag additions, then removals; each batch is
-    recorded in the delivered state as soon as Mailchimp confirmed it."""
+    """Carries out a plan: first the batches an interrupted sync left unconfirmed, then the
+    new ones, up to ``max_connections`` at a time. Each batch is journalled before it is
+    sent and confirmed in the delivered state once Mailchimp answered for it."""
 
-    def __init__(self, sink: MailchimpSink, client: _Client, state: DeliveredState,
-                 plan: Plan) -> None:
+    def __init__(self, sink: MailchimpSink, client: _Client, state: SyncState, plan: Plan,
+                 outcome: _Outcome) -> None:
         self.sink, self.client, self.state, self.plan = sink, client, state, plan
         self.list_id = sink.options.list_id
-        self.size = sink.options.batch_size
-        self.outcome = _Outcome()
+        self.outcome = outcome
         self._lock = threading.Lock()
+        self.segment_ids: dict[str, int] = {}
+        self.unknown: set[str] = set()  # entering addresses whose consent is no longer known
 
-    def run(self) -> _Outcome:
-        self._parallel(self._create_contacts, _chunks(sorted(self.plan.contacts), self.size))
-        if self.plan.add or self.plan.remove:
-            segment_ids = self._tag_ids(set(self.plan.add))
-            jobs = [(tag, chunk, True) for tag, emails in self.plan.add.items()
-                    for chunk in _chunks([e for e in emails if e not in self.outcome.failures],
-                                         self.size)]
-            self._parallel(lambda job: self._tag(segment_ids, *job), jobs)
-            jobs = [(tag, chunk, False) for tag, emails in self.plan.remove.items()
-                    for chunk in _chunks(emails, self.size)]
-            self._parallel(lambda job: self._tag(segment_ids, *job), jobs)
-        return self.outcome
+    def run(self) -> None:
+        batches = list(self.plan)
+        if not batches:
+            return
+        self.segment_ids = self._tag_ids({self.sink.tag(b.segment) for b in batches},
+                                         {self.sink.tag(b.segment) for b in batches
+                                          if b.action == ADD})
+        # Contacts first, each address once, in batches; creating is idempotent, so after
+        # a kill the next run simply asks again.
+        entering = list(dict.fromkeys(a for b in batches if b.action == ADD for a in b.keys))
+        size = self.sink.options.batch_size
+        self._parallel(self._create_contacts,
+                       [entering[i:i + size] for i in range(0, len(entering), size)])
+        # Interrupted batches first: the new ones were planned as if those had been applied.
+        self._parallel(self._one, list(self.plan.pending))
+        self._parallel(self._one, list(self.plan.batches))
 
-    def _parallel(self, work: Callable[[Any], None], jobs: Iterable[Any]) -> None:
-        jobs = list(jobs)
+    def _parallel(self, work: Callable[[Any], None], jobs: list[Any]) -> None:
         if not jobs:
             return
         workers = min(self.sink.options.max_connections, len(jobs))
@@ -634,92 +529,118 @@ class _Sync:
             for future in futures:
                 try:
                     future.result()
-                except BaseException as exc:  # the first error wins; the rest still finish
+                except BaseException as exc:  # the first error wins; the others finish
                     if error is None:
                         error = exc
-            if error is not None:
-                raise error
+        if error is not None:
+            raise error
 
-    def _fail(self, failures: dict[str, dict[str, str]]) -> None:
-        if failures:
-            self.state.record("failed", failures=failures)
-            with self._lock:
-                self.outcome.failures.update(failures)
-
-    def _create_contacts(self, chunk: list[str]) -> None:
-        members = [{"email_address": self.plan.contacts[a][0], "status": self.plan.contacts[a][1]}
-                   for a in chunk]
-        answer = self.client.request("POST", f"/lists/{self.list_id}",
-                                     json_body={"members": members, "update_existing": False})
-        created = {m["email_address"].lower() for m in answer.get("new_members", ())}
-        created |= {m["email_address"].lower() for m in answer.get("updated_members", ())}
-        failures: dict[str, dict[str, str]] = {}
-        existing: set[str] = set()
-        for item in answer.get("errors", ()):
-            address = str(item.get("email_address", "")).lower()
-            if item.get("error_code") == "ERROR_CONTACT_EXISTS":
-                existing.add(address)
-            elif address:
-                failures[address] = {"error": str(item.get("error", "")),
-                                     "error_code": str(item.get("error_code", ""))}
-        confirmed = sorted((created | existing) & set(chunk))
-        self._fail(failures)
-        if confirmed:
-            self.state.record("contacts", emails=confirmed)
-            if self.sink.options.retry_failed:
-                self.state.record("unfail", emails=confirmed)
+    def _one(self, batch: Batch) -> None:
         with self._lock:
-            self.outcome.created += len(created & set(chunk))
+            self.state.begin(batch)
+        if batch.action == ADD:
+            rejected = self._add(batch)
+        else:
+            rejected = self._remove(batch)
+        with self._lock:
+            self.state.confirm(batch, sorted(rejected))
+            done = len(set(batch.keys) - rejected)
+            if batch.action == ADD:
+                self.outcome.added += done
+            else:
+                self.outcome.removed += done
 
-    def _tag_ids(self, needed: set[str]) -> dict[str, int]:
+    def _tag_ids(self, tags: set[str], create: set[str]) -> dict[str, int]:
+        """The segment id of each tag, creating those in `create` that do not exist."""
+        ids = self._existing_tags()
+        result: dict[str, int] = {}
+        for tag in sorted(tags):
+            if tag.lower() not in ids and tag in create:
+                try:
+                    made = self.client.request("POST", f"/lists/{self.list_id}/segments",
+                                               json_body={"name": tag, "static_segment": []})
+                    ids[tag.lower()] = int(made["id"])
+                except MailchimpError:
+                    # A retried creation whose first answer was lost: the tag exists now.
+                    ids = self._existing_tags()
+                    if tag.lower() not in ids:
+                        raise
+            if tag.lower() in ids:
+                result[tag] = ids[tag.lower()]
+        return result
+
+    def _existing_tags(self) -> dict[str, int]:
         ids: dict[str, int] = {}
         offset = 0
         while True:
             page = self.client.request("GET", f"/lists/{self.list_id}/segments",
                                        params={"type": "static", "count": 1000, "offset": offset})
-            for segment in page.get("segments", ()):
-                ids.setdefault(segment["name"].lower(), segment["id"])
-            offset += len(page.get("segments", ()))
-            if not page.get("segments") or offset >= page.get("total_items", 0):
-                break
-        result: dict[str, int] = {}
-        for tag in sorted(needed | set(self.plan.remove)):
-            if tag.lower() in ids:
-                result[tag] = ids[tag.lower()]
-            elif tag in needed:
-                created = self.client.request("POST", f"/lists/{self.list_id}/segments",
-                                              json_body={"name": tag, "static_segment": []})
-                result[tag] = created["id"]
-        return result
+            found = page.get("segments") or []
+            for segment in found:
+                ids.setdefault(str(segment["name"]).lower(), int(segment["id"]))
+            offset += len(found)
+            if not found or offset >= int(page.get("total_items", 0)):
+                return ids
 
-    def _tag(self, segment_ids: dict[str, int], tag: str, chunk: list[str], add: bool) -> None:
-        segment_id = segment_ids.get(tag)
-        if segment_id is None:  # the tag is gone from Mailchimp: nobody carries it
-            self.state.record("untag", tag=tag, emails=chunk)
-            with self._lock:
-                self.outcome.removed += len(chunk)
+    def _create_contacts(self, addresses: list[str]) -> None:
+        """Create the contacts the audience lacks (one request per batch); an address
+        Mailchimp refuses is recorded as a failure and not tagged."""
+        people = self.sink._people
+        transactional = self.sink.options.without_consent == "transactional"
+        members = []
+        for address in addresses:
+            if people.consent.get(address):
+                status = "subscribed"
+            elif transactional:
+                status = "transactional"
+            else:  # from an interrupted sync, and no longer known to consent: not created
+                with self._lock:
+                    self.unknown.add(address)
+                continue
+            members.append({"email_address": people.written.get(address, address),
+                            "status": status})
+        if not members:
             return
-        written = [self.sink._written.get(a, a) for a in chunk]
-        body = {"members_to_add": written} if add else {"members_to_remove": written}
-        answer = self.client.request("POST", f"/lists/{self.list_id}/segments/{segment_id}",
-                                     json_body=body)
-        refused: set[str] = set()
-        for item in answer.get("errors", ()):
-            refused.update(str(a).lower() for a in item.get("email_addresses", ()))
-        if add:
-            done = sorted(set(chunk) - refused)
-            if refused:
-                # Not in the audience (archived or deleted since): create them next time.
-                self.state.record("forget_contacts", emails=sorted(refused & set(chunk)))
-            if done:
-                self.state.record("tag", tag=tag, emails=done)
-            with self._lock:
-                self.outcome.added += len(done)
-        else:
-            # A member no longer in the audience carries no tag either: removed all the same.
-            self.state.record("untag", tag=tag, emails=chunk)
-            with self._lock:
-                self.outcome.removed += len(chunk)
+        # update_existing false: the status only applies to contacts this creates; an
+        # existing contact (subscribed, unsubscribed, cleaned...) is left as it is.
+        answer = self.client.request("POST", f"/lists/{self.list_id}",
+                                     json_body={"members": members, "update_existing": False})
+        created = {str(m.get("email_address", "")).lower() for m in answer.get("new_members") or ()}
+        failures: dict[str, dict[str, str]] = {}
+        for item in answer.get("errors") or ():
+            address = str(item.get("email_address", "")).lower()
+            if item.get("error_code") == "ERROR_CONTACT_EXISTS" or not address:
+                continue
+            failures[address] = {"error": str(item.get("error", "")),
+                                 "error_code": str(item.get("error_code", ""))}
+        with self._lock:
+            self.outcome.created += len(created & set(addresses))
+            self.outcome.failures.update(failures)
+
+    def _add(self, batch: Batch) -> set[str]:
+        """Tag the batch's contacts; returns the addresses refused."""
+        rejected = {a for a in batch.keys if a in self.outcome.failures or a in self.unknown}
+        to_tag = [a for a in batch.keys if a not in rejected]
+        if to_tag:
+            people = self.sink._people
+            tag = self.sink.tag(batch.segment)
+            answer = self.client.request(
+                "POST", f"/lists/{self.list_id}/segments/{self.segment_ids[tag]}",
+                json_body={"members_to_add": [people.written.get(a, a) for a in to_tag]})
+            for item in answer.get("errors") or ():
+                # Not in the audience (deleted or archived meanwhile): tried again next run.
+                rejected.update(str(a).lower() for a in item.get("email_addresses") or ())
+        return rejected & set(batch.keys)
+
+    def _remove(self, batch: Batch) -> set[str]:
+        segment_id = self.segment_ids.get(self.sink.tag(batch.segment))
+        if segment_id is not None:  # a tag deleted in Mailchimp is carried by nobody
+            people = self.sink._people
+            self.client.request(
+                "POST", f"/lists/{self.list_id}/segments/{segment_id}",
+                json_body={"members_to_remove": [people.written.get(a, a) for a in batch.keys]})
+        # A contact no longer in the audience carries no tag either: removed all the same.
+        return set()
 
 
 @hookimpl
