@@ -107,7 +107,7 @@ def _step(node: Any, ctx: CompileContext, row: pa.Table, rules: ast.RuleSet) -> 
     inputs = []
     seen: set[str] = set()
     for inner in ast.walk(node):
-        if isinstance(inner, (ast.Name, ast.Call)) and inner is not node or (
+        if isinstance(inner, (ast.Name, ast.Call, ast.Aggregate)) and inner is not node or (
             isinstance(inner, ast.Name) and inner is node and
             ctx.checked.binding(inner).kind == "column"
         ):

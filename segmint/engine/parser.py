@@ -241,6 +241,9 @@ class _Builder(Transformer):
                        "or between 2025-10-01 and 2025-12-31"
                 if isinstance(window, ast.Literal) and window.type == DURATION:
                     hint = f"write it as: last {self._text_of(window)}"
+                elif isinstance(window, _CONDITIONS):
+                    hint = f"a condition on the events goes after 'where': " \
+                           f"{function}({example if function in ('count', 'exists') else target.text} where ...)"
                 raise _Invalid(window.span, f"the second argument of {function}() must be a time "
                                             f"window", hint)
             if len(rest) > 1:
@@ -449,6 +452,11 @@ class _Builder(Transformer):
 
     def start(self, items: list[Any]) -> Any:
         return items[0]
+
+
+#: Nodes that are conditions (an aggregate's second argument that should be its where).
+_CONDITIONS = (ast.Compare, ast.InList, ast.Between, ast.IsNull, ast.StringTest, ast.Contains,
+               ast.Within, ast.Not, ast.And, ast.Or)
 
 
 @attrs.frozen
@@ -756,6 +764,8 @@ def _token_problem(error: lark.exceptions.UnexpectedToken, chunk: _Chunk) -> _Pr
     if expected:
         message += f"; expected {expected}"
     hint = None
+    if token.type == "NAME" and str(token).lower() in ("last", "since") and "COMMA" in accepts:
+        hint = f"put a comma before the window: ..., {token} ..."
     if token.type == "NAME" and previous is not None and previous.type == "NUMBER":
         unit = _UNIT_WORDS.get(shown.lower())
         if unit:
