@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pyarrow as pa
@@ -22,6 +23,7 @@ from .catalog import Catalog, Column
 from .checker import CheckedRules, check
 from .errors import DataError, PluginError, RuleError, SegmintError
 from .evaluator import HOLDOUT_SUFFIX, Evaluation, check_keys, evaluate_checked
+from .event_aggregates import event_columns
 from .host import PluginRegistry, provenance
 from .identity import Keys
 from .parser import decode_rule_file, parse_rules
@@ -103,12 +105,31 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         schema = pa.schema([(c.name, c.type) for c in metric.columns])
         home = metric.requires[0] if metric.requires else name
         parts.append((home, schema, f"metric {name}"))
-    catalog = Catalog.from_parts(parts, key=project.key)
+    catalog = Catalog.from_parts(parts, key=project.key).with_events({
+        name: (_schema(events[name]), events[name].timestamp_column)
+        for name in aggregated_sources(rules) if name in events
+    }, key=project.key)
     checked = check(rules, catalog, registry.functions)
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read
     return prepared
+
+
+def aggregated_sources(rules: ast.RuleSet) -> list[str]:
+    """The sources the rules aggregate over (`count(orders, last 30d)`), in order."""
+    found: dict[str, None] = {}
+    for statement in rules.statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Aggregate):
+                found.setdefault(node.source, None)
+    return list(found)
+
+
+def read_aggregated_events(prepared: Prepared) -> dict[str, Any]:
+    """Each event source the rules aggregate over, read with only the columns they use."""
+    return {name: read_events(prepared, name, None, columns)
+            for name, columns in event_columns(prepared.checked).items()}
 
 
 def _schema(source: Source) -> pa.Schema:
@@ -130,8 +151,9 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     report = DataReport()
     profiles = read_profile(prepared, used, say, report)
     say("evaluating segments")
+    events = read_aggregated_events(prepared)
     evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
-                                  holdout_salt=prepared.project.holdout_salt)
+                                  holdout_salt=prepared.project.holdout_salt, events=events)
     result = RunResult(
         membership=evaluation.membership, profiles=profiles, key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
