@@ -57,6 +57,7 @@ log = logging.getLogger("segmint.mailchimp")
 MAX_BATCH = 500
 MAX_CONNECTIONS = 10
 _DATA_CENTER = re.compile(r"[a-z]{2,}[0-9]+\Z")
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 _TRUE = {"true", "t", "yes", "y", "1", "on", "opted_in", "opt-in", "subscribed", "granted"}
 
 
@@ -195,6 +196,11 @@ class MailchimpSink(DiffSink):
         emails = profiles.column(email_column).to_pylist()
         consents = (profiles.column(consent_column).to_pylist() if consent_column
                     else [False] * len(keys))
+        present = [e for e in emails if e]
+        if present and all(_SHA256.match(str(e)) for e in present):
+            raise ConfigError(f"sink '{self.sink_name}': the column '{email_column}' holds"
+                              f" SHA-256 hashes, not addresses; Mailchimp needs the addresses"
+                              f" (remove hash_identifiers from this sink)")
         people = _People()
         for key, address, agreed in zip(keys, emails, consents):
             text = str(address).strip() if address is not None else ""

@@ -228,6 +228,13 @@ def test_missing_emails_are_skipped(fake, make_sink):
     assert delivery.skipped == 2
 
 
+def test_hashed_addresses_are_refused(fake, make_sink):
+    hashed = {i: f"{i:064x}" for i in range(1, 11)}
+    with pytest.raises(ConfigError, match="SHA-256 hashes"):
+        make_sink().deliver(result({"vip": {1}}, emails=hashed))
+    assert fake.requests == []
+
+
 def test_member_errors_are_recorded_and_not_retried(fake, make_sink, tmp_path):
     fake.compliance.add(email(2))  # archived after unsubscribing: Mailchimp refuses it
     data = result({"vip": {1, 2, 3}}, emails={3: "not-an-address"})
@@ -339,6 +346,53 @@ def test_key_never_in_output_logs_or_state(fake, make_sink, tmp_path, capsys, ca
     assert files
     for path in files:
         assert secret.encode() not in path.read_bytes()
+
+
+# -- through segmint run ----------------------------------------------------------------------
+
+
+def test_segmint_run_syncs_and_never_shows_the_key(fake, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from segmint.cli import cli
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,email,email_consent,spend\n"
+        "1,Ann@Shop.Example.com,true,500\n"
+        "2,bob@shop.example.com,false,900\n"
+        "3,cy@shop.example.com,true,20\n"
+        "4,,true,800\n")
+    (tmp_path / "big.seg").write_text("segment big: spend > 100\n")
+    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""
+        rules = ["big.seg"]
+        [sources.customers]
+        plugin = "csv"
+        path = "customers.csv"
+        [consent]
+        email = "email_consent"
+        [sinks.mc]
+        plugin = "mailchimp"
+        purpose = "email"
+        list_id = "{LIST_ID}"
+        api_key_env = "{ENV}"
+        consent_column = "email_consent"
+        base_url = "{fake.base_url}"
+    """))
+    monkeypatch.setenv(ENV, API_KEY)
+    monkeypatch.chdir(tmp_path)
+    dry = CliRunner().invoke(cli, ["run", "--dry-run"], prog_name="segmint")
+    assert dry.exit_code == 0, dry.output
+    assert fake.requests == []
+    run = CliRunner().invoke(cli, ["run"], prog_name="segmint")
+    assert run.exit_code == 0, run.output
+    assert fake.tagged("big") == {"ann@shop.example.com"}
+    assert fake.member("ann@shop.example.com").email == "Ann@Shop.Example.com"
+    assert "sink mc: 1 added" in run.output
+    for text in (dry.output, run.output):
+        assert API_KEY.split("-")[0] not in text
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert API_KEY.split("-")[0].encode() not in path.read_bytes()
 
 
 # -- a process killed mid-sync ---------------------------------------------------------------
