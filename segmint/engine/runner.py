@@ -298,8 +298,22 @@ def _join(tables: list[pa.Table], key: str) -> pa.Table:
                 raise DataError(
                     f"customer keys have different types in two sources: "
                     f"{result.schema.field(key).type} and {table.schema.field(key).type}") from None
-        result = result.join(table, keys=key, join_type="full outer", coalesce_keys=True)
+        result = _outer_join(result, table, key)
     return result.sort_by(key) if len(tables) > 1 else result
+
+
+def _outer_join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
+    """A full outer join on the key that carries columns of any type (lists and structs,
+    which Arrow's join cannot carry): join row numbers, then take the columns."""
+    rows = pa.table({key: left.column(key), "__left": pa.array(range(left.num_rows), pa.int64())}).join(
+        pa.table({key: right.column(key), "__right": pa.array(range(right.num_rows), pa.int64())}),
+        keys=key, join_type="full outer", coalesce_keys=True)
+    columns = {key: rows.column(key)}
+    for side, table in (("__left", left), ("__right", right)):
+        for name in table.column_names:
+            if name != key:
+                columns[name] = table.column(name).take(rows.column(side))
+    return pa.table(columns)
 
 
 def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),

@@ -98,6 +98,9 @@ class CsvSource(FileSource):
                 schema = schema.set(index, pa.field(name, COLUMN_TYPES[LIST_TYPE]))
         return schema
 
+    #: The file's row number of each row the last read returned, when rows were left out.
+    row_numbers: list[int] | None = None
+
     def _read_table(self, names: list[str]) -> pa.Table:
         if self.on_bad_rows == "skip":
             return self._split_lists(self._read_skipping(names))
@@ -126,6 +129,7 @@ class CsvSource(FileSource):
             self.bad_row(self.error(message, row=row.number), text=row.text)
         skipped = {row.number for row in malformed}
         numbers = [n for n in range(2, table.num_rows + len(skipped) + 2) if n not in skipped]
+        self.row_numbers = numbers
         bad: set[int] = set()
         for name in names:
             target = schema.field(name).type
@@ -142,6 +146,7 @@ class CsvSource(FileSource):
             table = table.set_column(table.column_names.index(name), name, converted)
         if bad:
             table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+            self.row_numbers = [n for i, n in enumerate(numbers) if i not in bad]
         return table
 
     def _row_text(self, table: pa.Table, index: int) -> str:
