@@ -68,6 +68,7 @@ class CompileContext:
     #: The hidden column holding each aggregate over events (computed before compiling).
     aggregate_columns: dict[Any, str] = attrs.field(factory=dict)
     _hidden: int = 0
+    _floats: dict[int, bool] = attrs.field(factory=dict)
 
     def compile(self, node: Any) -> Expr:
         key = id(node)
@@ -96,7 +97,10 @@ class CompileContext:
             binding = self.checked.binding(node)
             if binding.column is not None and binding.column.physical in self.table.column_names:
                 return pa.types.is_floating(self.table.schema.field(binding.column.physical).type)
-        return pa.types.is_floating(self.arrow_type(self.compile(node)))
+        found = self._floats.get(id(node))
+        if found is None:
+            found = self._floats[id(node)] = pa.types.is_floating(self.arrow_type(self.compile(node)))
+        return found
 
     def materialize(self, values: pa.ChunkedArray | pa.Array) -> Expr:
         """Add a computed column to the working table and refer to it."""
@@ -317,8 +321,8 @@ def _in_literals(operand_node: Any, items: list[ast.Literal], ctx: CompileContex
     kind = ctx.type_of(operand_node).kind
     values = [i for i in items if i.value is not None]
     has_null = len(values) < len(items)
-    if not values:
-        return null_of(pa.bool_())
+    if not values:  # null either way, but the operand is still computed: an overflow shows
+        return pc.if_else(pc.is_null(operand), null_of(pa.bool_()), null_of(pa.bool_()))
     if kind is Kind.NUMBER:
         floats = any(isinstance(v.value, float) for v in values) or ctx.is_float(operand_node)
         arrow_type = pa.float64() if floats else pa.int64()
