@@ -259,6 +259,7 @@ def test_arithmetic(condition, expected):
         "-y > 0",
         "x * x in top 10%",
         "coalesce(x * 3, 1) > 0",
+        "x + 1 in (null)",  # null whatever x + 1 is, but still computed
     ],
 )
 def test_integer_overflow_raises(condition):
@@ -276,6 +277,12 @@ def test_overflow_in_a_segmentation_names_it():
     rules = "segmentation tiers:\n    big: x * 4 > 0\n    small: otherwise\n"
     with pytest.raises(EvaluationError, match=r"<string>:1: segmentation 'tiers': integer overflow"):
         segmint.evaluate(rules, data)
+
+
+def test_floating_point_is_the_way_around_overflow():
+    data = table(x=pa.array([2**63 - 1, 3], pa.int64()))
+    assert truth("x * 1.0 * x > 8.5e37", data) == [T, F]
+    assert truth("x / 2 * x > 4.2e37", data) == [T, F]
 
 
 def test_no_overflow_where_values_are_null():

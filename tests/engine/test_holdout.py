@@ -148,3 +148,10 @@ def test_salt_and_segment_name_pick_different_groups():
     # independent groups: about half of one group is in the other
     overlap = sum(a and b for a, b in zip(base, salted)) / sum(base)
     assert 0.4 < overlap < 0.6
+
+
+def test_references_see_every_member_held_out_or_not():
+    keys = pa.array(range(1000), pa.int64())
+    result = evaluate("segment base: true holdout 30%\nsegment follower: base\n", keys)
+    assert all(result["follower"].to_pylist())
+    assert 0 < sum(result["base__holdout"].to_pylist()) < 1000

@@ -545,9 +545,14 @@ def statements_sql(statements: list[tuple], con: Any) -> str:
     return f"SELECT {', '.join(selects)} FROM t ORDER BY {KEY}"
 
 
+TAGS = {"col", "lit", "builtin", "ref", "arith", "neg", "call", "round", "days", "shift", "cmp", "in",
+        "between", "isnull", "strtest", "strmulti", "listc", "rank", "within", "not", "and", "or",
+        "segment", "segmentation"}
+
+
 def integer_probes(node: Any, con: Any, found: list[str]) -> list[str]:
     """The SQL of every integer +, -, *, negation and abs in a tree: what can overflow."""
-    if isinstance(node, tuple) and node and isinstance(node[0], str):
+    if isinstance(node, tuple) and len(node) > 1 and isinstance(node[0], str) and node[0] in TAGS:
         if node[1] == "int" and (node[0] in ("arith", "neg") or node[:3] == ("call", "int", "abs")):
             found.append(sql(node, con, {}))
         for part in node[2:]:
