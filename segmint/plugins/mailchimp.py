@@ -283,10 +283,8 @@ class MailchimpSink(DiffSink):
             raise MailchimpError(self._redact(
                 f"sink '{self.sink_name}': {type(error).__name__}: {error}")) from None
         if self.options.retry_failed and failed:
-            retried = {a for a in failed if a not in outcome.failures}
-            if retried:
-                self._save_failures({a: f for a, f in failed.items() if a not in retried},
-                                    sync_id, replace=True)
+            # Everything refused before was offered again: only this run's refusals stay.
+            self._save_failures(outcome.failures, sync_id)
         self._write_report(result, outcome, left_out)
         messages = self._plan_messages(plan, pending_only=True) + self._outcome_messages(
             outcome, left_out)
@@ -343,10 +341,9 @@ class MailchimpSink(DiffSink):
                             f" (see {self.report_file})")
         return messages
 
-    def _save_failures(self, failures: dict[str, dict[str, str]], sync_id: str,
-                       replace: bool = False) -> None:
-        data = failures if replace else {
-            a: {**f, "run_id": f.get("run_id", sync_id)} for a, f in failures.items()}
+    def _save_failures(self, failures: dict[str, dict[str, str]], sync_id: str) -> None:
+        """Remember the addresses Mailchimp refused (with the run that met the refusal)."""
+        data = {a: {**f, "run_id": f.get("run_id", sync_id)} for a, f in failures.items()}
         self.failures_file.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(self.failures_file) as temp:
             temp.write_text(json.dumps(dict(sorted(data.items())), ensure_ascii=False, indent=1),

@@ -259,6 +259,8 @@ def test_member_errors_are_recorded_and_not_retried(fake, make_sink, tmp_path):
     fake.compliance.clear()
     make_sink(retry_failed=True).deliver(data)
     assert fake.tagged("vip") == emails(1, 2)
+    remembered = json.loads((tmp_path / ".segmint" / "sinks" / "mail" / "failed.json").read_text())
+    assert set(remembered) == {"not-an-address"}
 
 
 def test_dry_run_sends_nothing(fake, make_sink, monkeypatch):
