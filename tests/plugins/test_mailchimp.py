@@ -20,7 +20,7 @@ from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.host import load_registry
 from segmint.engine.options import build_options
 from segmint.engine.plugin_api import PluginContext, RunResult, SegmentInfo
-from segmint.plugins.mailchimp import MailchimpSink, is_consent
+from segmint.plugins.mailchimp import MailchimpSink, _retry_after, is_consent, subscriber_hash
 
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 ENV = "SEGMINT_TEST_MAILCHIMP_KEY"
@@ -115,6 +115,18 @@ def test_consent_values():
     assert [is_consent(v) for v in (False, 0, None, "no", "", "maybe")] == [False] * 6
 
 
+def test_retry_after_header():
+    assert _retry_after("3") == 3.0 and _retry_after("0.5") == 0.5
+    assert _retry_after(None) is None and _retry_after("soon") is None
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    assert 25 < _retry_after(later.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 30
+
+
+def test_subscriber_hash_is_md5_of_lower_case():
+    # The example of Mailchimp's guide to managing subscribers.
+    assert subscriber_hash("Urist.McVankab@freddiesjokes.com") == "62eeb292278cc15f5817cb78f7790b08"
+
+
 # -- syncing -------------------------------------------------------------------------------
 
 
@@ -138,6 +150,28 @@ def test_tags_follow_members_entering_and_leaving(fake, make_sink):
     assert (third.added, third.removed) == (0, 0)
     assert len(fake.mutations()) == before  # nothing unchanged is sent again
     assert fake.duplicate_tag_adds == 0
+
+
+def test_segmentation_labels_become_tags_and_holdouts_never_do(fake, make_sink):
+    data = result({"vip": {1, 2}})
+    membership = data.membership.append_column(
+        "tier", pa.array(["gold", "silver", None, "gold", None, None, None, None, None, None]))
+    membership = membership.append_column("vip__holdout", pa.array([k == 3 for k in range(1, 11)]))
+    infos = data.segments + (SegmentInfo("tier", "segmentation"),
+                             SegmentInfo("vip__holdout", "holdout"))
+    make_sink(tag_prefix="sm:").deliver(RunResult(membership, data.profiles, "customer_id",
+                                                  AS_OF, infos))
+    assert fake.tagged("sm:vip") == emails(1, 2)
+    assert fake.tagged("sm:tier=gold") == emails(1, 4)
+    assert fake.tagged("sm:tier=silver") == emails(2)
+    assert not any("holdout" in name for name in fake.segments[LIST_ID].values())
+
+
+def test_changed_address_moves_the_tag(fake, make_sink):
+    sink = make_sink()
+    sink.deliver(result({"vip": {1, 2}}))
+    sink.deliver(result({"vip": {1, 2}}, emails={2: "NEW.two@shop.example.com"}))
+    assert fake.tagged("vip") == {email(1), "new.two@shop.example.com"}
 
 
 def test_existing_contacts_are_tagged_not_recreated(fake, make_sink):
