@@ -88,7 +88,7 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[str] | None = N
             if wanted:
                 found[name] = keys.filter(pc.fill_null(column, False)).combine_chunks()
         else:
-            for label in pc.unique(column.drop_null()).to_pylist():
+            for label in sorted(pc.unique(column.drop_null()).to_pylist()):
                 audience = f"{name}={label}"
                 if segments is None or name in segments or audience in segments:
                     found[audience] = keys.filter(pc.equal(column, label)).combine_chunks()
