@@ -38,6 +38,7 @@ from segmint.engine.errors import EvaluationError
 AS_OF = dt.datetime(2024, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 TODAY = AS_OF.date()
 KEY = "customer_id"
+T, F, N = True, False, None
 
 INT_EXTREMES = [2**63 - 1, -(2**63 - 1), -(2**63), 0, 1, -1, 2, 2**62, -(2**62), 3_037_000_500, 2**31]
 STRINGS = ["", "a", "ab", "abc", "b", "ba", "Ab", "ABC", "é", "É", "ñ", "x y", "10", "9",
@@ -87,11 +88,26 @@ ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bo
                "date": pa.date32(), "ts": pa.timestamp("us", tz="UTC"), "list": pa.list_(pa.string())}
 
 
-class Data:
-    """A drawn profile table: per column a pool of values and a share of nulls."""
+#: Other Arrow types segmint reads the same values from (the column as segmint gets it).
+RETYPES: dict[str, list[pa.DataType]] = {
+    "s1": [pa.large_string(), pa.dictionary(pa.int32(), pa.string())],
+    "s2": [pa.string_view()],
+    "f2": [pa.float32()],  # the pool's float32 values, given to DuckDB as the same doubles
+    "d1": [pa.date64()],
+    "t1": [pa.timestamp("ns", tz="UTC"), pa.timestamp("ms", tz="Asia/Kolkata"), pa.timestamp("us")],
+    "l1": [pa.large_list(pa.string())],
+}
 
-    def __init__(self, n: int, seed: int, pools: dict[str, list[Any]], nulls: dict[str, float]):
-        self.n, self.seed, self.pools, self.nulls = n, seed, pools, nulls
+
+class Data:
+    """A drawn profile table: per column a pool of values, a share of nulls, and for some
+    columns another Arrow type that holds the same values."""
+
+    def __init__(self, n: int, seed: int, pools: dict[str, list[Any]], nulls: dict[str, float],
+                 retypes: dict[str, pa.DataType]):
+        self.n, self.seed, self.pools, self.nulls, self.retypes = n, seed, pools, nulls, retypes
+        if "f2" in retypes:  # values a float32 holds exactly, so both sides see the same
+            self.pools["f2"] = [float(np.float32(v)) for v in pools["f2"]]
 
     def columns_of(self, kind: str) -> list[str]:
         return [name for name, (k, _) in POOLS.items() if k == kind]
@@ -109,13 +125,16 @@ class Data:
             absent = rng.random(self.n) < self.nulls[name]
             values = [None if gone else pool[i] for i, gone in zip(picks, absent)]
             columns[name] = pa.array(values, ARROW_TYPES[kind], from_pandas=False)
-        ours = pa.table(columns)
-        theirs = ours.set_column(
-            ours.schema.get_field_index("f1"), "f1", _nan_to_null(ours["f1"])
-        ).set_column(ours.schema.get_field_index("f2"), "f2", _nan_to_null(ours["f2"]))
+        plain = pa.table(columns)
+        ours = plain
+        for name, arrow_type in self.retypes.items():
+            ours = ours.set_column(ours.schema.get_field_index(name), name, plain[name].cast(arrow_type))
+        theirs = plain
+        for name in ("f1", "f2"):
+            theirs = theirs.set_column(theirs.schema.get_field_index(name), name, _nan_to_null(plain[name]))
         # DuckDB gets naive UTC timestamps and compares them with naive literals.
         theirs = theirs.set_column(theirs.schema.get_field_index("t1"), "t1",
-                                   theirs["t1"].cast(pa.timestamp("us")))
+                                   plain["t1"].cast(pa.timestamp("us")))
         return ours, theirs
 
 
@@ -130,7 +149,8 @@ def datasets(draw: st.DrawFn) -> Data:
     pools = {name: draw(st.lists(strategy, min_size=1, max_size=6))
              for name, (_, strategy) in POOLS.items()}
     nulls = {name: draw(st.sampled_from([0.0, 0.0, 0.2, 0.5])) for name in POOLS}
-    return Data(n, seed, pools, nulls)
+    retypes = {name: draw(st.sampled_from(types)) for name, types in RETYPES.items() if draw(st.booleans())}
+    return Data(n, seed, pools, nulls, retypes)
 
 
 # expression trees -----------------------------------------------------------------------
@@ -312,12 +332,18 @@ def conditions(draw: st.DrawFn, data: Data, depth: int, refs: tuple[str, ...] = 
 
 @st.composite
 def rule_sets(draw: st.DrawFn, data: Data) -> list[tuple]:
-    """Segments seg0, seg1 (which may use seg0) and a segmentation grp (which may use both)."""
+    """Segments seg0, seg1 (which may use seg0) and a segmentation grp (which may use both).
+
+    Each segment comes with its negation (segN_not: not C), so the comparison sees the full
+    three-valued result: true (in segN), false (in segN_not) or null (in neither).
+    """
     first = draw(conditions(data, 3))
     second = draw(conditions(data, 2, ("seg0",)))
     arms = draw(st.lists(conditions(data, 1, ("seg0", "seg1")), min_size=1, max_size=3))
     otherwise = draw(st.booleans())
-    return [("segment", "seg0", first), ("segment", "seg1", second), ("segmentation", "grp", arms, otherwise)]
+    return [("segment", "seg0", first), ("segment", "seg0_not", ("not", "bool", first)),
+            ("segment", "seg1", second), ("segment", "seg1_not", ("not", "bool", second)),
+            ("segmentation", "grp", arms, otherwise)]
 
 
 # rendering as segmint rule text ---------------------------------------------------------------
@@ -614,9 +640,9 @@ def test_membership_matches_duckdb_where(case: tuple[Data, list[tuple]]) -> None
         assert data.n == 0, f"DuckDB raised {expected!r} but segmint did not\nrules:\n{rules}"
         return
     names = [s[1] for s in statements]
-    for i, name in enumerate(names[:2], start=1):
-        members = sum(bool(row[i]) for row in expected)
-        event(f"{name}: " + ("nobody" if not members else "everybody" if members == len(expected) else "some"))
+    for i in (1, 3):  # seg0 and seg1: how many rows are true, false, null
+        values = {T if row[i] else F if row[i + 1] else N for row in expected}
+        event(f"{names[i - 1]}: " + "/".join(sorted(str(v) for v in values)))
     got = sorted(zip(result[KEY].to_pylist(), *(result[n].to_pylist() for n in names)))
     if got != expected:
         differ = [(g, e) for g, e in zip(got, expected) if g != e][:5]
