@@ -36,7 +36,7 @@ from .errors import DataError
 from .types import Kind
 
 #: Rows per batch an aggregate pass works on (smaller input batches are put together).
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 19
 #: Partial states are combined once this many rows of them are waiting.
 COMBINE_ROWS = 1 << 22
 
@@ -223,6 +223,8 @@ class SourcePass:
             if aggregate.where is not None:
                 mask = mask & pc.coalesce(ctx.compile(aggregate.where), pc.scalar(False))
             value = pc.field(aggregate.column) if aggregate.column is not None else None
+            if value is not None and self._kind(aggregate) is Kind.DURATION:
+                value = value.cast(pa.int64())  # grouping kernels take no durations
             if value is not None and aggregate.function != "first" and aggregate.function != "last":
                 if aggregate.function in ("count", "exists"):
                     mask = mask & pc.is_valid(value)
@@ -233,6 +235,8 @@ class SourcePass:
             expressions[f"m{i}"] = mask.cast(pa.int64())
             if value is not None:
                 expressions[f"v{i}"] = pc.if_else(mask, value, _null_like(ctx, value))
+            if aggregate.function in ("first", "last"):
+                expressions[f"t{i}"] = pc.if_else(mask, ts, _stamp(None))
         rows = ds.dataset(ctx.table).to_table(columns=expressions, filter=keep)
         if self.simple:
             partial = _group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple])
@@ -240,13 +244,13 @@ class SourcePass:
             self.pending_rows += partial.num_rows
             if self.pending_rows >= max(COMBINE_ROWS, self.state.num_rows if self.state else 0):
                 self._combine()
-        for i, combiner in self.pairs.items():
-            chosen = rows.filter(pc.and_(pc.equal(rows[f"m{i}"], 1), pc.is_valid(rows[f"v{i}"])))
-            combiner.add(_distinct_pairs(chosen.select([_KEY, f"v{i}"]).rename_columns([_KEY, "v"])))
+        for i, combiner in self.pairs.items():  # v is null where the mask is false
+            pairs = _distinct_pairs(rows.select([_KEY, f"v{i}"]).rename_columns([_KEY, "v"]))
+            combiner.add(pairs.filter(pc.is_valid(pairs["v"])))
         for i, combiner in self.best.items():
-            chosen = rows.filter(pc.equal(rows[f"m{i}"], 1))
-            combiner.add(_arg_best(chosen.select([_KEY, _TS, f"v{i}"]).rename_columns(
-                [_KEY, "t", "v"]), self.aggregates[i].function == "first"))
+            chosen = rows.select([_KEY, f"t{i}", f"v{i}"]).rename_columns([_KEY, "t", "v"])
+            chosen = chosen.filter(pc.is_valid(chosen["t"]))
+            combiner.add(_arg_best(chosen, self.aggregates[i].function == "first"))
 
     def _combine(self) -> None:
         parts = ([self.state] if self.state is not None else []) + self.pending
@@ -295,19 +299,27 @@ class SourcePass:
                 result = pc.if_else(pc.greater(matched, 0), found, pa.scalar(None, pa.int64()))
             else:
                 result = aligned(self.best[i].result(), "v", value_type)
+            if self._kind(aggregate) is Kind.DURATION and function != "count_distinct":
+                result = result.cast(pa.duration("us"))
             results[aggregate] = result
         return results
 
-    def _value_type(self, aggregate: ast.Aggregate) -> pa.DataType:
+    def _kind(self, aggregate: ast.Aggregate) -> Kind | None:
         if aggregate.column is None:
+            return None
+        return self.spec.find(aggregate.column).type.kind  # type: ignore[union-attr]
+
+    def _value_type(self, aggregate: ast.Aggregate) -> pa.DataType:
+        """The Arrow type of an aggregate's value (durations as int64 until the end)."""
+        kind = self._kind(aggregate)
+        if kind is None:
             return pa.int64()
-        kind = self.spec.find(aggregate.column).type.kind  # type: ignore[union-attr]
         return {Kind.NUMBER: pa.float64() if aggregate.function == "avg" else pa.int64(),
                 Kind.STRING: pa.string(), Kind.BOOL: pa.bool_(), Kind.DATE: pa.date32(),
-                Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: pa.duration("us")}.get(kind, pa.null())
+                Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: pa.int64()}.get(kind, pa.null())
 
 
-def _stamp(value: dt.datetime) -> pc.Expression:
+def _stamp(value: dt.datetime | None) -> pc.Expression:
     return pc.scalar(pa.scalar(value, TIMESTAMP_TYPE))
 
 

@@ -374,3 +374,19 @@ def test_run_reads_event_sources_with_their_timestamp_column(tmp_path: Path, mon
     assert result.exit_code == 0, result.output
     out = pacsv.read_csv(tmp_path / "out.csv")
     assert {name: out[name].to_pylist() for name in MEMBERS} == MEMBERS
+
+
+def test_durations_booleans_and_integers():
+    events = pa.table({
+        "customer_id": [1, 1, 2], "timestamp": pa.array([_t(2024, 1, 1)] * 3, pa.timestamp("us", tz="UTC")),
+        "wait": pa.array([dt.timedelta(days=1), dt.timedelta(days=2), None], pa.duration("s")),
+        "qty": pa.array([1, 2, 3], pa.int32()), "gift": [True, False, None],
+    })
+    assert values("min(orders.wait)", events) == [dt.timedelta(days=1), None, None, None, None]
+    assert values("last(orders.wait)", events) == [dt.timedelta(days=2), None, None, None, None]
+    assert values("count_distinct(orders.wait)", events) == [2, 0, None, None, None]
+    assert values("avg(orders.qty)", events) == [1.5, 3.0, None, None, None]
+    assert values("sum(orders.qty)", events) == [3, 3, None, None, None]
+    assert values("exists(orders.gift)", events) == [True, False, False, False, False]
+    assert values("first(orders.gift)", events) == [False, None, None, None, None]
+    assert values("last(orders.gift)", events) == [True, None, None, None, None]
