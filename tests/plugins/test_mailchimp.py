@@ -204,7 +204,7 @@ def test_too_many_connections_are_retried(fake, make_sink):
     fake.max_connections = 2  # the fake answers 429 beyond 2 requests in flight
     fake.concurrency_retry_after = 0.05
     people = range(1, 201)
-    make_sink(batch_size=20).deliver(result({"all": set(people)}, people=people))
+    make_sink(batch_size=20, max_retries=30).deliver(result({"all": set(people)}, people=people))
     assert fake.rejected_for_concurrency > 0
     assert fake.tagged("all") == {email(i) for i in people}
 
