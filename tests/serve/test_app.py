@@ -332,3 +332,14 @@ def test_event_aggregates_are_not_evaluable(tmp_path: Path) -> None:
     assert decision.segments == ["adult"]
     assert "aggregates event data from 'orders'" in decision.not_evaluated["recent_buyer"]
     assert "count(orders, last 30d)" in decision.not_evaluated["recent_buyer"]
+
+
+def test_index_of_many_segments(tmp_path: Path) -> None:
+    """Past 62 segments the combinations no longer pack into one integer; same answers."""
+    names = [f"s{n}" for n in range(70)]
+    table = pa.table({"customer_id": ["a", "b", "c"],
+                      **{name: [n % 2 == 0, n == 69, n % 2 == 0] for n, name in enumerate(names)}})
+    index = build_index(load_snapshot(tmp_path, write_run(tmp_path, table)))
+    assert json.loads(index.lookup("a"))["segments"] == names[::2]
+    assert json.loads(index.lookup("b"))["segments"] == ["s69"]
+    assert index.lookup("a") is index.lookup("c")
