@@ -39,7 +39,6 @@ class PostgresOptions:
     query: str | None = attrs.field(default=None, metadata={"help": "a SELECT query (instead of table)"})
     key_column: str | None = attrs.field(
         default=None, metadata={"help": "the column holding the customer key, when not named as the key"})
-    batch_rows: int = attrs.field(default=65_536, metadata={"help": "rows per record batch read"})
 
     def __attrs_post_init__(self) -> None:
         if (self.table is None) == (self.query is None):

@@ -22,6 +22,7 @@ from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import PluginContext, Source
 
 from .exports import ExportFile, drop_rows
+from .file_common import check_encoding
 
 NPS_CATEGORIES = (("detractor", 0, 6), ("passive", 7, 8), ("promoter", 9, 10))
 #: The default Likert scale (agreement, 5 points); labels compare case-insensitively.
@@ -59,7 +60,8 @@ class SurveyOptions:
         factory=dict, metadata={"help": "answer label → number (default: 5-point agreement)"})
     columns: dict[str, str] = attrs.field(
         factory=dict, metadata={"help": "profile column → export column, kept as text"})
-    encoding: str = attrs.field(default="utf-8", metadata={"help": "the export's text encoding"})
+    encoding: str = attrs.field(default="utf-8", validator=check_encoding,
+                                metadata={"help": "the export's text encoding"})
 
 
 class SurveySource(Source):
