@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +41,7 @@ from .plugin_api import Delivery, RunResult, SegmentInfo, Sink
 
 ADD = "add"
 REMOVE = "remove"
+UPDATE = "update"
 SINKS = "sinks"
 DELIVERED_FILE = "delivered.parquet"
 JOURNAL_FILE = "journal.jsonl"
@@ -52,11 +53,13 @@ LOCK_FILE = "lock"
 
 @attrs.frozen
 class Changes:
-    """Per segment: the keys that entered (``added``), left (``removed``) and stayed."""
+    """Per segment: the keys that entered (``added``), left (``removed``) and stayed
+    (``unchanged``); ``updated`` are those that stayed but whose sent data changed."""
 
     added: dict[str, pa.Array]
     removed: dict[str, pa.Array]
     unchanged: dict[str, pa.Array]
+    updated: dict[str, pa.Array] = attrs.field(factory=dict)
 
     @property
     def segments(self) -> list[str]:
@@ -102,9 +105,16 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[str] | None = N
     return found
 
 
-def changes(previous: Mapping[str, pa.Array], current: Mapping[str, pa.Array]) -> Changes:
-    """Who entered, left and stayed in each segment of `previous` or `current`."""
-    added, removed, unchanged = {}, {}, {}
+def changes(previous: Mapping[str, pa.Array], current: Mapping[str, pa.Array], *,
+            delivered: Mapping[str, Mapping[Any, str | None]] | None = None,
+            fingerprints: Mapping[Any, str] | None = None) -> Changes:
+    """Who entered, left and stayed in each segment of `previous` or `current`.
+
+    With `fingerprints` (a digest of what a sink sends about each key) and `delivered`
+    (per segment, the digest each key had when it was sent), members who stayed but whose
+    digest changed are also listed as ``updated``.
+    """
+    added, removed, unchanged, updated = {}, {}, {}, {}
     for name in list(current) + [n for n in previous if n not in current]:
         now = current.get(name)
         before = previous.get(name)
@@ -117,7 +127,25 @@ def changes(previous: Mapping[str, pa.Array], current: Mapping[str, pa.Array]) -
         added[name] = now.filter(pc.invert(stayed))
         unchanged[name] = now.filter(stayed)
         removed[name] = before.filter(pc.invert(pc.is_in(before, value_set=now)))
-    return Changes(added, removed, unchanged)
+        if fingerprints is not None:
+            sent = (delivered or {}).get(name, {})
+            stale = [k for k in unchanged[name].to_pylist() if sent.get(k) != fingerprints.get(k)]
+            updated[name] = pa.array(stale, unchanged[name].type)
+        else:
+            updated[name] = unchanged[name].slice(0, 0)
+    return Changes(added, removed, unchanged, updated)
+
+
+def fingerprints(profiles: pa.Table, key: str, columns: Sequence[str]) -> dict[Any, str]:
+    """Per key, a short digest of the values of `columns`: what tells an update."""
+    present = [c for c in columns if c in profiles.column_names and c != key]
+    table = profiles.select([key, *present])
+    digests = {}
+    for row in table.to_pylist():
+        ident = row.pop(key)
+        text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+        digests[ident] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return digests
 
 
 def _array(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -151,15 +179,22 @@ class Batch:
     idempotency_key: str
     #: True when re-sent from a sync that was interrupted before it was confirmed.
     replayed: bool = attrs.field(default=False, eq=False)
+    #: The digest of each key's sent data (ADD and UPDATE batches of a sink with fields).
+    fingerprints: tuple[str | None, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "segment": self.segment, "action": self.action,
+        data = {"id": self.id, "segment": self.segment, "action": self.action,
                 "keys": list(self.keys), "idempotency_key": self.idempotency_key}
+        if self.fingerprints is not None:
+            data["fingerprints"] = list(self.fingerprints)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], replayed: bool = False) -> Batch:
+        prints = data.get("fingerprints")
         return cls(str(data["id"]), str(data["segment"]), str(data["action"]),
-                   tuple(data["keys"]), str(data["idempotency_key"]), replayed)
+                   tuple(data["keys"]), str(data["idempotency_key"]), replayed,
+                   None if prints is None else tuple(prints))
 
 
 def idempotency_key(sync_id: str, sink: str, batch_id: str) -> str:
@@ -167,19 +202,25 @@ def idempotency_key(sync_id: str, sink: str, batch_id: str) -> str:
 
 
 def batches(changes: Changes, *, sync_id: str, sink: str, size: int = 500,
-            start: int = 0) -> Iterator[Batch]:
-    """The changes cut into batches of at most `size` keys: per segment, removals first."""
+            start: int = 0, fingerprints: Mapping[Any, str] | None = None) -> Iterator[Batch]:
+    """The changes cut into batches of at most `size` keys: per segment, removals first,
+    then additions, then updates."""
     if size < 1:
         raise ValueError("batch size must be at least 1")
     n = start
     for segment in changes.segments:
-        for action, keys in ((REMOVE, changes.removed[segment]), (ADD, changes.added[segment])):
+        for action, keys in ((REMOVE, changes.removed[segment]), (ADD, changes.added[segment]),
+                             (UPDATE, changes.updated.get(segment, pa.array([])))):
             values = keys.to_pylist()
             for offset in range(0, len(values), size):
                 n += 1
                 batch_id = f"{sync_id}/{n}"
-                yield Batch(batch_id, segment, action, tuple(values[offset:offset + size]),
-                            idempotency_key(sync_id, sink, batch_id))
+                chunk = tuple(values[offset:offset + size])
+                prints = None
+                if fingerprints is not None and action != REMOVE:
+                    prints = tuple(fingerprints.get(k) for k in chunk)
+                yield Batch(batch_id, segment, action, chunk,
+                            idempotency_key(sync_id, sink, batch_id), fingerprints=prints)
 
 
 @attrs.frozen
@@ -200,7 +241,7 @@ class SyncState:
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
-        self._delivered: dict[str, set[Any]] = {}
+        self._delivered: dict[str, dict[Any, str | None]] = {}
         self._key_type: pa.DataType | None = None
         self._pending: dict[str, Batch] = {}
         self._journal_fd: int | None = None
@@ -220,7 +261,7 @@ class SyncState:
         """Batches an interrupted sync began but the destination never confirmed."""
         return list(self._pending.values())
 
-    def _keys(self, values: set[Any] | Sequence[Any]) -> pa.Array:
+    def _keys(self, values: Iterable[Any]) -> pa.Array:
         array = pa.array(sorted(values, key=lambda v: (str(type(v)), v)))
         if self._key_type is not None and array.type != self._key_type:
             with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -235,8 +276,11 @@ class SyncState:
             except (OSError, pa.ArrowException) as error:
                 raise DataError(f"cannot read the delivered state: {error}", file=str(path)) from None
             self._key_type = table.schema.field("key").type
-            for segment, key in zip(table.column("segment").to_pylist(), table.column("key").to_pylist()):
-                self._delivered.setdefault(segment, set()).add(key)
+            prints = (table.column("fingerprint").to_pylist() if "fingerprint" in table.column_names
+                      else [None] * table.num_rows)
+            for segment, key, fp in zip(table.column("segment").to_pylist(),
+                                        table.column("key").to_pylist(), prints):
+                self._delivered.setdefault(segment, {})[key] = fp
         for entry in self._journal_entries():
             if entry.get("op") == "begin":
                 batch = Batch.from_json(entry["batch"], replayed=True)
@@ -260,16 +304,21 @@ class SyncState:
             if isinstance(entry, dict):
                 yield entry
 
-    def _apply(self, batch: Batch, rejected: Sequence[Any] = ()) -> None:
-        members = self._delivered.setdefault(batch.segment, set())
-        done = set(batch.keys).difference(rejected) if rejected else batch.keys
-        if batch.action == ADD:
-            members.update(done)
-        else:
-            members.difference_update(done)
+    def _apply(self, batch: Batch, rejected: Sequence[Any] = (),
+               into: dict[str, dict[Any, str | None]] | None = None) -> None:
+        members = (self._delivered if into is None else into).setdefault(batch.segment, {})
+        refused = set(rejected)
+        prints = batch.fingerprints or (None,) * len(batch.keys)
+        for key, fp in zip(batch.keys, prints):
+            if key in refused:
+                continue
+            if batch.action == REMOVE:
+                members.pop(key, None)
+            elif batch.action == ADD or key in members:
+                members[key] = fp
 
     def plan(self, current: Mapping[str, pa.Array], *, sync_id: str, sink: str,
-             batch_size: int = 500) -> Plan:
+             batch_size: int = 500, fingerprints: Mapping[Any, str] | None = None) -> Plan:
         """The batches that bring the destination from the delivered state to `current`.
 
         Changes are computed as if the interrupted batches had been applied (they are sent
@@ -277,14 +326,14 @@ class SyncState:
         """
         if current and self._key_type is None:
             self._key_type = next(iter(current.values())).type
-        after_pending = {name: set(keys) for name, keys in self._delivered.items()}
+        after_pending = {name: dict(keys) for name, keys in self._delivered.items()}
         for batch in self._pending.values():
-            members = after_pending.setdefault(batch.segment, set())
-            (members.update if batch.action == ADD else members.difference_update)(batch.keys)
+            self._apply(batch, into=after_pending)
         previous = {name: self._keys(keys) for name, keys in after_pending.items() if keys}
-        found = changes(previous, current)
+        found = changes(previous, current, delivered=after_pending, fingerprints=fingerprints)
         start = sum(1 for b in self._pending.values() if b.id.startswith(f"{sync_id}/"))
-        planned = tuple(batches(found, sync_id=sync_id, sink=sink, size=batch_size, start=start))
+        planned = tuple(batches(found, sync_id=sync_id, sink=sink, size=batch_size, start=start,
+                                fingerprints=fingerprints))
         return Plan(found, tuple(self._pending.values()), planned)
 
     def begin(self, batch: Batch) -> None:
@@ -301,13 +350,16 @@ class SyncState:
 
     def commit(self) -> None:
         """Fold the journal into ``delivered.parquet`` (replaced atomically), drop the journal."""
-        segments, keys = [], []
+        segments, keys, prints = [], [], []
         for name in sorted(self._delivered):
             members = self._delivered[name]
+            ordered = sorted(members, key=lambda v: (str(type(v)), v))
             segments += [name] * len(members)
-            keys += sorted(members, key=lambda v: (str(type(v)), v))
+            keys += ordered
+            prints += [members[k] for k in ordered]
         key_array = pa.array(keys, self._key_type) if self._key_type is not None else pa.array(keys)
-        table = pa.table({"segment": pa.array(segments, pa.string()), "key": key_array})
+        table = pa.table({"segment": pa.array(segments, pa.string()), "key": key_array,
+                          "fingerprint": pa.array(prints, pa.string())})
         self.directory.mkdir(parents=True, exist_ok=True)
         with atomic_write(self.directory / DELIVERED_FILE) as temp:
             pq.write_table(table, temp)
@@ -371,6 +423,7 @@ class SyncReport:
 
     added: int = 0
     removed: int = 0
+    updated: int = 0
     rejected: int = 0
     replayed: int = 0  # batches re-sent from an interrupted sync
 
@@ -400,6 +453,11 @@ class DiffSink(Sink):
         """Where the sink delivers, for the summary line."""
         return ""
 
+    def fingerprint_columns(self) -> Sequence[str]:
+        """Profile columns whose change makes a member who stayed an update (by default
+        those the sink sends, `profile_columns`); none: members are never updated."""
+        return self.profile_columns()
+
     def sync_directory(self) -> Path:
         """``<state_dir>/sinks/<sink name>``: where this sink's delivered state lives."""
         state_dir = self.context.state_dir or self.context.project_dir / ".segmint"
@@ -410,16 +468,20 @@ class DiffSink(Sink):
         directory = self.sync_directory()
         sync_id = result.run_id or secrets.token_hex(8)
         size = getattr(self.options, "batch_size", None) or self.batch_size
+        columns = list(self.fingerprint_columns())
+        prints = fingerprints(result.profiles, result.key, columns) if columns else None
         if dry_run:  # reads the state, writes nothing, sends nothing
             plan = SyncState(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
-                                             batch_size=size)
+                                             batch_size=size, fingerprints=prints)
             return Delivery(sink=self.sink_name, added=plan.changes.count("added"),
+                            updated=plan.changes.count("updated"),
                             removed=plan.changes.count("removed"), target=self.target(),
                             dry_run=True, messages=_pending_note(plan, dry_run=True))
         with sink_lock(directory, self.sink_name):
             state = SyncState(directory)
             try:
-                plan = state.plan(current, sync_id=sync_id, sink=self.sink_name, batch_size=size)
+                plan = state.plan(current, sync_id=sync_id, sink=self.sink_name, batch_size=size,
+                                  fingerprints=prints)
                 report = self.run_plan(state, plan, result)
             finally:
                 state.close()
@@ -427,24 +489,23 @@ class DiffSink(Sink):
         if report.rejected:
             messages += (f"{report.rejected:,} members refused by the destination "
                          "(they are tried again next run)",)
-        return Delivery(sink=self.sink_name, added=report.added, removed=report.removed,
-                        skipped=report.rejected, target=self.target(), messages=messages)
+        return Delivery(sink=self.sink_name, added=report.added, updated=report.updated,
+                        removed=report.removed, skipped=report.rejected, target=self.target(),
+                        messages=messages)
 
     def run_plan(self, state: SyncState, plan: Plan, result: RunResult) -> SyncReport:
         """Send every batch of `plan`, journalling each, then commit the delivered state."""
-        added = removed = rejected = 0
+        counts = dict.fromkeys((ADD, REMOVE, UPDATE), 0)
+        rejected = 0
         for batch in plan:
             state.begin(batch)
             refused = list(self.send(batch, result) or ())
             state.confirm(batch, refused)
             done = len(batch.keys) - len(set(refused) & set(batch.keys))
-            if batch.action == ADD:
-                added += done
-            else:
-                removed += done
+            counts[batch.action] = counts.get(batch.action, 0) + done
             rejected += len(batch.keys) - done
         state.commit()
-        return SyncReport(added, removed, rejected, len(plan.pending))
+        return SyncReport(counts[ADD], counts[REMOVE], counts[UPDATE], rejected, len(plan.pending))
 
 
 def _pending_note(plan: Plan, *, dry_run: bool) -> tuple[str, ...]:

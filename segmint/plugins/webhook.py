@@ -28,9 +28,11 @@ import httpx
 from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult
-from segmint.engine.sync import ADD, Batch, DiffSink
+from segmint.engine.sync import ADD, REMOVE, UPDATE, Batch, DiffSink
 
 SIGNATURE_HEADER = "X-Segmint-Signature"
+#: The ``event`` of a batch: members who entered, left, or stayed with changed fields.
+EVENTS = {ADD: "entered", REMOVE: "exited", UPDATE: "updated"}
 #: Longest wait a Retry-After header may ask for before the sink gives up instead.
 MAX_RETRY_AFTER = 600.0
 
@@ -56,7 +58,7 @@ class WebhookOptions:
     segments: list[str] = attrs.field(
         factory=list, metadata={"help": "segments to send; all but holdouts when empty"})
     fields: list[str] = attrs.field(
-        factory=list, metadata={"help": "profile columns sent with each entered member"})
+        factory=list, metadata={"help": "profile columns sent with entered and updated members"})
     batch_size: int = attrs.field(default=500, validator=_positive,
                                   metadata={"help": "members per request"})
     max_retries: int = attrs.field(default=6, metadata={"help": "retries of one request"})
@@ -149,15 +151,15 @@ class WebhookSink(DiffSink):
 
     def payload(self, batch: Batch, result: RunResult) -> dict[str, Any]:
         """The JSON body of one batch."""
-        entered = batch.action == ADD
-        rows = self._profile_rows(result) if entered and self.options.fields else {}
+        with_fields = batch.action != REMOVE and self.options.fields
+        rows = self._profile_rows(result) if with_fields else {}
         members = [{"key": key, **rows.get(key, {})} for key in batch.keys]
         return {
             "sink": self.sink_name,
             "run_id": batch.id.rpartition("/")[0],
             "batch": batch.id,
             "segment": batch.segment,
-            "event": "entered" if entered else "exited",
+            "event": EVENTS[batch.action],
             "members": members,
         }
 

@@ -141,7 +141,7 @@ def test_rejected_keys_are_not_recorded_as_delivered(tmp_path: Path) -> None:
     assert SyncState(tmp_path).delivered["s"].to_pylist() == ["a"]
     assert not (tmp_path / JOURNAL_FILE).exists()
     table = pq.read_table(tmp_path / DELIVERED_FILE)
-    assert table.to_pylist() == [{"segment": "s", "key": "a"}]
+    assert table.to_pylist() == [{"segment": "s", "key": "a", "fingerprint": None}]
 
 
 def test_one_sink_is_never_synced_twice_at_once(tmp_path: Path) -> None:
@@ -290,3 +290,55 @@ def test_an_interrupted_batch_is_sent_again_unchanged_even_if_the_run_changed(tm
     assert keys_before <= destination.seen
     assert nonempty(destination.members) == final_members(SECOND)
     assert max(destination.applied.values()) == 1
+
+
+# Updates: members who stayed but whose sent data changed ------------------------------------
+
+class FieldSink(MemorySink):
+    """A sink that sends each member's email: a changed email is an update."""
+
+    def profile_columns(self) -> list[str]:
+        return ["email"]
+
+
+def with_emails(table: pa.Table, changed: dict[str, str], run_id: str | None = None) -> RunResult:
+    ids = table.column("customer_id").to_pylist()
+    emails = [changed.get(i, f"{i}@example.com") for i in ids]
+    profiles = pa.table({"customer_id": ids, "email": emails})
+    return RunResult(membership=table, profiles=profiles, key="customer_id", as_of=AS_OF,
+                     segments=INFOS, run_id=run_id)
+
+
+def test_a_changed_field_of_a_member_who_stayed_is_an_update(tmp_path: Path) -> None:
+    destination = Destination()
+    FieldSink(tmp_path, destination).deliver(with_emails(FIRST, {}, "r1"))
+    changed = {"c03": "new@example.com", "c15": "not-a-member@example.com"}
+    dry = FieldSink(tmp_path, destination).deliver(with_emails(FIRST, changed), dry_run=True)
+    assert (dry.added, dry.updated, dry.removed) == (0, 1, 0)
+    requests = destination.requests
+    delivery = FieldSink(tmp_path, destination).deliver(with_emails(FIRST, changed, "r2"))
+    assert (delivery.added, delivery.updated, delivery.removed) == (0, 1, 0)
+    assert destination.requests == requests + 1
+    assert FieldSink(tmp_path, destination).deliver(with_emails(FIRST, changed, "r3")).updated == 0
+
+
+def test_a_sink_that_starts_sending_a_field_updates_everyone_once(tmp_path: Path) -> None:
+    destination = Destination()
+    MemorySink(tmp_path, destination).deliver(with_emails(FIRST, {}, "r1"))
+    first = FieldSink(tmp_path, destination).deliver(with_emails(FIRST, {}, "r2"))
+    assert (first.added, first.updated) == (0, 8)
+    assert FieldSink(tmp_path, destination).deliver(with_emails(FIRST, {}, "r3")).updated == 0
+
+
+def test_an_interrupted_update_is_replayed(tmp_path: Path) -> None:
+    destination = Destination()
+    FieldSink(tmp_path, destination).deliver(with_emails(FIRST, {}, "r1"))
+    changed = {"c03": "new@example.com"}
+    with pytest.raises(Crash):
+        FieldSink(tmp_path, destination, crash_at=1, crash_after_apply=True).deliver(
+            with_emails(FIRST, changed, "r2"))
+    rerun = FieldSink(tmp_path, destination).deliver(with_emails(FIRST, changed, "r3"))
+    assert rerun.updated == 1  # the replayed batch, sent again with its key; nothing new
+    state = SyncState.for_sink(tmp_path / ".segmint", "mem")
+    assert state.pending == [] and FieldSink(tmp_path, destination).deliver(
+        with_emails(FIRST, changed, "r4")).updated == 0

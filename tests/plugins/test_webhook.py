@@ -384,3 +384,27 @@ def test_bad_options(tmp_path: Path, monkeypatch, option: str, message: str) -> 
     result = invoke("validate")
     assert result.exit_code == 1
     assert message in result.stderr
+
+
+def test_a_changed_field_is_sent_as_an_update(shop: Path, receiver, sleeps) -> None:
+    state, url = receiver
+    write_sink(shop, url, 'fields = ["country"]\n')
+    ok("run")
+    champion = sorted(expected(shop)["champions"])[0]
+    csv = shop / "data" / "customers.csv"
+    lines = csv.read_text().splitlines()
+    for n, line in enumerate(lines):
+        cells = line.split(",")
+        if cells[0] == champion:
+            cells[2] = "ZZ"
+            lines[n] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n")
+    sent = len(state.bodies)
+    dry = ok("run", "--dry-run")
+    updates = sum(1 for keys in expected(shop).values() if champion in keys)
+    assert f"0 added, {updates} updated" in dry.output
+    result = ok("run")
+    assert f"sink hook: 0 added, {updates} updated →" in result.output
+    new = state.bodies[sent:]
+    assert {body["event"] for body in new} == {"updated"}
+    assert [m for body in new for m in body["members"]] == [{"key": champion, "country": "ZZ"}] * updates
