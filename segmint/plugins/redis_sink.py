@@ -172,7 +172,7 @@ class RedisSink(Sink):
 
     def _expire(self, client: Any, generation: str, seconds: int) -> None:
         pipe = client.pipeline(transaction=False)
-        for n, key in enumerate(client.scan_iter(match=self.keys.pattern(generation), count=1000)):
+        for n, key in enumerate(client.scan_iter(match=self.keys.pattern(generation), count=10_000)):
             if seconds:
                 pipe.expire(key, seconds)
             else:
