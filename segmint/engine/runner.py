@@ -359,7 +359,8 @@ def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dr
         filtered = privacy.apply_consent(result, consent)
         result, dropped = filtered.result, filtered.dropped
     if config is not None and config.hash_identifiers:
-        physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()}
+        physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()
+                    if c in columns}  # the customer key itself is never replaced
         result = attrs.evolve(result, profiles=privacy.hash_identifiers(result.profiles, physical))
     delivery = sink.deliver(result, dry_run=dry_run)
     if dropped:
