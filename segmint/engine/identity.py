@@ -10,7 +10,7 @@ run's `DataReport`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -147,18 +147,34 @@ class Keys:
         self._identity: dict[tuple[Path, str, str, str | None], pa.Table] = {}
         self.keysets: dict[str, pa.Array] = {}  # distinct keys per source, for matching
         self.events: dict[str, pa.Table] = {}  # event tables read whole, read once per run
+        self._taken: dict[str, int] = {}  # how many of each source's skipped rows are reported
 
     def extra_columns(self, source: Source) -> list[str]:
         """Columns the policy needs besides those the rules use (``latest_by``)."""
         policy = policy_of(source)
         return [policy.latest_by] if policy.on_duplicate_keys == "latest" and policy.latest_by else []
 
-    def apply(self, name: str, source: Source, table: pa.Table, *, profiles: bool) -> pa.Table:
+    def apply_stream(self, name: str, source: Source, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """`apply` to each batch of an event stream, as it is read."""
+        schema = self.apply(name, source, reader.schema.empty_table(), profiles=False).schema
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for batch in reader:
+                table = self.apply(name, source, pa.Table.from_batches([batch]), profiles=False,
+                                   accumulate=True)
+                yield from table.cast(schema).to_batches()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def apply(self, name: str, source: Source, table: pa.Table, *, profiles: bool,
+              accumulate: bool = False) -> pa.Table:
         """The table with normalised, mapped keys; duplicates resolved for profiles."""
         policy = policy_of(source)
         report = self.report.source(name, "profiles" if profiles else EVENTS)
         report.rows += table.num_rows
-        report.bad_rows.extend(getattr(source, "skipped_rows", ()))
+        skipped = getattr(source, "skipped_rows", [])
+        report.bad_rows.extend(skipped[self._taken.get(name, 0):])
+        self._taken[name] = len(skipped)
         if self.key not in table.column_names:
             return table  # the caller reports the missing key column
         keys = table.column(self.key)
@@ -171,7 +187,10 @@ class Keys:
             table = self._drop_null_keys(name, source, table, report)
         if profiles and policy.on_duplicate_keys == "latest":
             table = self._latest(name, source, policy, table, report)
-        self.keysets[name] = pc.unique(table.column(self.key).combine_chunks()) if table.num_rows else pa.array([], table.schema.field(self.key).type)
+        found = pc.drop_null(pc.unique(table.column(self.key).combine_chunks()))
+        if accumulate and name in self.keysets and self.keysets[name].type == found.type:
+            found = pc.unique(pa.concat_arrays([self.keysets[name], found]))
+        self.keysets[name] = found
         return table
 
     def _map(self, name: str, source: Source, policy: SourcePolicy, table: pa.Table,

@@ -126,9 +126,9 @@ def aggregated_sources(rules: ast.RuleSet) -> list[str]:
     return list(found)
 
 
-def read_aggregated_events(prepared: Prepared) -> dict[str, Any]:
+def read_aggregated_events(prepared: Prepared, keys: Keys | None = None) -> dict[str, Any]:
     """Each event source the rules aggregate over, read with only the columns they use."""
-    return {name: read_events(prepared, name, None, columns)
+    return {name: read_events(prepared, name, keys, columns)
             for name, columns in event_columns(prepared.checked).items()}
 
 
@@ -149,11 +149,13 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     used = list(prepared.checked.columns_used)
     used += [c for c in delivery_columns(prepared).values() if c not in used]
     report = DataReport()
-    profiles = read_profile(prepared, used, say, report)
+    keys = key_policy(prepared, report)
+    profiles = read_profile(prepared, used, say, report, keys=keys)
     say("evaluating segments")
-    events = read_aggregated_events(prepared)
+    events = read_aggregated_events(prepared, keys)
     evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
                                   holdout_salt=prepared.project.holdout_salt, events=events)
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     result = RunResult(
         membership=evaluation.membership, profiles=profiles, key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
@@ -162,13 +164,13 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
 
 
 def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
-                 report: DataReport | None = None) -> pa.Table:
+                 report: DataReport | None = None, *, keys: Keys | None = None) -> pa.Table:
     """One row per customer: the key, the profile columns and metric columns asked for.
 
     Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
     is counted into `report`."""
     key = prepared.project.key
-    keys = key_policy(prepared, report)
+    keys = keys or key_policy(prepared, report)
     tables = []
     for name, source in prepared.profile_sources.items():
         say(f"reading {name}")
@@ -207,6 +209,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     except Exception as error:
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
+    if isinstance(data, pa.RecordBatchReader) and columns is not None:
+        return keys.apply_stream(name, source, data)  # aggregates read events as they stream
     table = keys.apply(name, source, data.read_all() if isinstance(data, pa.RecordBatchReader) else data,
                        profiles=False)
     if columns is None:

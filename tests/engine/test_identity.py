@@ -164,3 +164,24 @@ path = "app.csv"
     assert result.exit_code == 0, result.output
     assert "source crm: 3 rows, 1 duplicate keys resolved, 1 keys matched nothing" in result.output
     assert "source app: 2 rows, 1 keys matched nothing" in result.output
+
+
+def test_streamed_events_are_normalised_batch_by_batch(tmp_path):
+    from segmint.engine.identity import Keys
+    from segmint.engine.plugin_api import PluginContext, Source
+    from segmint.engine.report import DataReport
+
+    class Stream(Source):
+        name = "stream"
+
+    source = Stream("events", None, PluginContext(project_dir=tmp_path))
+    source.policy = __import__("segmint.engine.identity", fromlist=["x"]).SourcePolicy(key_normalize="email")
+    batches = [pa.record_batch({"email": [" A@x.com", "b@x.com"], "n": [1, 2]}),
+               pa.record_batch({"email": ["B@X.com", None], "n": [3, 4]})]
+    reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))
+    report = DataReport()
+    keys = Keys("email", get_registry(), PluginContext(project_dir=tmp_path), report)
+    out = keys.apply_stream("events", source, reader).read_all()
+    assert out.column("email").to_pylist() == ["a@x.com", "b@x.com", "b@x.com", None]
+    assert report.sources["events"].rows == 4
+    assert set(keys.keysets["events"].to_pylist()) == {"a@x.com", "b@x.com"}
