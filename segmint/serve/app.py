@@ -53,6 +53,8 @@ class ServeConfig:
     cors_origins: tuple[str, ...] = ()
     poll_interval: float = 1.0
     evaluator: RealtimeEvaluator | None = attrs.field(default=None, repr=False)
+    #: Why there is no evaluator, for the answer of POST /v1/evaluate.
+    evaluator_unavailable: str = ""
 
 
 def create_app(config: ServeConfig, watcher: SnapshotWatcher | None = None) -> Starlette:
@@ -95,7 +97,8 @@ def create_app(config: ServeConfig, watcher: SnapshotWatcher | None = None) -> S
         if scope != FULL:
             return refuse(scope)
         if config.evaluator is None:
-            return _error(422, "the service was started without rules to evaluate")
+            reason = config.evaluator_unavailable or "the service was started without rules"
+            return _error(422, f"real-time evaluation is off: {reason}")
         body = await request.body()
         if len(body) > MAX_BODY:
             return _error(413, f"the request body is larger than {MAX_BODY} bytes")

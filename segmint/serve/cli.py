@@ -60,10 +60,16 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
     tokens = {_secret(options.token_env): "full"}
     if options.lookup_token_env:
         tokens.setdefault(_secret(options.lookup_token_env), "lookup")
-    prepared = prepare(project, registry, require_rules=False)
+    evaluator, unavailable = None, ""
+    try:  # lookups need only the snapshots; evaluation needs the rules and sources' schemas
+        evaluator = RealtimeEvaluator(prepare(project, registry, require_rules=False))
+    except SegmintError as error:
+        unavailable = str(error)
+        stderr.print(f"warning: POST /v1/evaluate is off: {error}")
     config = ServeConfig(
         state_dir=project.state_path, tokens=tokens, cors_origins=origins(options.cors_origins),
-        poll_interval=options.poll_interval, evaluator=RealtimeEvaluator(prepared),
+        poll_interval=options.poll_interval, evaluator=evaluator,
+        evaluator_unavailable=unavailable,
     )
     app = create_app(config)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")

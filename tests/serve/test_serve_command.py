@@ -86,3 +86,35 @@ def test_serve_answers_and_follows_new_runs(project_dir: Path) -> None:
         output, _ = server.communicate(timeout=30)
     assert "serving run" in output
     assert SECRET not in output
+
+
+def test_lookups_work_when_the_rules_do_not(project_dir: Path) -> None:
+    """A host with the snapshots but broken rules still answers lookups; evaluation says why
+    it is off."""
+    port = free_port()
+    _run(project_dir)
+    (project_dir / "rules.seg").write_text("segment broken: no_such_column > 1\n")
+    server = subprocess.Popen([*SEGMINT, "serve", "--port", str(port), "--token-env", "SHOP_TOKEN"],
+                              cwd=project_dir, env=_env(SHOP_TOKEN=SECRET),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {SECRET}"}
+        assert "champions" in httpx.get(f"{url}/v1/visitors/1/segments", headers=auth).json()["segments"]
+        answer = httpx.post(f"{url}/v1/evaluate", headers=auth, json={"profile": {"customer_id": 1}})
+        assert answer.status_code == 422
+        assert "real-time evaluation is off" in answer.json()["error"]
+        assert "no_such_column" in answer.json()["error"]
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "POST /v1/evaluate is off" in output
