@@ -73,6 +73,16 @@ def test_bad_data_fails_the_run_and_leaves_the_output(tmp_path, monkeypatch, cas
     assert not (tmp_path / ".segmint" / "quarantine").exists()
 
 
+@pytest.mark.parametrize("case", ["malformed row", "wrong encoding", "jsonl: type change"])
+def test_a_failed_first_run_writes_no_output(tmp_path, monkeypatch, case):
+    _, name, content, options, _ = next(c for c in CASES if c[0] == case)
+    _project(tmp_path, name, content, options)
+    result = _run(tmp_path, monkeypatch)
+    assert result.exit_code == 1, result.output
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / ".segmint" / "quarantine").exists()
+
+
 @pytest.mark.parametrize("case", sorted(SKIPPABLE))
 def test_skipped_bad_rows_are_quarantined_and_counted(tmp_path, monkeypatch, case):
     _, name, content, options, _ = next(c for c in CASES if c[0] == case)
