@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,16 @@ def _binaries() -> Path | None:
     return Path(found[-1]).parent if found[-1] else None
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,14 +60,15 @@ def dsn() -> Iterator[str]:
     as_user: list[str] = []
     base = Path(tempfile.mkdtemp(prefix="segmint-pg-"))
     if os.geteuid() == 0:  # the server refuses to run as root
-        as_user = ["runuser", "-u", "postgres", "--"] if shutil.which("runuser") else ["su", "postgres", "-c"]
-        shutil.chown(base, "postgres")
+        user = "postgres" if _user_exists("postgres") else "nobody"
+        as_user = ["runuser", "-u", user, "--"] if shutil.which("runuser") else ["su", user, "-s", "/bin/sh", "-c"]
+        shutil.chown(base, user)
     data, port = base / "data", _free_port()
 
     def run(*args: str) -> None:
         command = [str(bin_dir / args[0]), *args[1:]]
         if as_user[:1] == ["su"]:
-            command = [*as_user, " ".join(command)]
+            command = [*as_user, " ".join(shlex.quote(c) for c in command)]
         else:
             command = [*as_user, *command]
         subprocess.run(command, check=True, capture_output=True, timeout=120)
