@@ -50,7 +50,7 @@ from segmint.engine.atomic import atomic_write
 from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult
-from segmint.engine.sync import ADD, Batch, DiffSink, Plan, SyncState, audiences, sink_lock
+from segmint.engine.sync import ADD, REMOVE, Batch, DiffSink, Plan, SyncState, audiences, sink_lock
 
 log = logging.getLogger("segmint.mailchimp")
 
@@ -543,14 +543,16 @@ class _Sync:
             self.state.begin(batch)
         if batch.action == ADD:
             rejected = self._add(batch)
-        else:
+        elif batch.action == REMOVE:
             rejected = self._remove(batch)
+        else:  # updates carry profile fields, which this sink does not send
+            rejected = set()
         with self._lock:
             self.state.confirm(batch, sorted(rejected))
             done = len(set(batch.keys) - rejected)
             if batch.action == ADD:
                 self.outcome.added += done
-            else:
+            elif batch.action == REMOVE:
                 self.outcome.removed += done
 
     def _tag_ids(self, tags: set[str], create: set[str]) -> dict[str, int]:
