@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -155,6 +156,10 @@ class SourcePass:
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.state: pa.Table | None = None
+        # Integer keys in a compact range: events are keyed by the customer's row in the
+        # profile table, and states live in arrays of one value per customer.
+        self.index = _KeyIndex.build(keys)
+        self.dense = _DenseStates(len(keys), self.main) if self.index is not None else None
         self.pairs: dict[int, _Combiner] = {}
         self.best: dict[int, _Combiner] = {}
         for i, aggregate in enumerate(aggregates):
@@ -190,7 +195,7 @@ class SourcePass:
                 raise DataError(f"its customer keys are {keys.type}, the profiles' are "
                                 f"{self.keys.type}, and they do not convert",
                                 source=self.spec.name, column=key_name) from None
-        columns: dict[str, Any] = {_KEY: keys}
+        columns: dict[str, Any] = {_KEY: self.index.rows(keys) if self.index is not None else keys}
         timezone = self.as_of.timezone
         for name in self.columns:
             column = self.spec.find(name)
@@ -238,7 +243,9 @@ class SourcePass:
             if aggregate.function in ("first", "last"):
                 expressions[f"t{i}"] = pc.if_else(mask, ts, _stamp(None))
         rows = ds.dataset(ctx.table).to_table(columns=expressions, filter=keep)
-        if self.simple:
+        if self.simple and self.dense is not None:
+            self.dense.add(_group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple]))
+        elif self.simple:
             partial = _group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple])
             self.pending.append(partial)
             self.pending_rows += partial.num_rows
@@ -263,14 +270,23 @@ class SourcePass:
         if self.pending:
             self._combine()
         state = self.state
-        positions = pc.index_in(self.keys, value_set=state.column(_KEY)) if state is not None else None
         n = len(self.keys)
+        if self.dense is not None:
+            positions = None
+        else:
+            positions = pc.index_in(self.keys, value_set=state.column(_KEY)) if state is not None else None
 
         def aligned(table: pa.Table | None, column: str, arrow_type: pa.DataType) -> pa.Array:
+            if self.dense is not None and table is state:
+                return self.dense.result(column, arrow_type)
             if table is None or table.num_rows == 0:
                 return pa.nulls(n, arrow_type)
-            where = positions if table is state else pc.index_in(self.keys, value_set=table.column(_KEY))
             values = table.column(column).combine_chunks()
+            if self.dense is not None:  # keyed by the customer's row
+                where = np.full(n, -1, np.int64)
+                where[table.column(_KEY).to_numpy()] = np.arange(table.num_rows)
+                return values.take(pa.array(where, mask=where < 0))
+            where = positions if table is state else pc.index_in(self.keys, value_set=table.column(_KEY))
             return values.take(where)
 
         results: dict[ast.Aggregate, pa.Array] = {}
@@ -317,6 +333,98 @@ class SourcePass:
         return {Kind.NUMBER: pa.float64() if aggregate.function == "avg" else pa.int64(),
                 Kind.STRING: pa.string(), Kind.BOOL: pa.bool_(), Kind.DATE: pa.date32(),
                 Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: pa.int64()}.get(kind, pa.null())
+
+
+class _KeyIndex:
+    """The row of each customer key in the profile table, for integer keys in a compact range
+    (a lookup array, so a batch of events is keyed by row without hashing)."""
+
+    def __init__(self, low: int, lookup: np.ndarray) -> None:
+        self.low, self.lookup = low, lookup
+
+    @classmethod
+    def build(cls, keys: pa.Array) -> _KeyIndex | None:
+        if not pa.types.is_integer(keys.type) or len(keys) == 0 or keys.null_count:
+            return None
+        values = keys.to_numpy(zero_copy_only=False).astype(np.int64)
+        low, high = int(values.min()), int(values.max())
+        if high - low + 1 > 4 * len(values) + 1024:
+            return None
+        lookup = np.full(high - low + 1, -1, np.int32 if len(values) < 2**31 else np.int64)
+        lookup[values - low] = np.arange(len(values))
+        return cls(low, lookup)
+
+    def rows(self, keys: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """Each event's customer row, null for keys that are not customers (or null)."""
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
+        offsets = keys.fill_null(self.low - 1).to_numpy(zero_copy_only=False).astype(np.int64) - self.low
+        inside = (offsets >= 0) & (offsets < len(self.lookup))
+        rows = np.full(len(offsets), -1, self.lookup.dtype)
+        rows[inside] = self.lookup[offsets[inside]]
+        return pa.array(rows, mask=rows < 0)
+
+
+class _DenseStates:
+    """Partial states combined into arrays of one value per customer (numbers, dates and
+    timestamps); other types (text minimums) are combined by grouping, as without an index."""
+
+    def __init__(self, n: int, ops: Mapping[str, str]) -> None:
+        self.n, self.ops = n, dict(ops)
+        self.values: dict[str, np.ndarray] = {}
+        self.valid: dict[str, np.ndarray] = {}
+        self.types: dict[str, pa.DataType] = {}
+        self.other: dict[str, _Combiner] = {}
+
+    def add(self, partial: pa.Table) -> None:
+        rows = partial.column(_KEY).to_numpy()
+        for name, op in self.ops.items():
+            column = partial.column(name).combine_chunks()
+            self.types.setdefault(name, column.type)
+            physical = _physical(column.type)
+            if physical is None:
+                if name not in self.other:
+                    self.other[name] = _Combiner(lambda t, o=op, c=name: _group(t, [(c, o)], [c]))
+                self.other[name].add(pa.table({_KEY: partial.column(_KEY), name: column}))
+                continue
+            if name not in self.values:
+                self.values[name] = np.zeros(self.n, physical.to_pandas_dtype())
+                self.valid[name] = np.zeros(self.n, bool)
+            present = column.is_valid().to_numpy(zero_copy_only=False)
+            where = rows[present]
+            found = column.cast(physical).fill_null(0).to_numpy(zero_copy_only=False)[present] \
+                if column.type != physical else column.fill_null(0).to_numpy(zero_copy_only=False)[present]
+            values, seen = self.values[name], self.valid[name]
+            if op == "sum":
+                values[where] += found
+            else:
+                best = np.minimum if op == "min" else np.maximum
+                values[where] = np.where(seen[where], best(values[where], found), found)
+            seen[where] = True
+
+    def result(self, name: str, arrow_type: pa.DataType) -> pa.Array:
+        if name in self.other:
+            table = self.other[name].result()
+            if table is None:
+                return pa.nulls(self.n, arrow_type)
+            where = np.full(self.n, -1, np.int64)
+            where[table.column(_KEY).to_numpy()] = np.arange(table.num_rows)
+            return table.column(name).combine_chunks().take(pa.array(where, mask=where < 0))
+        if name not in self.values:
+            return pa.nulls(self.n, arrow_type)
+        kind = self.types[name]
+        return pa.array(self.values[name], mask=~self.valid[name]).cast(kind)
+
+
+def _physical(arrow_type: pa.DataType) -> Any:
+    """The numpy-friendly Arrow type a state of this type is combined as, or None."""
+    if pa.types.is_integer(arrow_type) or pa.types.is_timestamp(arrow_type) or pa.types.is_duration(arrow_type):
+        return pa.int64()
+    if pa.types.is_floating(arrow_type):
+        return pa.float64()
+    if pa.types.is_date32(arrow_type):
+        return pa.int32()
+    return None
 
 
 def _stamp(value: dt.datetime | None) -> pc.Expression:

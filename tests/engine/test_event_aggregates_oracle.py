@@ -193,7 +193,7 @@ def _same(a: Any, b: Any) -> bool:
 def segmint_values(events: Any, keys: pa.Array, specs: list[tuple], schema: pa.Schema) -> list[dict]:
     texts = [_rule_text(f, s, c, w[0], win[0]) for f, s, c, w, win in specs]
     rules = "\n".join(f"segment s{i}: {text} is null" for i, text in enumerate(texts))
-    profile_schema = pa.schema([(KEY, pa.int64())])
+    profile_schema = pa.schema([(KEY, keys.type)])
     checked = check_rules(rules, profile_schema, key=KEY, events={"ev": (schema, "ts")})
     by_node = compute_aggregates(checked, {"ev": events}, keys, key=KEY,
                                  as_of=AsOf.resolve(AS_OF.replace(tzinfo=dt.timezone.utc)))
@@ -216,10 +216,14 @@ def segmint_values(events: Any, keys: pa.Array, specs: list[tuple], schema: pa.S
     mode=st.sampled_from(["table", "reader", "dataset"]),
     batch_rows=st.sampled_from([7, 64, 1 << 20]),
     combine_rows=st.sampled_from([1, 50, 1 << 22]),
+    text_keys=st.booleans(),
 )
-def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch_rows, combine_rows):
+def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch_rows, combine_rows, text_keys):
     events = events_table(n_customers, n_events, seed)
     keys = pa.array(np.random.default_rng(seed).permutation(n_customers), pa.int64())
+    if text_keys:  # keys that are not integers take the grouping path, not the row index
+        keys = keys.cast(pa.string())
+        events = events.set_column(0, KEY, events[KEY].cast(pa.string()))
     expected = duckdb_values(events, keys, specs)
     data: Any = events
     if mode == "reader":
