@@ -44,7 +44,6 @@ class Ga4Source(EventFileSource):
     name = "ga4"
     description = "GA4 BigQuery-export events (JSON Lines or Parquet)"
     Options = Ga4Options
-    extensions = (".ga4.jsonl", ".ga4.parquet")
 
     def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         parquet = self.options.format == "parquet" or (

@@ -40,7 +40,6 @@ class SegmentSource(EventFileSource):
     name = "segment_events"
     description = "Segment-spec JSON Lines: track, page, screen and identify calls"
     Options = SegmentOptions
-    extensions = (".segment.jsonl",)
 
     def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         return self.json_lines()
