@@ -244,7 +244,7 @@ class SourcePass:
                 expressions[f"t{i}"] = pc.if_else(mask, ts, _stamp(None))
         rows = ds.dataset(ctx.table).to_table(columns=expressions, filter=keep)
         if self.simple and self.dense is not None:
-            self.dense.add(_group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple]))
+            self.dense.add_rows(rows, self.simple)
         elif self.simple:
             partial = _group(rows, [(c, f) for c, f, _ in self.simple], [s for _, _, s in self.simple])
             self.pending.append(partial)
@@ -376,9 +376,55 @@ class _DenseStates:
         self.types: dict[str, pa.DataType] = {}
         self.other: dict[str, _Combiner] = {}
 
-    def add(self, partial: pa.Table) -> None:
+    def add_rows(self, rows: pa.Table, simple: Sequence[tuple[str, str, str]]) -> None:
+        """Fold a batch's rows (keyed by customer row) into the states, without grouping."""
+        index = rows.column(_KEY).to_numpy()
+        grouped = []
+        for column_name, function, name in simple:
+            column = rows.column(column_name)
+            column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+            self.types.setdefault(name, pa.int64() if function == "count" else column.type)
+            physical = _physical(column.type)
+            if physical is None:
+                grouped.append((column_name, function, name))
+                continue
+            dtype = physical.to_pandas_dtype()
+            if name not in self.values:
+                self.values[name] = self._initial(function, dtype)
+                self.valid[name] = np.zeros(self.n, bool)
+            present = column.is_valid().to_numpy(zero_copy_only=False)
+            where = index[present]
+            values, seen = self.values[name], self.valid[name]
+            if function == "count":
+                values += np.bincount(where, minlength=self.n)
+            else:
+                found = (column.cast(physical) if column.type != physical else column).fill_null(0)
+                found = found.to_numpy(zero_copy_only=False)[present]
+                if function == "sum" and dtype == np.float64:
+                    values += np.bincount(where, weights=found, minlength=self.n)
+                elif function == "sum" and len(found) < 2**22 and (not len(found) or np.abs(found).max() < 2**31):
+                    # exact: fewer than 2**22 values below 2**31 add up below 2**53
+                    values += np.bincount(where, weights=found, minlength=self.n).astype(dtype)
+                elif function == "sum":
+                    np.add.at(values, where, found)
+                else:
+                    (np.minimum if function == "min" else np.maximum).at(values, where, found)
+            seen[where] = True
+        if grouped:
+            self.add(_group(rows, [(c, f) for c, f, _ in grouped], [s for _, _, s in grouped]),
+                     [s for _, _, s in grouped])
+
+    def _initial(self, function: str, dtype: Any) -> np.ndarray:
+        if function in ("min", "max"):
+            info = np.finfo(dtype) if np.issubdtype(dtype, np.floating) else np.iinfo(dtype)
+            return np.full(self.n, info.max if function == "min" else info.min, dtype)
+        return np.zeros(self.n, dtype)
+
+    def add(self, partial: pa.Table, names: Sequence[str] | None = None) -> None:
         rows = partial.column(_KEY).to_numpy()
         for name, op in self.ops.items():
+            if names is not None and name not in names:
+                continue
             column = partial.column(name).combine_chunks()
             self.types.setdefault(name, column.type)
             physical = _physical(column.type)
