@@ -506,9 +506,24 @@ def _not(node: ast.Not, ctx: CompileContext) -> Expr:
 
 @compile_node.register
 def _and(node: ast.And, ctx: CompileContext) -> Expr:
-    return balanced(pc.and_kleene, [ctx.compile(o) for o in node.operands])
+    return _connect(pc.and_kleene, [ctx.compile(o) for o in node.operands], ctx)
 
 
 @compile_node.register
 def _or(node: ast.Or, ctx: CompileContext) -> Expr:
-    return balanced(pc.or_kleene, [ctx.compile(o) for o in node.operands])
+    return _connect(pc.or_kleene, [ctx.compile(o) for o in node.operands], ctx)
+
+
+#: Arrow flattens and/or trees and crashes on ~20,000 operands: longer chains are cut.
+MAX_OPERANDS = 512
+
+
+def _connect(function: Callable[..., Any], operands: list[Expr], ctx: CompileContext) -> Expr:
+    """Operands joined by and/or; a very long chain is evaluated slice by slice."""
+    if len(operands) <= MAX_OPERANDS:
+        return balanced(function, operands)
+    combined = None
+    for start in range(0, len(operands), MAX_OPERANDS):
+        part = ctx.evaluate(balanced(function, operands[start : start + MAX_OPERANDS]))
+        combined = part if combined is None else function(combined, part)
+    return ctx.materialize(combined)

@@ -177,12 +177,6 @@ def test_a_hundred_thousand_term_or_chain_parses_and_checks(
     assert int(lines["peak_kb"]) < 1024 * 1024  # under 1 GB for a 1.4 MB rule
 
 
-@pytest.mark.xfail(
-    reason="pyarrow crashes (SIGSEGV) evaluating an or/and of ~20,000 or more operands: it "
-           "flattens the balanced tree the Arrow compiler builds; the compiler has to cut "
-           "long chains (is_in for x == literal, or evaluate them in slices)",
-    strict=True,
-)
 def test_a_hundred_thousand_term_or_chain_evaluates(
     or_chain: subprocess.CompletedProcess[str],
 ) -> None:
