@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from segmint.engine import project as project_module
 from segmint.engine.errors import ConfigError, PluginError
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.host import get_registry, load_registry
@@ -96,16 +97,16 @@ def test_as_of_forms(tmp_path, text, as_of):
     assert load_project(write_project(tmp_path, text)).as_of == as_of
 
 
+#: Every top-level key the project file knows, as the message lists them.
+KNOWN_KEYS = ", ".join(sorted(project_module._TOP_LEVEL))
+assert {"rules", "key", "as_of", "sources", "sinks"} <= set(project_module._TOP_LEVEL)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (
-            "foo = 1",
-            "foo: unknown key; known keys: as_of, consent, holdout_salt, identifiers, key, metrics,"
-            " rules, sinks, sources, state_dir, timezone",
-        ),
-        ("rule = []", "rule: unknown key (did you mean 'rules'?); known keys: as_of, consent,"
-         " holdout_salt, identifiers, key, metrics, rules, sinks, sources, state_dir, timezone"),
+        ("foo = 1", f"foo: unknown key; known keys: {KNOWN_KEYS}"),
+        ("rule = []", f"rule: unknown key (did you mean 'rules'?); known keys: {KNOWN_KEYS}"),
         ('rules = "rules/*.seg"', "rules: must be a list of strings"),
         ("rules = [1]", "rules: must be a list of strings"),
         ("key = 3", "key: must be a non-empty string"),
