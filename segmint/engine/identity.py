@@ -148,29 +148,39 @@ class Keys:
         self.keysets: dict[str, pa.Array] = {}  # distinct keys per source, for matching
         self.events: dict[str, pa.Table] = {}  # event tables read whole, read once per run
         self._taken: dict[str, int] = {}  # how many of each source's skipped rows are reported
+        self._counted: set[str] = set()  # event sources already read (and counted) once
 
     def extra_columns(self, source: Source) -> list[str]:
         """Columns the policy needs besides those the rules use (``latest_by``)."""
         policy = policy_of(source)
         return [policy.latest_by] if policy.on_duplicate_keys == "latest" and policy.latest_by else []
 
-    def apply_stream(self, name: str, source: Source, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    def first_read(self, name: str) -> bool:
+        """Whether this is the run's first read of a source (later reads are not counted again)."""
+        first = name not in self._counted
+        self._counted.add(name)
+        return first
+
+    def apply_stream(self, name: str, source: Source, reader: pa.RecordBatchReader, *,
+                     count: bool = True) -> pa.RecordBatchReader:
         """`apply` to each batch of an event stream, as it is read."""
-        schema = self.apply(name, source, reader.schema.empty_table(), profiles=False).schema
+        schema = self.apply(name, source, reader.schema.empty_table(), profiles=False, count=False).schema
 
         def batches() -> Iterator[pa.RecordBatch]:
             for batch in reader:
                 table = self.apply(name, source, pa.Table.from_batches([batch]), profiles=False,
-                                   accumulate=True)
+                                   accumulate=True, count=count)
                 yield from table.cast(schema).to_batches()
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
     def apply(self, name: str, source: Source, table: pa.Table, *, profiles: bool,
-              accumulate: bool = False) -> pa.Table:
-        """The table with normalised, mapped keys; duplicates resolved for profiles."""
+              accumulate: bool = False, count: bool = True) -> pa.Table:
+        """The table with normalised, mapped keys; duplicates resolved for profiles. What it
+        finds is counted into the report unless `count` is false (a source read again)."""
         policy = policy_of(source)
-        report = self.report.source(name, "profiles" if profiles else EVENTS)
+        role = "profiles" if profiles else EVENTS
+        report = self.report.source(name, role) if count else SourceReport(name, role)
         report.rows += table.num_rows
         skipped = getattr(source, "skipped_rows", [])
         report.bad_rows.extend(skipped[self._taken.get(name, 0):])

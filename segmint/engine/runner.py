@@ -209,10 +209,11 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     except Exception as error:
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
+    count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
     if isinstance(data, pa.RecordBatchReader) and columns is not None:
-        return keys.apply_stream(name, source, data)  # aggregates read events as they stream
+        return keys.apply_stream(name, source, data, count=count)  # aggregates read events as they stream
     table = keys.apply(name, source, data.read_all() if isinstance(data, pa.RecordBatchReader) else data,
-                       profiles=False)
+                       profiles=False, count=count)
     if columns is None:
         keys.events[name] = table
     return table

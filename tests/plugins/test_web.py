@@ -129,3 +129,29 @@ path = "segment_events.jsonl"
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out.csv").read_text().splitlines()
     assert '"u-100",true,true' in lines and '"u-200",false,false' in lines
+
+
+def test_an_event_source_read_by_metrics_and_aggregates_is_counted_once(tmp_path, monkeypatch):
+    shutil.copy(DATA / "segment_events.jsonl", tmp_path)
+    with (tmp_path / "segment_events.jsonl").open("a") as f:
+        f.write('{"type":"track","event":"x","userId":"u-100","timestamp":"soon"}\n')
+    (tmp_path / "customers.csv").write_text("customer_id,plan\nu-100,pro\n")
+    (tmp_path / "rules.seg").write_text(
+        "segment active: sessions_30d >= 1 and exists(events where name == \"cart_abandoned\", last 30d)\n")
+    (tmp_path / "segmint.toml").write_text("""
+rules = ["rules.seg"]
+as_of = "2025-03-01"
+[sources.customers]
+plugin = "csv"
+path = "customers.csv"
+[sources.events]
+plugin = "segment_events"
+path = "segment_events.jsonl"
+on_bad_rows = "skip"
+""")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run"])
+    assert result.exit_code == 0, result.output
+    assert "source events: 6 rows, 1 keys matched nothing, 1 bad rows quarantined" in result.output
+    quarantine = (tmp_path / ".segmint" / "quarantine" / "events.csv").read_text().splitlines()
+    assert len(quarantine) == 2 and ",10," in quarantine[1]
