@@ -56,6 +56,7 @@ class PostgresSource(Source):
         super().__init__(source_name, options, context)
         self.relation = options.query if options.query is not None else _qualified(options.table)
         self.where = f"table {options.table}" if options.table is not None else "query"
+        self.casts: dict[str, str] = {}
 
     def error(self, message: str) -> DataError:
         return DataError(message, source=self.source_name, file=f"postgres {self.where}")
@@ -76,23 +77,30 @@ class PostgresSource(Source):
         except Exception as exc:  # noqa: BLE001 - the driver's errors vary; the DSN is not shown
             raise self.error(f"cannot connect (dsn from {self.options.dsn_env}): {_first_line(exc)}") from None
 
-    def _select(self, columns: Sequence[str] | None, *, limit: int | None = None) -> str:
+    def _select(self, columns: Sequence[str] | None, *, limit: int | None = None,
+                casts: dict[str, str] | None = None) -> str:
         key, stored_key = self.context.key, self.options.key_column
+        casts = casts or {}
         if columns is None:
             listed = "*"
             if stored_key:
                 listed = f"{_quote(stored_key)} AS {_quote(key)}, *"
         else:
             names = [key, *[c for c in columns if c != key]]
-            parts = [_quote(stored_key) + " AS " + _quote(key) if stored_key and n == key else _quote(n)
-                     for n in dict.fromkeys(names)]
+            parts = []
+            for n in dict.fromkeys(names):
+                column = _quote(stored_key) if stored_key and n == key else _quote(n)
+                if n in casts:
+                    column = f"{column}::{casts[n]}"
+                parts.append(column if column == _quote(n) else f"{column} AS {_quote(n)}")
             listed = ", ".join(parts)
         sql = f"SELECT {listed} FROM ({self.relation}) AS segmint_source" if self.options.query is not None \
             else f"SELECT {listed} FROM {self.relation}"
         return sql + (f" LIMIT {limit}" if limit is not None else "")
 
     def schema(self) -> pa.Schema:
-        """The query's columns, from running it with ``LIMIT 0``."""
+        """The query's columns, from running it with ``LIMIT 0``; types Arrow has no plain
+        equivalent for are read as `CASTS` says (numeric as double precision, others as text)."""
         connection = self._connect()
         try:
             with connection.cursor() as cursor:
@@ -100,6 +108,13 @@ class PostgresSource(Source):
                 schema = cursor.fetch_arrow_table().schema
         finally:
             connection.close()
+        self.casts = {}
+        for index, field in enumerate(schema):
+            if isinstance(field.type, pa.BaseExtensionType):
+                typname = (field.metadata or {}).get(b"POSTGRESQL:type", b"").decode()
+                self.casts[field.name] = CASTS.get(typname, "text")
+                plain = pa.float64() if self.casts[field.name] == "double precision" else pa.string()
+                schema = schema.set(index, pa.field(field.name, plain))
         if self.options.key_column and self.options.key_column in schema.names:
             duplicate = schema.get_all_field_indices(self.context.key)
             if len(duplicate) > 1:  # key_column AS key, then the original column again
@@ -111,12 +126,13 @@ class PostgresSource(Source):
 
     def read(self, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
         """The key and `columns`, streamed in record batches; the connection closes at the end."""
+        names = self.schema().names
         if columns is None:
-            columns = [n for n in self.schema().names if n != self.context.key]
+            columns = [n for n in names if n != self.context.key]
         connection = self._connect()
         try:
             cursor = connection.cursor()
-            self._execute(cursor, self._select(columns))
+            self._execute(cursor, self._select(columns, casts=self.casts))
             reader = cursor.fetch_record_batch()
         except BaseException:
             connection.close()
@@ -136,6 +152,11 @@ class PostgresSource(Source):
             cursor.execute(sql)
         except Exception as exc:  # noqa: BLE001 - the driver's errors vary
             raise self.error(f"the query failed: {_first_line(exc)}") from None
+
+
+#: PostgreSQL types read through a cast, by type name: numbers as double precision; any
+#: other type the driver hands over as an extension (json, uuid, inet...) is read as text.
+CASTS = {"numeric": "double precision", "money": "numeric::double precision"}
 
 
 def _quote(identifier: str) -> str:

@@ -97,9 +97,10 @@ def dsn() -> Iterator[str]:
 SETUP = [
     "CREATE SCHEMA crm",
     "CREATE TABLE crm.customers (customer_id text PRIMARY KEY, country text, employees integer,"
-    " revenue double precision, signed_up date, vip boolean, tags text[])",
-    "INSERT INTO crm.customers VALUES ('c1', 'DE', 2500, 1.5e6, '2024-01-31', true, ARRAY['yoga','run']),"
-    " ('c2', 'US', 12, NULL, '2025-02-01', false, NULL), ('c3', 'AT', NULL, 10, NULL, NULL, '{}')",
+    " revenue numeric(14, 2), signed_up date, vip boolean, tags text[], extra jsonb, token uuid)",
+    "INSERT INTO crm.customers VALUES ('c1', 'DE', 2500, 1500000.25, '2024-01-31', true, ARRAY['yoga','run'],"
+    " '{\"a\": 1}', 'b7a0d2e4-65a3-4e1f-9f0e-1b2c3d4e5f60'),"
+    " ('c2', 'US', 12, NULL, '2025-02-01', false, NULL, NULL, NULL), ('c3', 'AT', NULL, 10, NULL, NULL, '{}', NULL, NULL)",
     "CREATE TABLE orders (order_id serial, customer_id text, ordered_at timestamptz, amount double precision)",
     "INSERT INTO orders (customer_id, ordered_at, amount) VALUES"
     " ('c1', '2025-02-20 10:00+00', 30), ('c1', '2025-02-27 10:00+00', 50), ('c2', '2024-06-01 10:00+00', 20)",
@@ -119,6 +120,11 @@ def test_schema_from_a_limit_0_query_and_projected_reads(dsn, monkeypatch, tmp_p
     assert schema.field("employees").type == pa.int32()
     assert schema.field("signed_up").type == pa.date32()
     assert pa.types.is_list(schema.field("tags").type)
+    assert schema.field("revenue").type == pa.float64()  # numeric: read as double precision
+    assert schema.field("extra").type == pa.string() and schema.field("token").type == pa.string()
+    odd = source.read(["revenue", "extra", "token"]).read_all().sort_by("customer_id").to_pylist()[0]
+    assert odd == {"customer_id": "c1", "revenue": 1500000.25, "extra": '{"a": 1}',
+                   "token": "b7a0d2e4-65a3-4e1f-9f0e-1b2c3d4e5f60"}
     reader = source.read(["country", "employees"])
     assert isinstance(reader, pa.RecordBatchReader)
     table = reader.read_all().sort_by("customer_id")
@@ -161,7 +167,7 @@ def test_bad_options(tmp_path, options):
 def test_a_run_over_postgres_profiles_and_orders(dsn, monkeypatch, tmp_path):
     monkeypatch.setenv(ENV, dsn)
     (tmp_path / "rules.seg").write_text(
-        'segment big_dach: employees >= 1000 and country in ("DE", "AT", "CH")\n'
+        'segment big_dach: employees >= 1000 and country in ("DE", "AT", "CH") and revenue > 1000000\n'
         'segment recent: count(orders, last 30d) >= 2\n')
     (tmp_path / "segmint.toml").write_text(f"""
 rules = ["rules.seg"]
