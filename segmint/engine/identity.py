@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from .errors import ConfigError, DataError
 from .host import PluginRegistry, source_for_path
 from .options import build_options
-from .plugin_api import EVENTS, BadRow, PluginContext, Source
+from .plugin_api import EVENTS, PROFILES, BadRow, PluginContext, Source
 from .report import DataReport, SourceReport
 
 
@@ -79,9 +79,13 @@ def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     return policy, plugin
 
 
-def build_policy(options: Mapping[str, Any], source: type[Source], *, plugin: str, where: str) -> SourcePolicy:
+def build_policy(options: Mapping[str, Any], source: type[Source], *, plugin: str, where: str,
+                 role: str = PROFILES) -> SourcePolicy:
     """The checked policy of one source; ``on_bad_rows = "skip"`` only where the plugin can."""
     policy = build_options(SourcePolicy, options, plugin=plugin, where=where)
+    if role != PROFILES and policy.on_duplicate_keys != "error":
+        raise ConfigError("on_duplicate_keys applies to profile sources (an event source repeats"
+                          " keys by nature); leave it out", file=where)
     if policy.on_bad_rows == "skip" and not source.skips_bad_rows:
         raise ConfigError(f"plugin '{plugin}' cannot skip bad rows; leave on_bad_rows out", file=where)
     return policy

@@ -200,7 +200,7 @@ def instantiate_sources(
             source.role = config.role  # type: ignore[misc]
         source.policy = build_policy(  # type: ignore[attr-defined]
             policy_options, type(source), plugin=config.plugin,
-            where=config.origin or f"[sources.{config.name}]")
+            where=config.origin or f"[sources.{config.name}]", role=source.role)
         source.on_bad_rows = source.policy.on_bad_rows  # type: ignore[attr-defined]
         if config.timestamp_column is not None:
             source.timestamp_column = config.timestamp_column  # type: ignore[misc]

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import PluginContext, Source
 
+from .csv_source import _one_character
 from .exports import ExportFile, convert, drop_rows, snake_case
 from .file_common import COLUMN_TYPES, check_column_types, check_encoding
 
@@ -95,7 +96,8 @@ class CrmOptions:
         metadata={"help": "profile column types (employees = int, annual_revenue = float by default)"})
     encoding: str = attrs.field(default="utf-8", validator=check_encoding,
                                 metadata={"help": "the exports' text encoding"})
-    delimiter: str | None = attrs.field(default=None, metadata={"help": 'the field separator (",")'})
+    delimiter: str | None = attrs.field(default=None, validator=_one_character,
+                                        metadata={"help": 'the field separator (",")'})
 
 
 class CrmSource(Source):

@@ -139,6 +139,7 @@ latest_by = "updated_at"
         ('phone_country_code = "DE"', "country calling code"),
         ('identity = "ids.csv"', "identity_from"),
         ('on_bad_rows = "skip"', "cannot skip bad rows"),
+        ('role = "events"\non_duplicate_keys = "latest"\nlatest_by = "t"', "applies to profile sources"),
     ],
 )
 def test_bad_key_options_are_config_errors(tmp_path, options, message):
