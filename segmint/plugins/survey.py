@@ -133,23 +133,21 @@ class SurveySource(Source):
         self.bad_row(self.file.error(message, row=row, column=column))
 
     def _timestamps(self, raw: pa.Table, numbers: list[int]) -> tuple[pa.Array, set[int]]:
-        values = raw.column(self.submitted_at).combine_chunks()
-        out, bad = [], set()
-        for i, text in enumerate(values.to_pylist()):
-            if text is None or not text.strip():
-                out.append(None)
-                continue
-            try:
-                out.append(pc.strptime(text.strip().replace("T", " ").rstrip("Z")[:19],
-                                       format="%Y-%m-%d %H:%M:%S", unit="us").as_py())
-            except (pa.ArrowInvalid, ValueError):
-                try:
-                    out.append(pc.strptime(text.strip()[:16], format="%Y-%m-%d %H:%M", unit="us").as_py())
-                except (pa.ArrowInvalid, ValueError):
-                    self._bad(f"cannot read '{text}' as a date and time", numbers[i], self.submitted_at)
-                    out.append(None)
-                    bad.add(i)
-        return pa.array(out, pa.timestamp("us")), bad
+        """Submission times: ``2025-02-01 10:02:41``, ISO ``2025-02-01T10:02:41.000Z`` or
+        without seconds; a cell that is none of these is a bad row."""
+        text = pc.utf8_trim_whitespace(raw.column(self.submitted_at).combine_chunks())
+        text = pc.replace_substring(pc.replace_substring(text, "T", " "), "Z", "")
+        seconds = pc.strptime(pc.utf8_slice_codeunits(text, 0, 19), format="%Y-%m-%d %H:%M:%S",
+                              unit="us", error_is_null=True)
+        minutes = pc.strptime(pc.utf8_slice_codeunits(text, 0, 16), format="%Y-%m-%d %H:%M",
+                              unit="us", error_is_null=True)
+        result = pc.coalesce(seconds, minutes)
+        unreadable = pc.and_(pc.is_null(result), pc.invert(pc.fill_null(pc.equal(text, ""), True)))
+        bad = set(pc.indices_nonzero(unreadable).to_pylist())
+        for i in sorted(bad):
+            value = raw.column(self.submitted_at)[i].as_py()
+            self._bad(f"cannot read '{value}' as a date and time", numbers[i], self.submitted_at)
+        return result, bad
 
     def _nps(self, raw: pa.Table, numbers: list[int]) -> tuple[pa.Array, set[int]]:
         column = self.options.nps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -130,3 +131,16 @@ key_normalize = "email"
     assert '"anna.schmidt@acme.de",true,true' in members
     assert '"dev@acme.de",false,false' in members
     assert "source crm: 4 rows, 1 keys matched nothing" in result.output
+
+
+def test_survey_submission_times_in_several_forms(tmp_path):
+    (tmp_path / "r.csv").write_text(
+        "email,Submit Date (UTC)\na@x,2025-01-01 10:00:00\nb@x,2025-01-02T11:30:00.000Z\n"
+        "c@x,2025-01-03 12:15\nd@x,\ne@x,next week\n")
+    source = make("survey", tmp_path, path="r.csv")
+    with pytest.raises(DataError, match="row 6, column 'Submit Date \\(UTC\\)': cannot read 'next week'"):
+        source.read()
+    source.on_bad_rows = "skip"
+    times = {r["customer_id"]: r["submitted_at"] for r in source.read().to_pylist()}
+    assert times == {"a@x": dt.datetime(2025, 1, 1, 10), "b@x": dt.datetime(2025, 1, 2, 11, 30),
+                     "c@x": dt.datetime(2025, 1, 3, 12, 15), "d@x": None}
