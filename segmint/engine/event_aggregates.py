@@ -162,12 +162,17 @@ class SourcePass:
         self.dense = _DenseStates(len(keys), self.main) if self.index is not None else None
         self.pairs: dict[int, _Combiner] = {}
         self.best: dict[int, _Combiner] = {}
+        n = len(keys)
         for i, aggregate in enumerate(aggregates):
             if aggregate.function == "count_distinct":
                 self.pairs[i] = _Combiner(_distinct_pairs)
+                if self.dense is not None:
+                    self.pairs[i] = _DenseDistinct(n, self.pairs[i])
             elif aggregate.function in ("first", "last"):
                 earliest = aggregate.function == "first"
                 self.best[i] = _Combiner(lambda t, e=earliest: _arg_best(t, e))
+                if self.dense is not None:
+                    self.best[i] = _DenseBest(n, earliest, self.best[i])
 
     def _state(self, column: str, function: str, state: str) -> None:
         self.simple.append((column, function, state))
@@ -252,11 +257,17 @@ class SourcePass:
             if self.pending_rows >= max(COMBINE_ROWS, self.state.num_rows if self.state else 0):
                 self._combine()
         for i, combiner in self.pairs.items():  # v is null where the mask is false
+            if isinstance(combiner, _DenseDistinct):
+                combiner.add_rows(rows.column(_KEY), rows.column(f"v{i}"))
+                continue
             pairs = _distinct_pairs(rows.select([_KEY, f"v{i}"]).rename_columns([_KEY, "v"]))
             combiner.add(pairs.filter(pc.is_valid(pairs["v"])))
         for i, combiner in self.best.items():
             chosen = rows.select([_KEY, f"t{i}", f"v{i}"]).rename_columns([_KEY, "t", "v"])
             chosen = chosen.filter(pc.is_valid(chosen["t"]))
+            if isinstance(combiner, _DenseBest):
+                combiner.add_rows(chosen)
+                continue
             combiner.add(_arg_best(chosen, self.aggregates[i].function == "first"))
 
     def _combine(self) -> None:
@@ -335,6 +346,170 @@ class SourcePass:
                 Kind.TIMESTAMP: TIMESTAMP_TYPE, Kind.DURATION: pa.int64()}.get(kind, pa.null())
 
 
+#: Distinct values a dense first/last keeps codes for before it falls back to grouping.
+CODE_LIMIT = 1 << 16
+
+
+class _Codes:
+    """A column's values as small integer codes shared by all batches, with their order."""
+
+    def __init__(self) -> None:
+        self.values: pa.Array | None = None
+        self.rank = np.zeros(0, np.int64)  # code -> position in sorted order
+        self.order = np.zeros(0, np.int64)  # position in sorted order -> code
+
+    def __len__(self) -> int:
+        return 0 if self.values is None else len(self.values)
+
+    def encode(self, values: pa.Array) -> tuple[np.ndarray, bool]:
+        """Codes of `values` (-1 for null), and whether the dictionary grew (ranks moved)."""
+        encoded = pc.dictionary_encode(values)
+        local = encoded.dictionary
+        if self.values is None:
+            self.values = local.slice(0, 0)
+        grew = False
+        found = pc.index_in(local, value_set=self.values)
+        if found.null_count:
+            self.values = pa.concat_arrays([self.values, local.filter(pc.is_null(found))])
+            self.order = pc.sort_indices(self.values).to_numpy().astype(np.int64)
+            self.rank = np.empty(len(self.order), np.int64)
+            self.rank[self.order] = np.arange(len(self.order))
+            found = pc.index_in(local, value_set=self.values)
+            grew = True
+        mapping = found.to_numpy(zero_copy_only=False).astype(np.int64)
+        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = np.where(indices >= 0, mapping[np.maximum(indices, 0)] if len(mapping) else -1, -1)
+        return codes, grew
+
+
+class _DenseDistinct:
+    """count_distinct with integer keys: a 64-bit set of value codes per customer, while the
+    column has at most 64 different values; then distinct (customer, value) pairs."""
+
+    def __init__(self, n: int, fallback: _Combiner) -> None:
+        self.n, self.fallback = n, fallback
+        self.codes = _Codes()
+        self.bits: np.ndarray | None = np.zeros(n, np.uint64)
+
+    def add_rows(self, rows: pa.ChunkedArray, values: pa.ChunkedArray) -> None:
+        rows_np = rows.to_numpy()
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        if self.bits is not None:
+            codes, _ = self.codes.encode(values)
+            if len(self.codes) <= 64:
+                present = codes >= 0
+                np.bitwise_or.at(self.bits, rows_np[present],
+                                 np.left_shift(np.uint64(1), codes[present].astype(np.uint64)))
+                return
+            self._spill()
+        pairs = _distinct_pairs(pa.table({_KEY: rows, "v": values}))
+        self.fallback.add(pairs.filter(pc.is_valid(pairs["v"])))
+
+    def _spill(self) -> None:
+        """Too many values for 64 bits: hand the sets over as pairs and group from now on."""
+        self.fallback.add(self._pairs())
+        self.bits = None
+
+    def _pairs(self) -> pa.Table:
+        assert self.bits is not None and self.codes.values is not None or len(self.codes) == 0
+        rows, codes = [], []
+        for code in range(len(self.codes)):
+            holders = np.nonzero(self.bits & np.uint64(1 << code))[0]  # type: ignore[operator]
+            rows.append(holders)
+            codes.append(np.full(len(holders), code))
+        row_array = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        code_array = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+        values = self.codes.values.take(pa.array(code_array)) if self.codes.values is not None \
+            else pa.array([], pa.null())
+        return pa.table({_KEY: pa.array(row_array.astype(np.int32)), "v": values})
+
+    def result(self) -> pa.Table | None:
+        if self.bits is None:
+            return self.fallback.result()
+        return self._pairs() if len(self.codes) else None
+
+
+class _DenseBest:
+    """first/last with integer keys: per customer the best timestamp, and the best value at
+    it, in arrays; text and booleans are compared by the rank of their code."""
+
+    def __init__(self, n: int, earliest: bool, fallback: _Combiner) -> None:
+        self.n, self.earliest, self.fallback = n, earliest, fallback
+        self.better = np.minimum if earliest else np.maximum
+        self.worst_t = np.iinfo(np.int64).max if earliest else np.iinfo(np.int64).min
+        self.t = np.full(n, self.worst_t, np.int64)
+        self.key: np.ndarray | None = None  # the value (numbers) or its rank (text)
+        self.has = np.zeros(n, bool)
+        self.codes: _Codes | None = None
+        self.value_type: pa.DataType | None = None
+        self.spilled = False
+
+    def add_rows(self, chosen: pa.Table) -> None:
+        if self.spilled:
+            self.fallback.add(_arg_best(chosen, self.earliest))
+            return
+        values = chosen.column("v").combine_chunks()
+        if self.value_type is None:
+            self.value_type = values.type
+            physical = _physical(values.type)
+            if physical is None:
+                self.codes = _Codes()
+                self.key = np.zeros(self.n, np.int64)
+            else:
+                self.key = np.zeros(self.n, physical.to_pandas_dtype())
+        if chosen.num_rows == 0:
+            return
+        rows = chosen.column(_KEY).to_numpy()
+        stamps = chosen.column("t").combine_chunks().cast(pa.int64()).to_numpy()
+        if self.codes is not None:
+            before = None if self.codes.values is None else self.codes.order.copy()
+            codes, grew = self.codes.encode(values)
+            if len(self.codes) > CODE_LIMIT:
+                self._spill(before)
+                self.fallback.add(_arg_best(chosen, self.earliest))
+                return
+            if grew and before is not None and len(before):
+                self.key[self.has] = self.codes.rank[before[self.key[self.has]]]  # type: ignore[index]
+            keys = self.codes.rank[codes]
+        else:
+            physical = _physical(values.type)
+            keys = (values.cast(physical) if values.type != physical else values).to_numpy(zero_copy_only=False)
+        previous = self.t.copy()
+        self.better.at(self.t, rows, stamps)
+        moved = self.t != previous
+        assert self.key is not None
+        self.has[moved] = False
+        at_best = stamps == self.t[rows]
+        rows, keys = rows[at_best], keys[at_best]
+        fresh = ~self.has[rows]
+        self.key[rows[fresh]] = keys[fresh]  # first value seen at the best instant
+        self.has[rows] = True
+        self.better.at(self.key, rows, keys)
+
+    def _table(self, order: np.ndarray | None) -> pa.Table:
+        rows = np.nonzero(self.has)[0]
+        assert self.key is not None and self.value_type is not None
+        stamps = pa.array(self.t[rows]).cast(pa.timestamp("us", tz="UTC"))
+        if self.codes is not None:
+            assert self.codes.values is not None
+            values = self.codes.values.take(pa.array((order if order is not None else self.codes.order)[self.key[rows]]))
+        else:
+            values = pa.array(self.key[rows]).cast(self.value_type)
+        return pa.table({_KEY: pa.array(rows.astype(np.int32)), "t": stamps, "v": values})
+
+    def _spill(self, order: np.ndarray | None) -> None:
+        if self.has.any():
+            self.fallback.add(self._table(order))
+        self.spilled = True
+
+    def result(self) -> pa.Table | None:
+        if self.spilled:
+            return self.fallback.result()
+        if self.key is None or not self.has.any():
+            return None
+        return self._table(None)
+
+
 class _KeyIndex:
     """The row of each customer key in the profile table, for integer keys in a compact range
     (a lookup array, so a batch of events is keyed by row without hashing)."""
@@ -395,20 +570,14 @@ class _DenseStates:
             present = column.is_valid().to_numpy(zero_copy_only=False)
             where = index[present]
             values, seen = self.values[name], self.valid[name]
+            # ufunc.at works per event (a bincount would cost a pass over every customer)
             if function == "count":
-                values += np.bincount(where, minlength=self.n)
+                np.add.at(values, where, 1)
             else:
                 found = (column.cast(physical) if column.type != physical else column).fill_null(0)
                 found = found.to_numpy(zero_copy_only=False)[present]
-                if function == "sum" and dtype == np.float64:
-                    values += np.bincount(where, weights=found, minlength=self.n)
-                elif function == "sum" and len(found) < 2**22 and (not len(found) or np.abs(found).max() < 2**31):
-                    # exact: fewer than 2**22 values below 2**31 add up below 2**53
-                    values += np.bincount(where, weights=found, minlength=self.n).astype(dtype)
-                elif function == "sum":
-                    np.add.at(values, where, found)
-                else:
-                    (np.minimum if function == "min" else np.maximum).at(values, where, found)
+                ufunc = {"sum": np.add, "min": np.minimum, "max": np.maximum}[function]
+                ufunc.at(values, where, found)
             seen[where] = True
         if grouped:
             self.add(_group(rows, [(c, f) for c, f, _ in grouped], [s for _, _, s in grouped]),
@@ -537,7 +706,9 @@ def _batches(data: Any, columns: list[str], source: str) -> Iterator[pa.Table]:
     """Tables of about BATCH_ROWS rows with `columns`, from a table, reader or dataset."""
     if isinstance(data, ds.Dataset):
         _require(data.schema, columns, source)
-        stream: Any = data.to_batches(columns=columns, batch_size=BATCH_ROWS)
+        # A little readahead keeps the cores busy; more only holds more batches in memory.
+        stream: Any = data.to_batches(columns=columns, batch_size=BATCH_ROWS, batch_readahead=4,
+                                      fragment_readahead=2)
         schema = pa.schema([data.schema.field(c) for c in columns])
     else:
         if isinstance(data, pa.RecordBatch):

@@ -5,7 +5,8 @@ with nulls, repeats, exact window edges and events after as_of; numbers with nul
 strings, booleans and dates with nulls) and a set of aggregates, each a function, a column,
 a `where` condition and a window. segmint computes them all in one pass per source, read as a
 table, a record batch reader or a dataset, in batches small enough that partial states are
-combined many times. DuckDB computes each as `AGG(...) FILTER (WHERE where AND window)` over
+combined many times; with integer keys states are arrays per customer (codes for text, 64-bit
+sets for count_distinct), and the drawn limits make them fall back to grouping mid-stream. DuckDB computes each as `AGG(...) FILTER (WHERE where AND window)` over
 the events up to as_of, grouped by key and left-joined to the profiles, with the language's
 values for customers without a matching event (0, false, null). Window bounds are written in
 SQL independently of segmint's `window_bounds`.
@@ -217,8 +218,10 @@ def segmint_values(events: Any, keys: pa.Array, specs: list[tuple], schema: pa.S
     batch_rows=st.sampled_from([7, 64, 1 << 20]),
     combine_rows=st.sampled_from([1, 50, 1 << 22]),
     text_keys=st.booleans(),
+    code_limit=st.sampled_from([2, 1 << 16]),
 )
-def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch_rows, combine_rows, text_keys):
+def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch_rows, combine_rows, text_keys,
+                                 code_limit):
     events = events_table(n_customers, n_events, seed)
     keys = pa.array(np.random.default_rng(seed).permutation(n_customers), pa.int64())
     if text_keys:  # keys that are not integers take the grouping path, not the row index
@@ -230,12 +233,13 @@ def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch
         data = pa.RecordBatchReader.from_batches(events.schema, events.to_batches(max_chunksize=13))
     elif mode == "dataset":
         data = ds.dataset(events)
-    saved = event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS
+    saved = event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS, event_aggregates.CODE_LIMIT
     event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS = batch_rows, combine_rows
+    event_aggregates.CODE_LIMIT = code_limit  # 2: first/last of text give up their codes early
     try:
         found = segmint_values(data, keys, specs, events.schema)
     finally:
-        event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS = saved
+        event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS, event_aggregates.CODE_LIMIT = saved
     for spec, ours, theirs in zip(specs, found, expected):
         text = _rule_text(spec[0], spec[1], spec[2], spec[3][0], spec[4][0])
         for customer in theirs:
