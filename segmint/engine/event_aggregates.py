@@ -8,13 +8,21 @@ a dataset) needs memory for one batch plus one state row per customer:
    aggregated columns and those their `where` conditions name), put in canonical types, and
    filtered once: events without a key or timestamp, and events after as_of, are dropped.
 2. One projection computes, per aggregate, a mask (its `where` and its window) and the
-   masked values; one `group_by(key).aggregate(...)` turns them into a partial state per
-   customer: counts and sums (added up later), minimums and maximums.
-3. Partial states are combined by grouping again whenever enough of them have piled up.
-   `count_distinct` keeps distinct (key, value) pairs; `first`/`last` keep, per customer, the
-   earliest (latest) timestamp and the smallest (largest) value at that timestamp.
-4. The final states are aligned to the profile table's keys. The run's customers are the
-   profile table's: events of keys not in it are ignored.
+   masked values.
+3. When the customer keys are integers in a compact range (the usual case), each event is
+   keyed by its customer's row in the profile table through a lookup array, and the masked
+   values fold straight into arrays of one state per customer: counts, sums, minimums and
+   maximums with `ufunc.at`; `count_distinct` as a 64-bit set of value codes per customer;
+   `first`/`last` as the best instant and the best value (or value code) at it. Memory is a
+   few arrays of one value per customer, whatever the number of events.
+4. Otherwise (text keys, sparse integers, or more values than the codes allow), one
+   `group_by(key).aggregate(...)` per batch makes partial states, combined by grouping again
+   whenever enough have piled up: counts and sums are added, minimums and maximums kept,
+   `count_distinct` keeps distinct (key, value) pairs, `first`/`last` the earliest (latest)
+   timestamp and the smallest (largest) value at it.
+5. The final states are aligned to the profile table's keys, with the language's values
+   for customers without a matching event. The run's customers are the profile table's:
+   events of keys not in it are ignored.
 """
 
 from __future__ import annotations

@@ -374,6 +374,9 @@ def test_run_reads_event_sources_with_their_timestamp_column(tmp_path: Path, mon
     assert result.exit_code == 0, result.output
     out = pacsv.read_csv(tmp_path / "out.csv")
     assert {name: out[name].to_pylist() for name in MEMBERS} == MEMBERS
+    explained = CliRunner().invoke(cli, ["explain", "--segment", "big", "--id", "1"], prog_name="segmint")
+    assert explained.exit_code == 0, explained.output
+    assert "sum(orders.amount) = 35" in explained.output
 
 
 def test_durations_booleans_and_integers():
