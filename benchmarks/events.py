@@ -10,7 +10,8 @@ left-joined to the same profiles. Both must agree on every segment's member coun
 
 Each engine runs in its own child process, so its peak memory (the process's maximum
 resident set size, from `resource.getrusage`) is its own; for segmint the peak of Arrow's
-memory pool is reported as well.
+memory pool is reported as well. DuckDB gets all cores and a 10 GB memory limit (set
+DUCKDB_MEMORY_LIMIT to change it), beyond which it spills to disk.
 
     python benchmarks/events.py                        # 20,000,000 events
     python benchmarks/events.py --events 200000000     # the target size (about 4 GB of Parquet)
@@ -190,6 +191,7 @@ def run_duckdb(path: Path, n_events: int) -> dict:
     people = profiles(n_events)
     con = duckdb.connect()
     con.execute(f"SET threads = {os.cpu_count()}")
+    con.execute(f"SET memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '10GB')}'")  # it spills beyond
     con.register("people", people)
     cpu = _cpu()
     start = time.perf_counter()
