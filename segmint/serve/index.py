@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ log = logging.getLogger("segmint.serve")
 RUNS = "runs"
 LATEST = "LATEST"
 MEMBERSHIP = "membership.parquet"
+#: Rows indexed per step of a build (a few milliseconds each).
+BUILD_SLICE = 5_000
 
 
 @attrs.frozen
@@ -119,11 +122,18 @@ def build_index(snapshot: Snapshot) -> SegmentIndex:
     if as_of is not None:
         extra["as_of"] = str(as_of)
     bodies = [_body(extra, names, labels) for names, labels in combos]
-    keys = _key_texts(table.column(key))
-    per_row = [bodies[c] for c in codes.tolist()]
+    keys = table.column(key)
+    index: dict[str, bytes] = {}
+    # In slices, so the service's event loop gets the interpreter between them: a rebuild
+    # in the background never holds up lookups for more than a few milliseconds.
+    for start in range(0, table.num_rows, BUILD_SLICE):
+        texts = _key_texts(keys.slice(start, BUILD_SLICE))
+        row_codes = codes[start:start + BUILD_SLICE].tolist()
+        index.update(zip(texts, [bodies[c] for c in row_codes]))
+        time.sleep(0)
     return SegmentIndex(
         run_id=snapshot.run_id,
-        bodies=dict(zip(keys, per_row)),
+        bodies=index,
         empty=_body(extra, [], {}),
         segments=tuple(segments),
         segmentations=tuple(segmentations),
@@ -208,9 +218,11 @@ class SnapshotWatcher:
     """Holds the current index; `poll` loads a new run's index when ``runs/LATEST`` changes."""
 
     def __init__(self, state_dir: Path,
-                 loader: Callable[[Path, str], Snapshot] = load_snapshot) -> None:
+                 loader: Callable[[Path, str], Snapshot] = load_snapshot,
+                 retire_delay: float = 5.0) -> None:
         self.state_dir = Path(state_dir)
         self.loader = loader
+        self.retire_delay = retire_delay
         self.current: SegmentIndex | None = None
         self._failed: str | None = None
         self._lock = threading.Lock()  # one load at a time; readers never take it
@@ -235,4 +247,17 @@ class SnapshotWatcher:
             self.current = index  # the swap: one reference, after the index is whole
             self._failed = None
             log.info("serving run %s: %d visitors", index.run_id, index.visitors)
+            if current is not None:
+                threading.Thread(target=self._retire, args=(current,), daemon=True).start()
             return True
+
+    def _retire(self, old: SegmentIndex) -> None:
+        """Free a replaced index a slice at a time, not in one go that would hold up
+        lookups; after a delay, by when no request still holds it (a request reads the
+        reference and looks up without yielding in between)."""
+        time.sleep(self.retire_delay)
+        bodies = old.bodies
+        while bodies:
+            for _ in range(min(BUILD_SLICE, len(bodies))):
+                bodies.popitem()
+            time.sleep(0)

@@ -343,3 +343,18 @@ def test_index_of_many_segments(tmp_path: Path) -> None:
     assert json.loads(index.lookup("a"))["segments"] == names[::2]
     assert json.loads(index.lookup("b"))["segments"] == ["s69"]
     assert index.lookup("a") is index.lookup("c")
+
+
+def test_a_replaced_index_is_freed_after_a_delay(tmp_path: Path) -> None:
+    write_run(tmp_path, membership())
+    watcher = SnapshotWatcher(tmp_path, retire_delay=0.2)
+    watcher.poll()
+    old = watcher.current
+    write_run(tmp_path, membership())
+    assert watcher.poll()
+    assert old.visitors == 3  # a request that read the old reference still gets whole answers
+    deadline = time.monotonic() + 10
+    while old.visitors and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert old.visitors == 0
+    assert watcher.current.visitors == 3
