@@ -169,7 +169,7 @@ def rss_mib(pid: int) -> float:
 
 def wait_ready(port: int, process: subprocess.Popen, timeout: float = 300) -> float:
     started = time.perf_counter()
-    request = f"GET /v1/health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
+    request = "GET /v1/health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode()
     while time.perf_counter() - started < timeout:
         if process.poll() is not None:
             raise SystemExit("the server exited")

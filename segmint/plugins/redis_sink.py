@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.engine.errors import ConfigError, SegmintError
-from segmint.engine.hookspecs import hookimpl
 from segmint.engine.holdout import key_text
+from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult, Sink
 
 SCHEMES = ("redis", "rediss", "unix")

@@ -23,7 +23,6 @@ from segmint.engine.errors import SegmintError
 from segmint.engine.evaluator import HOLDOUT_SUFFIX, evaluate_checked
 from segmint.engine.runner import Prepared
 
-
 #: Event aggregates (`count(orders, last 30d)`), where the language has them.
 _AGGREGATE = getattr(ast, "Aggregate", None)
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from serve_helpers import free_port
 
 SEGMINT = [sys.executable, "-c", "from segmint.cli import main; main()"]
