@@ -133,6 +133,15 @@ def test_comparisons(condition, expected):
     assert truth(condition, NUMBERS) == expected
 
 
+def test_between_and_in_with_items_compare_item_by_item():
+    # x >= y is an exact integer comparison even though x <= f is one of doubles
+    data = table(x=pa.array([-(2**63)], pa.int64()), y=pa.array([-(2**63 - 1)], pa.int64()),
+                 f=pa.array([0.0]))
+    assert truth("x between y and f", data) == [F]
+    assert truth("x in (y, f)", data) == [F]
+    assert truth("x in (y, -9.223372036854775807e18)", data) == [T]  # x == the double
+
+
 def test_minus_zero_is_zero():
     data = table(f=pa.array([-0.0, 0.0, 1.0]))
     assert truth("f in (0)", data) == [T, T, F]
