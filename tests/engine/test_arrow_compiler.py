@@ -306,9 +306,10 @@ def _ts(*args) -> dt.datetime:
 
 
 TIMES = table(
-    d=pa.array([dt.date(2024, 6, 15), dt.date(2024, 5, 16), dt.date(2024, 5, 15), dt.date(2024, 6, 16), None]),
-    t=pa.array([_ts(2024, 6, 15, 12), _ts(2024, 5, 16, 12), _ts(2024, 5, 16, 11, 59), _ts(2024, 6, 15, 12, 0, 1), None],
-               pa.timestamp("us", tz="UTC")),
+    d=pa.array([dt.date(2024, 6, 15), dt.date(2024, 5, 16), dt.date(2024, 5, 15), dt.date(2024, 6, 16),
+                None]),
+    t=pa.array([_ts(2024, 6, 15, 12), _ts(2024, 5, 16, 12), _ts(2024, 5, 16, 11, 59),
+                _ts(2024, 6, 15, 12, 0, 1), None], pa.timestamp("us", tz="UTC")),
 )
 
 
@@ -386,8 +387,8 @@ def test_day_of_week_is_iso_monday_one():
 def test_calendar_functions_read_timestamps_on_the_run_wall_clock():
     data = table(t=pa.array([_ts(2023, 12, 31, 23, 30)], pa.timestamp("us", tz="UTC")))  # a Sunday
     assert truth("year(t) == 2023 and month(t) == 12 and day_of_week(t) == 7", data) == [T]
-    berlin = truth("year(t) == 2024 and month(t) == 1 and day_of_week(t) == 1", data, timezone="Europe/Berlin")
-    assert berlin == [T]
+    berlin = "year(t) == 2024 and month(t) == 1 and day_of_week(t) == 1"
+    assert truth(berlin, data, timezone="Europe/Berlin") == [T]
 
 
 # functions ----------------------------------------------------------------------------------
@@ -454,7 +455,8 @@ def test_rank_of_nothing_and_of_strings_dates_floats():
 
 @pytest.mark.parametrize(
     ("n", "percent"),
-    [(10, "33.3"), (3, "10"), (1000, "0.7"), (7, "14.29"), (100, "7"), (29, "3.45"), (1, "0.01"), (200, "12.5")],
+    [(10, "33.3"), (3, "10"), (1000, "0.7"), (7, "14.29"), (100, "7"), (29, "3.45"), (1, "0.01"),
+     (200, "12.5")],
 )
 def test_rank_takes_exactly_k_of_distinct_values(n, percent):
     data = table(v=pa.array(range(n), pa.int64()))

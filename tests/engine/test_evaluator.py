@@ -122,7 +122,8 @@ def test_a_missing_key_column_is_a_data_error():
         (dt.date(2024, 6, 15), "Asia/Tokyo", dt.date(2024, 6, 15)),
         ("2024-06-15T23:30:00Z", "UTC", dt.date(2024, 6, 15)),
         ("2024-06-15T23:30:00Z", "Asia/Tokyo", dt.date(2024, 6, 16)),
-        (dt.datetime(2024, 6, 15, 23, 30, tzinfo=dt.timezone.utc), "America/Los_Angeles", dt.date(2024, 6, 15)),
+        (dt.datetime(2024, 6, 15, 23, 30, tzinfo=dt.timezone.utc), "America/Los_Angeles",
+         dt.date(2024, 6, 15)),
         (dt.datetime(2024, 6, 16, 1, 0), "America/Los_Angeles", dt.date(2024, 6, 16)),  # naive: local
     ],
 )
