@@ -194,6 +194,9 @@ class Metric:
     compute: Callable[[MetricContext], pa.Table]
     requires: tuple[str, ...] = ()
     description: str = ""
+    #: The columns under the project's ``[metrics]`` options, when they depend on them
+    #: (CLV horizons, say); ``columns`` is what it declares without options.
+    columns_for: Callable[[Mapping[str, Any]], Sequence[MetricColumn]] | None = None
 
 
 @attrs.frozen

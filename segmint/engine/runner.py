@@ -27,7 +27,9 @@ from .event_aggregates import event_columns
 from .host import PluginRegistry, provenance
 from .identity import Keys
 from .parser import decode_rule_file, parse_rules
-from .plugin_api import PROFILES, Delivery, Metric, MetricContext, RunResult, SegmentInfo, Sink, Source
+from .plugin_api import (
+    PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
+)
 from .project import Project, expand_rule_files, instantiate_sinks, instantiate_sources
 from .quarantine import write_quarantine
 from .report import DataReport
@@ -102,7 +104,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     }
     parts = [(name, _schema(source), None) for name, source in profiles.items()]
     for name, metric in metrics.items():
-        schema = pa.schema([(c.name, c.type) for c in metric.columns])
+        schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
         home = metric.requires[0] if metric.requires else name
         parts.append((home, schema, f"metric {name}"))
     catalog = Catalog.from_parts(parts, key=project.key).with_events({
@@ -130,6 +132,19 @@ def read_aggregated_events(prepared: Prepared, keys: Keys | None = None) -> dict
     """Each event source the rules aggregate over, read with only the columns they use."""
     return {name: read_events(prepared, name, keys, columns)
             for name, columns in event_columns(prepared.checked).items()}
+
+
+def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]:
+    """The columns a metric provides under the project's ``[metrics]`` options."""
+    if metric.columns_for is None:
+        return metric.columns
+    try:
+        return tuple(metric.columns_for(project.metrics))
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"metric '{metric.name}' failed to declare its columns: "
+                          f"{type(error).__name__}: {error}") from error
 
 
 def _schema(source: Source) -> pa.Schema:

@@ -107,3 +107,28 @@ def test_run_uses_metrics_in_rules(orders: Path, tmp_path: Path) -> None:
     membership = pq.read_table(out)
     assert 0 < sum(membership.column("vip").to_pylist()) <= 0.06 * 2357
     assert sum(membership.column("champions").to_pylist()) > 0
+
+
+def test_configured_horizons_become_rule_columns(orders: Path, tmp_path: Path) -> None:
+    (tmp_path / "r.seg").write_text("segment long_value: clv_18mo in top 10%\n")
+    (tmp_path / "segmint.toml").write_text(
+        'rules = ["r.seg"]\nas_of = "1997-09-30"\n'
+        f'[sources.orders]\nplugin = "parquet"\nrole = "events"\npath = "{orders}"\n'
+        '[metrics]\nhorizons = ["18mo"]\n'
+    )
+    code, out, err = invoke("run", "--dry-run")
+    assert code == 0, err
+    assert "long_value" in out
+
+
+def test_a_bad_metric_option_is_refused_before_reading(orders: Path, tmp_path: Path) -> None:
+    (tmp_path / "r.seg").write_text("segment long_value: clv_18mo > 0\n")
+    (tmp_path / "segmint.toml").write_text(
+        'rules = ["r.seg"]\n'
+        f'[sources.orders]\nplugin = "parquet"\nrole = "events"\npath = "{orders}"\n'
+        '[metrics]\nhorizons = ["eighteen months"]\n'
+    )
+    code, _, err = invoke("validate")
+    assert code == 1
+    assert "metrics.horizons" in err
+    assert "Traceback" not in err

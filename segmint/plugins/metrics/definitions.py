@@ -231,6 +231,7 @@ METRICS = (
         columns=CLV_COLUMNS,
         compute=compute_clv,
         requires=(SOURCE,),
+        columns_for=lambda options: clv_columns(MetricOptions.from_mapping(options).horizons),
         description="Predictive CLV: BG/NBD purchases × Gamma-Gamma spend (segmint[clv]).",
     ),
     Metric(
