@@ -69,16 +69,20 @@ def write_snapshot(state_dir: Path, visitors: int, seed: int = 7,
 
 
 def realtime() -> None:
-    """Run this process at the highest priority (nice -20, root), ahead of whatever else the
-    machine is running. (Not SCHED_FIFO: under it a thread building an index in the
-    background would keep the event loop's thread off the core until it finished.)"""
-    os.setpriority(os.PRIO_PROCESS, 0, -20)
+    """Run the calling thread under SCHED_FIFO (root): it gets its core whenever it is
+    ready to run, whatever else the machine is doing. Threads it starts inherit it."""
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+
+
+def ordinary() -> None:
+    """Ordinary scheduling for the calling thread."""
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def ordinary_process() -> None:
     """For the writer of --swap: any core, ordinary scheduling (not this client's)."""
     os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    os.setpriority(os.PRIO_PROCESS, 0, 0)
+    ordinary()
 
 
 def serve(state_dir: str, port: int, core: int | None, fifo: bool) -> None:
@@ -90,9 +94,19 @@ def serve(state_dir: str, port: int, core: int | None, fifo: bool) -> None:
     import uvicorn
 
     from segmint.serve.app import ServeConfig, create_app
+    from segmint.serve.index import SnapshotWatcher
 
-    app = create_app(ServeConfig(state_dir=Path(state_dir), tokens={TOKEN: "lookup"},
-                                 poll_interval=5.0))
+    class Watcher(SnapshotWatcher):
+        """Builds indexes at ordinary priority: under --realtime only the event loop's
+        thread is SCHED_FIFO (a FIFO builder would keep it off the core until done)."""
+
+        def poll(self) -> bool:
+            if fifo:
+                ordinary()
+            return super().poll()
+
+    config = ServeConfig(state_dir=Path(state_dir), tokens={TOKEN: "lookup"}, poll_interval=5.0)
+    app = create_app(config, watcher=Watcher(config.state_dir))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -207,8 +221,8 @@ def main() -> None:
                         help="store a new run half-way through: the server indexes it and swaps "
                              "while answering")
     parser.add_argument("--realtime", action="store_true",
-                        help="run server and client at nice -20 (root): close to a core of their "
-                             "own on a machine busy with other work")
+                        help="run the client and the server's event loop under SCHED_FIFO (root): "
+                             "a core of their own on a machine busy with other work")
     parser.add_argument("--serve", nargs=3, metavar=("STATE_DIR", "PORT", "CORE"), help=argparse.SUPPRESS)
     parser.add_argument("--write", nargs=2, metavar=("STATE_DIR", "VISITORS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -238,7 +252,7 @@ def main() -> None:
             print(f"snapshot: {args.visitors:,} visitors written in {written:.1f} s; server up and "
                   f"indexed in {ready:.1f} s; server RSS {rss_mib(server.pid):,.0f} MiB; "
                   f"server on core {server_core}, client on {sorted(client_cores)}"
-                  + (", both at nice -20" if args.realtime else ""))
+                  + (", both SCHED_FIFO" if args.realtime else ""))
             # A short warm-up, then the measured run.
             asyncio.run(load(port, args.rate, 1.0, args.visitors, args.connections, seed=1))
             swap = None
