@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -180,4 +179,4 @@ def _array(values: list[Any], target: pa.DataType | None) -> tuple[pa.Array, lis
     return convert_cells(loose, target)
 
 
-__all__ = ["EventFileSource", "Path", "TIMESTAMP", "column_name", "flatten", "parse_instant"]
+__all__ = ["EventFileSource", "TIMESTAMP", "column_name", "flatten", "parse_instant"]
