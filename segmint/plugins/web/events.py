@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from segmint.engine.errors import DataError
 from segmint.engine.plugin_api import EVENTS, PluginContext, Source
 
 from ..file_common import convert_cells, resolve_path
@@ -62,9 +63,7 @@ class EventFileSource(Source):
         super().__init__(source_name, options, context)
         self.path = resolve_path(options.path, context)
 
-    def error(self, message: str, *, row: int | None = None, column: str | None = None):
-        from segmint.engine.errors import DataError
-
+    def error(self, message: str, *, row: int | None = None, column: str | None = None) -> DataError:
         return DataError(message, source=self.source_name, file=str(self.options.path), row=row,
                          column=column)
 
