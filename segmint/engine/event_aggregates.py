@@ -482,11 +482,10 @@ class _DenseBest:
         else:
             physical = _physical(values.type)
             keys = (values.cast(physical) if values.type != physical else values).to_numpy(zero_copy_only=False)
-        previous = self.t.copy()
+        previous = self.t[rows]  # only the customers of this batch (not a copy of all)
         self.better.at(self.t, rows, stamps)
-        moved = self.t != previous
         assert self.key is not None
-        self.has[moved] = False
+        self.has[rows[self.t[rows] != previous]] = False  # a better instant: forget the value
         at_best = stamps == self.t[rows]
         rows, keys = rows[at_best], keys[at_best]
         fresh = ~self.has[rows]
