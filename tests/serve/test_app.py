@@ -345,16 +345,35 @@ def test_index_of_many_segments(tmp_path: Path) -> None:
     assert index.lookup("a") is index.lookup("c")
 
 
-def test_a_replaced_index_is_freed_after_a_delay(tmp_path: Path) -> None:
-    write_run(tmp_path, membership())
-    watcher = SnapshotWatcher(tmp_path, retire_delay=0.2)
-    watcher.poll()
-    old = watcher.current
-    write_run(tmp_path, membership())
-    assert watcher.poll()
-    assert old.visitors == 3  # a request that read the old reference still gets whole answers
-    deadline = time.monotonic() + 10
-    while old.visitors and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert old.visitors == 0
-    assert watcher.current.visitors == 3
+@pytest.mark.parametrize("keys", [
+    ["a", "ab", "b", "", "B", "é", "e\u0301", "z" * 300, "日本", "a b", "a/b%2F", "10", "9", "-1"],
+    [f"v{n}" for n in range(1000)],
+])
+def test_lookup_finds_every_key_and_nothing_else(tmp_path: Path, keys: list[str]) -> None:
+    """Bisection over the sorted keys' bytes against a dict as the oracle."""
+    flags = [n % 3 == 0 for n in range(len(keys))]
+    table = pa.table({"visitor": pa.array(keys), "x": flags})
+    index = build_index(load_snapshot(tmp_path, write_run(tmp_path, table, key="visitor")))
+    for key, flag in zip(keys, flags, strict=True):
+        assert json.loads(index.lookup(key))["segments"] == (["x"] if flag else []), key
+    for missing in ["c", "aa", "a ", "zz", "\uffff", "v1000", "v", "A", "0"]:
+        if missing not in keys:
+            assert index.lookup(missing) is index.empty, missing
+
+
+def test_lookup_of_number_keys(tmp_path: Path) -> None:
+    table = pa.table({"customer_id": pa.array([3.0, 1e17, 2.5]), "x": [True, True, True]})
+    index = build_index(load_snapshot(tmp_path, write_run(tmp_path, table)))
+    assert {k for k in ["3", "100000000000000000", "2.5", "3.0"]
+            if index.lookup(k) is not index.empty} == {"3", "100000000000000000", "2.5"}
+    ints = pa.table({"customer_id": pa.array(range(-5, 2000), pa.int64()),
+                     "x": [True] * 2005})
+    index = build_index(load_snapshot(tmp_path, write_run(tmp_path, ints)))
+    assert all(index.lookup(str(n)) is not index.empty for n in range(-5, 2000))
+    assert index.lookup("2000") is index.empty and index.lookup("007") is index.empty
+
+
+def test_empty_snapshot(tmp_path: Path) -> None:
+    table = pa.table({"customer_id": pa.array([], pa.string()), "x": pa.array([], pa.bool_())})
+    index = build_index(load_snapshot(tmp_path, write_run(tmp_path, table)))
+    assert index.visitors == 0 and index.lookup("1") is index.empty
