@@ -255,3 +255,29 @@ def test_bad_batch_size(tmp_path: Path) -> None:
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SegmintError, match="sink 'live': Redis at redis://127.0.0.1:.* failed"):
         make_sink(_free_port(), tmp_path).deliver(result(membership()))
+
+
+def test_segmint_run_delivers_and_dry_run_sends_nothing(server: int, client: object,
+                                                         tmp_path: Path) -> None:
+    """Through `segmint run`: the project's [sinks.site] table, consent for its purpose."""
+    from click.testing import CliRunner
+
+    from segmint.cli import cli
+
+    (tmp_path / "rules.seg").write_text("segment big: spent >= 100\n")
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,spent,email_ok\n1,150,true\n2,500,false\n3,10,true\n")
+    (tmp_path / "segmint.toml").write_text(
+        'rules = ["rules.seg"]\n[consent]\nemail = "email_ok"\n'
+        '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
+        f'[sinks.site]\nplugin = "redis"\nurl = "redis://127.0.0.1:{server}/0"\npurpose = "email"\n')
+    runner = CliRunner()
+    dry = runner.invoke(cli, ["run", "-p", str(tmp_path / "segmint.toml"), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "sink site:" in dry.output and "dry run" in dry.output
+    assert client.dbsize() == 0
+    done = runner.invoke(cli, ["run", "-p", str(tmp_path / "segmint.toml")])
+    assert done.exit_code == 0, done.output
+    assert "segmint:current = generation 1" in done.output
+    assert read(client, "1") == {"big"}
+    assert read(client, "2") == set()  # no consent for email: not published
