@@ -155,9 +155,3 @@ def with_project(function: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
-
-def relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..engine.project import Project, find_project_file, load_project
 from ..engine.snapshots import latest_run_id, list_snapshots
-from .common import relative, stdout_console
+from ..engine.runner import display_path
+from .common import stdout_console
 
 project_option = click.option(
     "-p", "--project", "project_file", type=click.Path(dir_okay=False),
@@ -44,7 +45,7 @@ def command(project_file: str | None, last: int) -> None:
     runs = list_snapshots(state)[-last:]
     console = stdout_console()
     if not runs:
-        console.print(f"no runs stored in {relative(state)} yet")
+        console.print(f"no runs stored in {display_path(state)} yet")
         return
     latest = latest_run_id(state)
     names = list(dict.fromkeys(name for run in reversed(runs) for name in run.counts))

@@ -11,9 +11,9 @@ from rich.table import Table
 from ..engine.errors import SegmintError
 from ..engine.host import PluginRegistry
 from ..engine.project import Project
-from ..engine.runner import deliver, execute, prepare, sizes
+from ..engine.runner import deliver, display_path, execute, prepare, sizes
 from ..engine.snapshots import store_snapshot
-from .common import DelayedStatus, relative, stdout_console, with_project
+from .common import DelayedStatus, stdout_console, with_project
 
 
 @click.command("run")
@@ -58,7 +58,7 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
         for message in delivery.messages:
             console.print(f"  {message}")
     if snapshot is not None:
-        console.print(f"run {snapshot.run_id} stored in {relative(snapshot.path)}")
+        console.print(f"run {snapshot.run_id} stored in {display_path(snapshot.path)}")
 
 
 def _describe(delivery: Any) -> str:

@@ -69,8 +69,8 @@ def load_rules(files: Sequence[Path]) -> ast.RuleSet:
     diagnostics = []
     for path in files:
         try:
-            text = decode_rule_file(path.read_bytes(), str(path))
-            rules = rules + parse_rules(text, _display(path))
+            text = decode_rule_file(path.read_bytes(), display_path(path))
+            rules = rules + parse_rules(text, display_path(path))
         except RuleError as error:
             diagnostics.extend(error.diagnostics)
         except OSError as error:
@@ -80,7 +80,8 @@ def load_rules(files: Sequence[Path]) -> ast.RuleSet:
     return rules
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the current directory when inside it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
