@@ -7,7 +7,6 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
