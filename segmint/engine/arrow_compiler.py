@@ -13,7 +13,7 @@ import datetime as dt
 import math
 from fractions import Fraction
 from collections.abc import Callable
-from functools import reduce, singledispatch
+from functools import singledispatch
 from typing import Any
 
 import attrs
