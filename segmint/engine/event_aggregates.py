@@ -634,8 +634,8 @@ class _DenseStates:
             return table.column(name).combine_chunks().take(pa.array(where, mask=where < 0))
         if name not in self.values:
             return pa.nulls(self.n, arrow_type)
-        kind = self.types[name]
-        return pa.array(self.values[name], mask=~self.valid[name]).cast(kind)
+        kind = self.types[name]  # each state is read once: let go of it as it is handed over
+        return pa.array(self.values.pop(name), mask=~self.valid.pop(name)).cast(kind)
 
 
 def _physical(arrow_type: pa.DataType) -> Any:
