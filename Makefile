@@ -24,6 +24,7 @@ bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/rules.py
 	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/serve.py
 
 clean:
