@@ -28,12 +28,10 @@ stopped: nothing already confirmed is sent again and nothing is missed.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import json
 import logging
 import os
-import random
 import re
 import secrets
 import threading
@@ -51,6 +49,8 @@ from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult
 from segmint.engine.sync import ADD, REMOVE, Batch, DiffSink, Plan, SyncState, audiences, sink_lock
+
+from .http_retry import backoff_delay, retryable, seconds_until_http_date
 
 log = logging.getLogger("segmint.mailchimp")
 
@@ -443,7 +443,7 @@ class _Client:
             else:
                 if response.status_code < 300:
                     return response.json() if response.content else None
-                if response.status_code != 429 and response.status_code < 500:
+                if not retryable(response.status_code):
                     raise MailchimpError(self._problem(method, path, response))
                 reason = f"HTTP {response.status_code}"
                 retry_after = _retry_after(response.headers.get("Retry-After"))
@@ -451,8 +451,7 @@ class _Client:
                 raise MailchimpError(
                     f"sink '{self.sink.sink_name}': {method} {path} failed after"
                     f" {attempt + 1} attempts; last: {self.sink._redact(reason)}")
-            delay = min(options.max_retry_delay,
-                        options.retry_base_delay * 2 ** attempt) * random.uniform(0.5, 1.0)
+            delay = backoff_delay(attempt, options.retry_base_delay, options.max_retry_delay)
             if retry_after is not None:
                 delay = max(delay, min(retry_after, options.max_retry_delay))
             log.warning("Mailchimp %s %s: %s; retrying in %.2fs", method, path,
@@ -479,13 +478,7 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return seconds_until_http_date(value)
 
 
 # -- the sync ----------------------------------------------------------------------------

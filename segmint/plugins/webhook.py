@@ -11,12 +11,10 @@ since the last confirmed delivery are sent (`segmint.engine.sync.DiffSink`).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
 import os
-import random
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -29,6 +27,8 @@ from segmint.engine.errors import ConfigError, SegmintError
 from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult
 from segmint.engine.sync import ADD, REMOVE, UPDATE, Batch, DiffSink
+
+from .http_retry import backoff_delay, retryable, seconds_until_http_date
 
 SIGNATURE_HEADER = "X-Segmint-Signature"
 #: The ``event`` of a batch: members who entered, left, or stayed with changed fields.
@@ -91,14 +91,7 @@ def retry_after(value: str | None, now: dt.datetime | None = None) -> float | No
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    now = now or dt.datetime.now(dt.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return seconds_until_http_date(value, now)
 
 
 class WebhookSink(DiffSink):
@@ -184,7 +177,7 @@ class WebhookSink(DiffSink):
                 status = response.status_code
                 if 200 <= status < 300:
                     return response
-                if status != 429 and status < 500:
+                if not retryable(status):
                     raise SegmintError(f"sink '{self.sink_name}': {self.target()} refused a batch: "
                                        f"HTTP {status} {_excerpt(response)}")
                 last = f"HTTP {status}"
@@ -195,8 +188,7 @@ class WebhookSink(DiffSink):
             if attempt == options.max_retries:
                 break
             if wait is None:
-                wait = min(options.max_backoff, options.backoff * 2 ** attempt)
-                wait *= random.uniform(0.5, 1.0)
+                wait = backoff_delay(attempt, options.backoff, options.max_backoff)
             self.sleep(wait)
         raise SegmintError(f"sink '{self.sink_name}': {self.target()} failed "
                            f"{options.max_retries + 1} times (last: {last}); what was confirmed "
