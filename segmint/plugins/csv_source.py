@@ -20,7 +20,8 @@ import pyarrow.csv as pacsv
 from segmint.engine.errors import DataError
 
 from .file_common import (
-    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8, type_name,
+    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8, retype,
+    type_name,
 )
 
 LIST_TYPE = "list[string]"
@@ -89,14 +90,8 @@ class CsvSource(FileSource):
         self._check_text(schema)
         self._check_delimiter(schema)
         if self.on_bad_rows == "skip":
-            for name, arrow_type in self._column_types().items():
-                if name in schema.names:
-                    schema = schema.set(schema.get_field_index(name), pa.field(name, arrow_type))
-        for name in self._list_columns():
-            if name in schema.names:
-                index = schema.get_field_index(name)
-                schema = schema.set(index, pa.field(name, COLUMN_TYPES[LIST_TYPE]))
-        return schema
+            schema = retype(schema, self._column_types())
+        return retype(schema, dict.fromkeys(self._list_columns(), COLUMN_TYPES[LIST_TYPE]))
 
     #: The file's row number of each row the last read returned, when rows were left out.
     row_numbers: list[int] | None = None

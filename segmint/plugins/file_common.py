@@ -221,6 +221,14 @@ def convert_cells(
     return pa.concat_arrays(parts), bad
 
 
+def retype(schema: pa.Schema, types: Mapping[str, pa.DataType]) -> pa.Schema:
+    """`schema` with the columns `types` names (those it has) given those types."""
+    for name, arrow_type in types.items():
+        if name in schema.names:
+            schema = schema.set(schema.get_field_index(name), pa.field(name, arrow_type))
+    return schema
+
+
 def type_name(arrow_type: pa.DataType) -> str:
     """The ``columns`` option's name for an Arrow type, where there is one."""
     for name, known in COLUMN_TYPES.items():

@@ -22,7 +22,7 @@ import pyarrow.json as pajson
 from segmint.engine.errors import DataError
 
 from .file_common import (
-    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8,
+    COLUMN_TYPES, FileSource, check_column_types, check_encoding, convert_cells, is_utf8, retype,
 )
 
 _TYPE_CHANGE = re.compile(r"Column\((/[^)]*)\) changed from (\w+) to (\w+)")
@@ -68,11 +68,7 @@ class JsonlSource(FileSource):
         else:
             with self._stream() as stream, pajson.open_json(stream) as reader:
                 schema = reader.schema
-        for name, type_name in self.options.columns.items():
-            if name in schema.names:
-                index = schema.get_field_index(name)
-                schema = schema.set(index, pa.field(name, COLUMN_TYPES[type_name]))
-        return schema
+        return retype(schema, {name: COLUMN_TYPES[t] for name, t in self.options.columns.items()})
 
     def _read_table(self, names: list[str]) -> pa.Table:
         if self.on_bad_rows == "skip":
