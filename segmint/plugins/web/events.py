@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -51,6 +51,18 @@ def parse_instant(value: Any) -> dt.datetime:
     return instant.astimezone(dt.UTC)
 
 
+def identifier(value: Any) -> str | None:
+    """A user or anonymous id as text; None when missing or empty."""
+    return None if value in (None, "") else str(value)
+
+
+def link(users: dict[str, tuple[Any, str]], anonymous: str | None, user: str | None, at: Any) -> None:
+    """Records that `anonymous` is `user` as of `at`, when both are known; the latest wins."""
+    if user is not None and anonymous is not None and (
+            anonymous not in users or users[anonymous][0] <= at):
+        users[anonymous] = (at, user)
+
+
 class EventFileSource(Source):
     """An event source reading one file of web events; subclasses turn records into events."""
 
@@ -78,6 +90,28 @@ class EventFileSource(Source):
         raise NotImplementedError
 
     # Shared.
+
+    def keyed(self, found: list[tuple[int, dict[str, Any], str | None, str | None]],
+              users: dict[str, tuple[Any, str]],
+              rekey: Callable[[str], str | None] | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """(row, event) of each (row, event, user id, anonymous id) found, keyed by the user
+        id, else the user `users` links the anonymous id to (then `rekey`'s key for that
+        user, if given), else, with ``anonymous = "keep"``, the anonymous id; the rest are
+        left out."""
+        key = self.context.key
+        out = []
+        for number, event, user, anonymous in found:
+            if user is None and anonymous in users:
+                user = users[anonymous][1]
+            if user is not None and rekey is not None:
+                user = rekey(user)
+            if user is None:
+                if self.options.anonymous == "drop" or anonymous is None:
+                    continue
+                user = anonymous
+            event[key] = user
+            out.append((number, event))
+        return out
 
     def json_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         self._check_file()
@@ -178,4 +212,4 @@ def _array(values: list[Any], target: pa.DataType | None) -> tuple[pa.Array, lis
     return convert_cells(loose, target)
 
 
-__all__ = ["EventFileSource", "TIMESTAMP", "column_name", "flatten", "parse_instant"]
+__all__ = ["EventFileSource", "TIMESTAMP", "column_name", "flatten", "identifier", "link", "parse_instant"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import attrs
 import pyarrow.parquet as pq
 
-from .events import EventFileSource, column_name, flatten
+from .events import EventFileSource, column_name, flatten, identifier, link
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _RECORDS = ("device", "geo", "traffic_source", "app_info", "ecommerce", "collected_traffic_source")
@@ -76,12 +76,8 @@ class Ga4Source(EventFileSource):
             if not name:
                 self.bad_row(self.error("no event_name", row=number, column="event_name"))
                 continue
-            user, pseudo = row.get("user_id"), row.get("user_pseudo_id")
-            user = None if user in (None, "") else str(user)
-            pseudo = None if pseudo in (None, "") else str(pseudo)
-            if user is not None and pseudo is not None:
-                if pseudo not in users or users[pseudo][0] <= micros:
-                    users[pseudo] = (micros, user)
+            user, pseudo = identifier(row.get("user_id")), identifier(row.get("user_pseudo_id"))
+            link(users, pseudo, user, micros)
             event: dict[str, Any] = {
                 "timestamp": _EPOCH + dt.timedelta(microseconds=micros), "name": str(name),
                 "user_pseudo_id": pseudo,
@@ -102,18 +98,7 @@ class Ga4Source(EventFileSource):
             found.append((number, event, user, pseudo))
             if limit is not None and len(found) >= limit:
                 break
-        key = self.context.key
-        out = []
-        for number, event, user, pseudo in found:
-            if user is None and pseudo in users:
-                user = users[pseudo][1]
-            if user is None:
-                if self.options.anonymous == "drop" or pseudo is None:
-                    continue
-                user = pseudo
-            event[key] = user
-            out.append((number, event))
-        return out
+        return self.keyed(found, users)
 
 
 def _params(params: Any) -> dict[str, Any]:

@@ -16,7 +16,14 @@ from typing import Any, Literal
 
 import attrs
 
-from .events import EventFileSource, column_name, flatten, parse_instant
+from .events import (
+    EventFileSource,
+    column_name,
+    flatten,
+    identifier,
+    link,
+    parse_instant,
+)
 
 #: The ``name`` of a page view (the same as GA4's), and of a mobile screen view.
 PAGE_VIEW = "page_view"
@@ -63,15 +70,11 @@ class SegmentSource(EventFileSource):
             except ValueError as exc:
                 self.bad_row(self.error(f"no valid timestamp: {exc}", row=number, column="timestamp"))
                 continue
-            user, anonymous = call.get("userId"), call.get("anonymousId")
-            user = None if user in (None, "") else str(user)
-            anonymous = None if anonymous in (None, "") else str(anonymous)
+            user, anonymous = identifier(call.get("userId")), identifier(call.get("anonymousId"))
             if user is None and anonymous is None:
                 self.bad_row(self.error("neither userId nor anonymousId", row=number, column="userId"))
                 continue
-            if user is not None and anonymous is not None:
-                if anonymous not in users or users[anonymous][0] <= at:
-                    users[anonymous] = (at, user)
+            link(users, anonymous, user, at)
             if kind == "identify":
                 if user is not None and self.options.key_trait:
                     value = (call.get("traits") or {}).get(self.options.key_trait)
@@ -93,24 +96,9 @@ class SegmentSource(EventFileSource):
             found.append((number, event, user, anonymous))
             if limit is not None and len(found) >= limit:
                 break
-        return self._keyed(found, users, traits)
-
-    def _keyed(self, found: list[tuple[int, dict[str, Any], str | None, str | None]],
-               users: dict[str, tuple[Any, str]], traits: dict[str, tuple[Any, Any]]) -> list[tuple[int, dict[str, Any]]]:
-        key = self.context.key
-        out = []
-        for number, event, user, anonymous in found:
-            if user is None and anonymous in users:
-                user = users[anonymous][1]
-            if user is not None and self.options.key_trait:
-                user = traits[user][1] if user in traits else None
-            if user is None:
-                if self.options.anonymous == "drop" or anonymous is None:
-                    continue
-                user = anonymous
-            event[key] = user
-            out.append((number, event))
-        return out
+        if not self.options.key_trait:
+            return self.keyed(found, users)
+        return self.keyed(found, users, lambda user: traits[user][1] if user in traits else None)
 
 
 def _name(kind: str, call: dict[str, Any]) -> str:
