@@ -196,7 +196,7 @@ def run_duckdb(path: Path, n_events: int) -> dict:
     cpu = _cpu()
     start = time.perf_counter()
     cursor = con.execute(duckdb_query(path))
-    fetch = getattr(cursor, "to_arrow_table", None) or getattr(cursor, "fetch_arrow_table")
+    fetch = getattr(cursor, "to_arrow_table", None) or cursor.fetch_arrow_table
     result = fetch()
     elapsed, cpu = time.perf_counter() - start, _cpu() - cpu
     counts = {name: int(pa.compute.sum(result[name]).as_py() or 0) for name, *_ in RULES}

@@ -232,7 +232,7 @@ class SourcePass:
         if self.earliest is not None:
             keep = keep & pc.greater_equal(ts, _stamp(self.earliest))
         expressions: dict[str, pc.Expression] = {_KEY: pc.field(_KEY), _TS: ts}
-        for i, (aggregate, (low, high)) in enumerate(zip(self.aggregates, self.bounds)):
+        for i, (aggregate, (low, high)) in enumerate(zip(self.aggregates, self.bounds, strict=True)):
             mask = pc.scalar(True)
             if low is not None and low != self.earliest:
                 mask = mask & pc.greater_equal(ts, _stamp(low))
