@@ -27,6 +27,19 @@ def _run(project_dir: Path) -> None:
                    capture_output=True, timeout=120)
 
 
+def _wait_until_healthy(server: subprocess.Popen[str], url: str) -> None:
+    """Wait (up to a minute) until the started `segmint serve` answers its health check."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+        time.sleep(0.1)
+
+
 def test_serve_needs_the_token_variable(project_dir: Path) -> None:
     done = subprocess.run([*SEGMINT, "serve", "--token-env", "SHOP_TOKEN"], cwd=project_dir,
                           env=_env(), capture_output=True, text=True, timeout=60)
@@ -54,15 +67,7 @@ def test_serve_answers_and_follows_new_runs(project_dir: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
+        _wait_until_healthy(server, url)
         auth = {"Authorization": f"Bearer {SECRET}"}
         first = httpx.get(f"{url}/v1/visitors/1/segments", headers=auth).json()
         assert "champions" in first["segments"] and first["labels"] == {"tier": "gold"}
@@ -98,15 +103,7 @@ def test_lookups_work_when_the_rules_do_not(project_dir: Path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
+        _wait_until_healthy(server, url)
         auth = {"Authorization": f"Bearer {SECRET}"}
         assert "champions" in httpx.get(f"{url}/v1/visitors/1/segments", headers=auth).json()["segments"]
         answer = httpx.post(f"{url}/v1/evaluate", headers=auth, json={"profile": {"customer_id": 1}})
