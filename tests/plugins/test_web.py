@@ -108,13 +108,12 @@ def test_web_metrics_sessions_pageviews_last_seen_and_as_of():
     assert out["b"]["last_seen"] == t - dt.timedelta(days=45)
 
 
-def test_web_metrics_and_events_in_a_run(tmp_path, monkeypatch):
-    shutil.copy(DATA / "segment_events.jsonl", tmp_path)
-    (tmp_path / "customers.csv").write_text("customer_id,plan\nu-100,pro\nu-200,free\nu-300,free\n")
-    (tmp_path / "rules.seg").write_text(
-        "segment active: sessions_30d >= 2\n"
-        "segment readers: pageviews_30d >= 3\n")
-    (tmp_path / "segmint.toml").write_text("""
+def _segment_project(directory: Path, customers: str, rules: str, events_options: str = "") -> None:
+    """A project of `customers` (CSV) and tests/data/web's Segment events, as of 2025-03-01."""
+    shutil.copy(DATA / "segment_events.jsonl", directory)
+    (directory / "customers.csv").write_text(customers)
+    (directory / "rules.seg").write_text(rules)
+    (directory / "segmint.toml").write_text("""
 rules = ["rules.seg"]
 as_of = "2025-03-01"
 [sources.customers]
@@ -123,7 +122,14 @@ path = "customers.csv"
 [sources.events]
 plugin = "segment_events"
 path = "segment_events.jsonl"
-""")
+""" + events_options)
+
+
+def test_web_metrics_and_events_in_a_run(tmp_path, monkeypatch):
+    _segment_project(
+        tmp_path, "customer_id,plan\nu-100,pro\nu-200,free\nu-300,free\n",
+        "segment active: sessions_30d >= 2\n"
+        "segment readers: pageviews_30d >= 3\n")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["run", "--out", "out.csv"])
     assert result.exit_code == 0, result.output
@@ -132,23 +138,12 @@ path = "segment_events.jsonl"
 
 
 def test_an_event_source_read_by_metrics_and_aggregates_is_counted_once(tmp_path, monkeypatch):
-    shutil.copy(DATA / "segment_events.jsonl", tmp_path)
+    _segment_project(
+        tmp_path, "customer_id,plan\nu-100,pro\n",
+        "segment active: sessions_30d >= 1 and exists(events where name == \"cart_abandoned\", last 30d)\n",
+        'on_bad_rows = "skip"\n')
     with (tmp_path / "segment_events.jsonl").open("a") as f:
         f.write('{"type":"track","event":"x","userId":"u-100","timestamp":"soon"}\n')
-    (tmp_path / "customers.csv").write_text("customer_id,plan\nu-100,pro\n")
-    (tmp_path / "rules.seg").write_text(
-        "segment active: sessions_30d >= 1 and exists(events where name == \"cart_abandoned\", last 30d)\n")
-    (tmp_path / "segmint.toml").write_text("""
-rules = ["rules.seg"]
-as_of = "2025-03-01"
-[sources.customers]
-plugin = "csv"
-path = "customers.csv"
-[sources.events]
-plugin = "segment_events"
-path = "segment_events.jsonl"
-on_bad_rows = "skip"
-""")
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["run"])
     assert result.exit_code == 0, result.output
