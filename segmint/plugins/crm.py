@@ -165,18 +165,12 @@ class CrmSource(Source):
     def read(self, columns: list[str] | None = None) -> pa.Table:
         layout = self._layout()
         contacts, numbers = self._contacts().read()
-        bad: set[int] = set()
         table = {}
         for part, column, name in layout:
             if part == "contacts":
                 table[name] = contacts.column(column)
-        result = pa.table(table)
-        for name in list(result.column_names):
-            if name != self.context.key and self.types.get(name, "string") != "string":
-                source_column = next(c for p, c, n in layout if n == name)
-                result, cells = convert(self._contacts(), result, name, self.types[name], numbers,
-                                        source_column=source_column)
-                bad |= cells
+        typed = [(c, n) for p, c, n in layout if p == "contacts" and n != self.context.key]
+        result, bad = self._convert(self._contacts(), pa.table(table), typed, numbers)
         companies = self._companies()
         if companies is not None:
             result = self._join(result, contacts, layout, companies)
@@ -191,13 +185,8 @@ class CrmSource(Source):
         the primary one) joined on the company id."""
         firms, numbers = companies.read()
         wanted = [(c, n) for p, c, n in layout if p == "companies"]
-        firm_table = pa.table({n: firms.column(c) for c, n in wanted})
-        bad: set[int] = set()
-        for column, name in wanted:
-            if self.types.get(name, "string") != "string":
-                firm_table, cells = convert(companies, firm_table, name, self.types[name], numbers,
-                                            source_column=column)
-                bad |= cells
+        firm_table, bad = self._convert(companies, pa.table({n: firms.column(c) for c, n in wanted}),
+                                        wanted, numbers)
         firm_table, _ = drop_rows(firm_table, numbers, bad)
         ids = firms.column(self.company_id)
         if bad:
@@ -208,6 +197,17 @@ class CrmSource(Source):
         for name in firm_table.column_names:
             result = result.append_column(name, firm_table.column(name).take(position))
         return result
+
+    def _convert(self, file: ExportFile, table: pa.Table, columns: list[tuple[str, str]],
+                 numbers: list[int]) -> tuple[pa.Table, set[int]]:
+        """`table` (text read from `file`) with the profile columns of (export column, profile
+        column) `columns` that ``types`` gives a type converted; and the rows of bad cells."""
+        bad: set[int] = set()
+        for column, name in columns:
+            if self.types.get(name, "string") != "string":
+                table, cells = convert(file, table, name, self.types[name], numbers, source_column=column)
+                bad |= cells
+        return table, bad
 
 
 @hookimpl
