@@ -4,6 +4,7 @@ metadata, and reads fetch only the columns a run uses."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from segmint.engine.errors import DataError
+from segmint.engine.plugin_api import PROFILES
 
 from .file_common import FileSource
 
@@ -46,6 +48,15 @@ class ParquetSource(FileSource):
 
     def _read_table(self, names: list[str]) -> pa.Table:
         return self._dataset().to_table(columns=names)
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table | pa.RecordBatchReader:
+        """Profiles as one table; events as a stream of batches, so event data larger than
+        memory is aggregated batch by batch."""
+        if self.role == PROFILES:
+            return super().read(columns)
+        names = self._projection(self.schema(), columns)
+        with self._data_errors():
+            return self._dataset().scanner(columns=names).to_reader()
 
     def _explain(self, exc: pa.ArrowException) -> DataError:
         text = str(exc)
