@@ -413,8 +413,6 @@ def _column_table(value: Any, label: str, key: str, shape: str) -> Mapping[str, 
     return dict(value)
 
 
-
-
 def _tables(value: Any, label: str, key: str) -> list[tuple[str, dict[str, Any]]]:
     """The ``[KEY.NAME]`` tables under `key`, each a fresh dict the caller may consume."""
     if not isinstance(value, dict):
