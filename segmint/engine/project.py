@@ -358,11 +358,18 @@ def _sources(value: Any, label: str, key: str) -> tuple[SourceConfig, ...]:
     return tuple(configs)
 
 
-@_top_level("metrics")
-def _metrics(value: Any, label: str, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError("must be a table of metric options", file=label, key=key)
-    return dict(value)
+def _options_table(what: str) -> Callable[[Any, str, str], Mapping[str, Any]]:
+    """A checker for a free-form table of options (checked by whoever uses them)."""
+
+    def check(value: Any, label: str, key: str) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise ConfigError(f"must be a table of {what} options", file=label, key=key)
+        return dict(value)
+
+    return check
+
+
+_top_level("metrics")(_options_table("metric"))
 
 
 @_top_level("sinks")
@@ -381,11 +388,7 @@ def _sinks(value: Any, label: str, key: str) -> tuple[SinkConfig, ...]:
     return tuple(configs)
 
 
-@_top_level("serve")
-def _serve(value: Any, label: str, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise ConfigError("must be a table of serve options", file=label, key=key)
-    return dict(value)
+_top_level("serve")(_options_table("serve"))
 
 
 @_top_level("consent")
