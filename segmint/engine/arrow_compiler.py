@@ -249,6 +249,8 @@ def _call(node: ast.Call, ctx: CompileContext) -> Expr:
                 args[i] = null_of(wanted)
     if node.function == "coalesce":
         args = promote_numbers(list(node.args), args, ctx)
+        if ctx.type_of(node).kind is Kind.TIMESTAMP:  # dates among timestamps: local midnight
+            args = [as_timestamp(a, t.kind, ctx.as_of.timezone) for a, t in zip(args, types)]
     return function.build(CallArgs(tuple(args), types, node.args, ctx.as_of.timezone))
 
 
