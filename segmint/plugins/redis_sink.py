@@ -9,6 +9,11 @@ finds whole data. A site reads ``current`` and then its visitor's key, and never
 of two runs. A run that fails half-way leaves ``current`` untouched; its keys are removed by
 the next run.
 
+One delivery per prefix runs at a time: a delivery first takes ``<prefix>:lock`` (``SET NX PX``
+with a random token), keeps extending it while it writes, switches only while it still holds
+it, and deletes it when done only if the token is still its own. A second delivery meanwhile
+fails with a clear error; a crashed holder's lock expires after ``lock_seconds``.
+
 Registered through the ``segmint`` entry-point group as ``redis``. Needs redis-py
 (``pip install 'segmint[redis]'``). The password, if any, comes from the environment
 variable that ``password_env`` names, never from the project file.
@@ -19,8 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
+import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -33,6 +40,27 @@ from segmint.engine.hookspecs import hookimpl
 from segmint.engine.plugin_api import Delivery, PluginContext, RunResult, Sink
 
 SCHEMES = ("redis", "rediss", "unix")
+
+# KEYS[1] the lock, ARGV[1] the token: delete it only if it is still this delivery's.
+UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS[1] the lock, ARGV[1] the token, ARGV[2] milliseconds: extend it only if still held.
+REFRESH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+# KEYS[1] the lock, KEYS[2] current, ARGV[1] the token, ARGV[2] the new generation:
+# the switch, only while the lock is still held. {0}: lock lost; {1}: switched, no previous
+# generation; {1, previous}: switched from previous.
+SWITCH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+local previous = redis.call('GET', KEYS[2])
+redis.call('SET', KEYS[2], ARGV[2])
+if previous then return {1, previous} end
+return {1}
+"""
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -55,6 +83,8 @@ class RedisSinkOptions:
         "help": "how long the previous generation stays readable after the switch"})
     batch_size: int = attrs.field(default=5000, validator=_positive, metadata={
         "help": "keys written per round trip"})
+    lock_seconds: int = attrs.field(default=600, validator=_positive, metadata={
+        "help": "how long a crashed delivery's lock on the prefix outlives it"})
 
 
 class RedisSink(Sink):
@@ -95,7 +125,20 @@ class RedisSink(Sink):
                             target=f"{self.target} ({self.options.prefix}:*)", dry_run=True)
         client = self._client()
         try:
-            generation, previous = self._publish(client, result, visitors, columns)
+            token = self._lock(client)
+            done = False
+            try:
+                with _Refresher(client, self.keys.lock, token,
+                                self.options.lock_seconds) as refresher:
+                    generation, previous = self._publish(client, result, visitors, columns,
+                                                         token, refresher)
+                done = True
+            finally:
+                try:
+                    self._unlock(client, token)
+                except Exception:
+                    if done:  # else keep the first error; the lock expires on its own
+                        raise
         except SegmintError:
             raise
         except Exception as error:
@@ -134,8 +177,29 @@ class RedisSink(Sink):
         return redis.Redis.from_url(self.options.url, password=password, socket_timeout=60,
                                     decode_responses=True)
 
-    def _publish(self, client: Any, result: RunResult,
-                 visitors: list[tuple[str, list[str]]], columns: list[str]) -> tuple[str, str | None]:
+    def _lock(self, client: Any) -> str:
+        """Take the prefix's lock and return its token, or fail if another delivery holds it."""
+        token = secrets.token_hex(16)
+        milliseconds = self.options.lock_seconds * 1000
+        if client.set(self.keys.lock, token, nx=True, px=milliseconds):
+            return token
+        left = client.pttl(self.keys.lock)
+        expires = f"; its lock expires in {max(left, 0) / 1000:.0f} s unless renewed" if left >= 0 else ""
+        raise SegmintError(f"sink '{self.sink_name}': another delivery to Redis prefix "
+                           f"'{self.options.prefix}' is running (it holds "
+                           f"{self.keys.lock}){expires}; try again when it has finished")
+
+    def _unlock(self, client: Any, token: str) -> None:
+        client.eval(UNLOCK, 1, self.keys.lock, token)
+
+    def _lost(self) -> SegmintError:
+        return SegmintError(f"sink '{self.sink_name}': lost the lock on Redis prefix "
+                            f"'{self.options.prefix}' while writing (another delivery took "
+                            f"{self.keys.lock}); did not switch, '{self.keys.current}' is unchanged")
+
+    def _publish(self, client: Any, result: RunResult, visitors: list[tuple[str, list[str]]],
+                 columns: list[str], token: str,
+                 refresher: _Refresher) -> tuple[str, str | None]:
         keys = self.keys
         generation = str(client.incr(keys.counter))
         self._forget_abandoned(client, generation)
@@ -149,6 +213,8 @@ class RedisSink(Sink):
                 queued += 1
                 if queued % batch == 0:
                     pipe.execute()
+                    if refresher.lost:
+                        raise self._lost()
         pipe.hset(keys.meta(generation), mapping={
             "as_of": result.as_of.isoformat(),
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -156,7 +222,10 @@ class RedisSink(Sink):
             "columns": json.dumps(columns),
         })
         pipe.execute()
-        previous = client.set(keys.current, generation, get=True)  # the switch
+        switched = client.eval(SWITCH, 2, keys.lock, keys.current, token, generation)
+        if not switched[0]:
+            raise self._lost()
+        previous = switched[1] if len(switched) > 1 else None
         client.srem(keys.pending, generation)
         if previous is not None and previous != generation:
             self._expire(client, previous, self.options.grace_seconds)
@@ -182,6 +251,37 @@ class RedisSink(Sink):
         pipe.execute()
 
 
+class _Refresher:
+    """Extends the lock every third of its time to live while a delivery writes, from a
+    thread of its own; `lost` turns true if the lock is found to be someone else's."""
+
+    def __init__(self, client: Any, key: str, token: str, seconds: int) -> None:
+        self.client, self.key, self.token = client, key, token
+        self.milliseconds = seconds * 1000
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="segmint-redis-lock", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.milliseconds / 3000):
+            try:
+                if not self.client.eval(REFRESH, 1, self.key, self.token, self.milliseconds):
+                    self.lost = True
+                    return
+            except Exception as error:
+                if not type(error).__module__.startswith("redis"):
+                    raise
+                # A Redis error: the writer sees the same trouble; the switch checks the lock.
+
+
 @attrs.frozen
 class Keys:
     """The key layout under one prefix."""
@@ -199,6 +299,10 @@ class Keys:
     @property
     def pending(self) -> str:
         return f"{self.prefix}:pending"
+
+    @property
+    def lock(self) -> str:
+        return f"{self.prefix}:lock"
 
     def visitor(self, generation: str, visitor: str) -> str:
         return f"{self.prefix}:{generation}:visitor:{visitor}"

@@ -1,6 +1,7 @@
 """The redis sink against a real redis-server on a free loopback port (``.ci/run`` installs
 it; skipped only where it is not installed): key layout, the generation switch, a reader
-that never sees two runs mixed, dry runs, passwords from the environment, failed runs."""
+that never sees two runs mixed, dry runs, passwords from the environment, failed runs, and
+the per-prefix lock that lets one delivery run at a time."""
 
 from __future__ import annotations
 
@@ -118,6 +119,7 @@ def test_key_layout_and_switch(server: int, client: object, tmp_path: Path) -> N
     meta = client.hgetall("segmint:1:meta")
     assert meta["visitors"] == "2" and meta["as_of"].startswith("2026-01-31")
     assert client.smembers("segmint:pending") == set()
+    assert client.exists("segmint:lock") == 0  # released after success
 
     second = pa.table({"customer_id": pa.array([1, 4], pa.int64()), "champions": [False, True],
                        "eu": [False, False], "tier": ["silver", None]})
@@ -212,11 +214,109 @@ def test_a_failed_run_leaves_current_and_is_cleaned_up(server: int, client: obje
     assert read(client, "1") == {"champions", "eu", "tier=gold"}
     assert client.smembers("segmint:pending") == {"2"}
     assert client.exists("segmint:2:visitor:1")
+    assert client.exists("segmint:lock") == 0  # released after a failure too
 
     sink.deliver(result(membership()))
     assert client.get("segmint:current") == "3"
     assert client.keys("segmint:2:*") == []  # the failed run's keys are gone
     assert client.smembers("segmint:pending") == set()
+
+
+LOCKED = "another delivery to Redis prefix 'segmint' is running"
+
+
+def test_a_second_delivery_is_refused_while_the_first_holds_the_lock(
+        server: int, client: object, tmp_path: Path) -> None:
+    """The first delivery writes for longer than lock_seconds (its lock is extended while it
+    writes); a second one to the same prefix meanwhile fails and changes nothing."""
+    first = make_sink(server, tmp_path, lock_seconds=1)
+    writing, finish = threading.Event(), threading.Event()
+    publish = first._publish
+
+    def slow_publish(*args, **kwargs):
+        writing.set()
+        assert finish.wait(30)
+        return publish(*args, **kwargs)
+
+    first._publish = slow_publish
+    outcome: list[object] = []
+    thread = threading.Thread(target=lambda: outcome.append(first.deliver(result(membership()))))
+    thread.start()
+    try:
+        assert writing.wait(10)
+        time.sleep(2.5)  # past the lock's 1 s time to live: only the refreshing keeps it
+        token = client.get("segmint:lock")
+        assert token and 0 < client.pttl("segmint:lock") <= 1000
+        with pytest.raises(SegmintError, match=f"sink 'live': {LOCKED}"):
+            make_sink(server, tmp_path).deliver(result(membership()))
+        assert client.get("segmint:lock") == token  # the refused one left the lock alone
+        assert client.get("segmint:generation") is None  # and wrote nothing
+        # Another prefix is another lock; a dry run takes none.
+        make_sink(server, tmp_path, prefix="other").deliver(result(membership()))
+        assert make_sink(server, tmp_path).deliver(result(membership()), dry_run=True).dry_run
+    finally:
+        finish.set()
+        thread.join(30)
+    assert len(outcome) == 1 and "generation 1" in outcome[0].target
+    assert client.get("segmint:current") == "1"
+    assert client.exists("segmint:lock") == 0
+    make_sink(server, tmp_path).deliver(result(membership()))  # free again
+    assert client.get("segmint:current") == "2"
+
+
+def test_a_crashed_deliverys_lock_expires(server: int, client: object, tmp_path: Path,
+                                          monkeypatch) -> None:
+    """A delivery that dies without releasing its lock (here: its release never runs) blocks
+    the prefix for lock_seconds at most; the next delivery then cleans up after it."""
+    sink = make_sink(server, tmp_path, lock_seconds=1, batch_size=1)
+    sink.deliver(result(membership()))
+    monkeypatch.setattr(sink, "_unlock", lambda client, token: None)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", _fails(redis.client.Pipeline.execute))
+    with pytest.raises(SegmintError, match="ConnectionError"):
+        sink.deliver(result(membership()))
+    monkeypatch.undo()
+    assert 0 < client.pttl("segmint:lock") <= 1000  # left behind, with its time to live
+    with pytest.raises(SegmintError, match=LOCKED + r" \(it holds segmint:lock\); its lock "
+                                           r"expires in \d+ s"):
+        sink.deliver(result(membership()))
+    deadline = time.monotonic() + 10
+    while client.exists("segmint:lock") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    delivery = sink.deliver(result(membership()))
+    assert "generation 3, replacing 1" in delivery.target
+    assert client.keys("segmint:2:*") == []  # the crashed run's keys are gone
+    assert client.exists("segmint:lock") == 0
+
+
+def test_a_lost_lock_is_neither_switched_nor_released(server: int, client: object,
+                                                       tmp_path: Path) -> None:
+    """If another delivery took the lock over (say, this one stalled past lock_seconds),
+    this one does not switch, and does not delete the other's lock."""
+    sink = make_sink(server, tmp_path)
+    sink.deliver(result(membership()))
+    publish = sink._publish
+
+    def taken_over(*args, **kwargs):
+        client.set("segmint:lock", "someone-else")
+        return publish(*args, **kwargs)
+
+    sink._publish = taken_over
+    with pytest.raises(SegmintError, match="lost the lock on Redis prefix 'segmint'"):
+        sink.deliver(result(membership()))
+    assert client.get("segmint:current") == "1"
+    assert client.get("segmint:lock") == "someone-else"
+
+
+def _fails(original):
+    calls = {"n": 0}
+
+    def failing(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise redis.exceptions.ConnectionError("connection dropped")
+        return original(self, *args, **kwargs)
+
+    return failing
 
 
 def test_password_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
@@ -252,6 +352,12 @@ def test_bad_batch_size(tmp_path: Path) -> None:
         make_sink(6379, tmp_path, batch_size=0)
 
 
+@pytest.mark.parametrize("value", [0, -5, "ten"])
+def test_bad_lock_seconds(tmp_path: Path, value: object) -> None:
+    with pytest.raises(ConfigError, match="lock_seconds"):
+        make_sink(6379, tmp_path, lock_seconds=value)
+
+
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SegmintError, match="sink 'live': Redis at redis://127.0.0.1:.* failed"):
         make_sink(_free_port(), tmp_path).deliver(result(membership()))
@@ -281,3 +387,11 @@ def test_segmint_run_delivers_and_dry_run_sends_nothing(server: int, client: obj
     assert "segmint:current = generation 1" in done.output
     assert read(client, "1") == {"big"}
     assert read(client, "2") == set()  # no consent for email: not published
+
+    client.set("segmint:lock", "another-run", px=60_000)
+    locked = runner.invoke(cli, ["run", "-p", str(tmp_path / "segmint.toml")])
+    assert locked.exit_code == 1, locked.output
+    assert LOCKED in locked.output
+    assert client.get("segmint:current") == "1"
+    dry = runner.invoke(cli, ["run", "-p", str(tmp_path / "segmint.toml"), "--dry-run"])
+    assert dry.exit_code == 0, dry.output  # a dry run takes no lock
