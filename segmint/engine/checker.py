@@ -417,7 +417,7 @@ class _Checker:
 
     def _Contains(self, node: ast.Contains) -> Type:
         operand = self.expr(node.operand)
-        value = self.expr(node.value)
+        self.expr(node.value)
         values = node.value.items if isinstance(node.value, ast.ListLiteral) else (node.value,)
         if any(not isinstance(v, ast.Literal) for v in values):
             return self.error(node.value, "'contains' needs literal values, like \"yoga\" or (\"a\", \"b\")")
@@ -438,7 +438,6 @@ class _Checker:
             return BOOL
         if operand.kind in (Kind.NULL, Kind.ERROR):
             return BOOL if operand.kind is Kind.NULL else ERROR
-        del value
         return self.error(node.operand, f"'contains' needs a string or a list, got {operand}")
 
     def _Rank(self, node: ast.Rank) -> Type:

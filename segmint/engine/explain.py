@@ -112,7 +112,7 @@ def _step(node: Any, ctx: CompileContext, row: pa.Table, rules: ast.RuleSet) -> 
             ctx.checked.binding(inner).kind == "column"
         ):
             label = _text(rules, inner)
-            if label not in seen and not isinstance(inner, ast.Literal):
+            if label not in seen:
                 seen.add(label)
                 inputs.append((label, _value(ctx, inner, row)))
     note = None
