@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from segmint.engine.plugin_api import MetricContext
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics.definitions import compute_purchase, compute_rfm
 
 DATA = Path(__file__).parent / "data"

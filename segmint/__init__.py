@@ -5,10 +5,10 @@ The public API: `parse_rules` and `evaluate`, the error types, and what plugins 
 `RunResult`). Everything else is private.
 """
 
-from .api import evaluate, parse_rules
-from .engine.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
-from .engine.hookspecs import hookimpl
-from .engine.plugin_api import (
+from segmint.api import evaluate, parse_rules
+from segmint.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
+from segmint.plugin.hookspecs import hookimpl
+from segmint.plugin.api import (
     Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult, Sink, Source,
 )
 

@@ -9,14 +9,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pa_dataset
 
-from .engine import ast
-from .engine.asof import AsOf
-from .engine.catalog import Catalog
-from .engine.checker import CheckedRules, check
-from .engine.errors import DataError
-from .engine.evaluator import evaluate_checked
-from .engine.parser import parse_rules as _parse_rules
-from .engine.plugin_api import Function
+from segmint.language import ast
+from segmint.semantics.asof import AsOf
+from segmint.language.catalog import Catalog
+from segmint.language.checker import CheckedRules, check
+from segmint.errors import DataError
+from segmint.engines.arrow.evaluator import evaluate_checked
+from segmint.language.parser import parse_rules as _parse_rules
+from segmint.plugin.api import Function
 
 
 def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
@@ -59,7 +59,7 @@ def _plain_strings(table: pa.Table) -> pa.Table:
 def plugin_functions() -> dict[str, Function]:
     """Functions that installed plugins add to the language."""
     try:
-        from .engine.host import get_registry
+        from segmint.plugin.host import get_registry
     except ImportError:  # pragma: no cover - the host ships with segmint
         return {}
     return dict(get_registry().functions)

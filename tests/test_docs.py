@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import segmint
-from segmint.engine import hookspecs
+from segmint.plugin import hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SEG_BLOCK = re.compile(r"```seg\n(.*?)```", re.DOTALL)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from .common import SegmintGroup
+from segmint import __version__
+from segmint.cli.common import SegmintGroup
 
 
 @click.group(cls=SegmintGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import diff, explain, history, init, plugins, profile, run, validate
+    from segmint.cli import diff, explain, history, init, plugins, profile, run, validate
 
     for module in (run, validate, explain, profile, history, diff, plugins, init):
         cli.add_command(module.command)
@@ -29,8 +29,8 @@ _register()
 
 def _plugin_commands() -> None:
     """Commands that plugins add through the ``register_commands`` hook."""
-    from ..engine.host import get_registry
-    from .common import stderr
+    from segmint.plugin.host import get_registry
+    from segmint.cli.common import stderr
 
     manager = get_registry().plugin_manager
     if manager is None:

@@ -12,10 +12,10 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..engine.asof import parse_as_of
-from ..engine.errors import ConfigError, SegmintError
-from ..engine.host import PluginRegistry, get_registry
-from ..engine.project import Project, find_project_file, load_project
+from segmint.semantics.asof import parse_as_of
+from segmint.errors import ConfigError, SegmintError
+from segmint.plugin.host import PluginRegistry, get_registry
+from segmint.project.config import Project, find_project_file, load_project
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

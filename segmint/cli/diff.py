@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..engine.errors import SegmintError
-from ..engine.snapshots import Snapshot, list_snapshots, load_snapshot
-from ..engine.sync import audiences, changes
-from .common import stdout_console
-from .history import project_option, show_instant, state_path
+from segmint.errors import SegmintError
+from segmint.delivery.snapshots import Snapshot, list_snapshots, load_snapshot
+from segmint.delivery.sync import audiences, changes
+from segmint.cli.common import stdout_console
+from segmint.cli.history import project_option, show_instant, state_path
 
 
 @click.command("diff")

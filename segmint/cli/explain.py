@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 from rich.tree import Tree
 
-from ..engine.explain import Explanation, Step, explain, format_value
-from ..engine.host import PluginRegistry
-from ..engine.project import Project
-from ..engine.runner import execute, prepare
-from .common import DelayedStatus, stdout_console, with_project
+from segmint.engines.arrow.explain import Explanation, Step, explain, format_value
+from segmint.plugin.host import PluginRegistry
+from segmint.project.config import Project
+from segmint.project.pipeline import execute, prepare
+from segmint.cli.common import DelayedStatus, stdout_console, with_project
 
 _MARK = {True: "[green]true[/]", False: "[red]false[/]", None: "[yellow]null[/]"}
 

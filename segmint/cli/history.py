@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..engine.project import Project, find_project_file, load_project
-from ..engine.snapshots import latest_run_id, list_snapshots
-from ..engine.runner import display_path
-from .common import stdout_console
+from segmint.project.config import Project, find_project_file, load_project
+from segmint.delivery.snapshots import latest_run_id, list_snapshots
+from segmint.project.pipeline import display_path
+from segmint.cli.common import stdout_console
 
 project_option = click.option(
     "-p", "--project", "project_file", type=click.Path(dir_okay=False),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..engine.errors import SegmintError
+from segmint.errors import SegmintError
 
 
 @click.command("init")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from ..engine.host import get_registry
-from .common import stdout_console
+from segmint.plugin.host import get_registry
+from segmint.cli.common import stdout_console
 
 
 @click.command("plugins")

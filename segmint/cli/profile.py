@@ -7,13 +7,13 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from ..engine.explain import format_value
-from ..engine.host import PluginRegistry, sink_for_path
-from ..engine.options import build_options
-from ..engine.plugin_api import RunResult
-from ..engine.project import Project
-from ..engine.runner import find_columns, prepare, read_profile, segment_infos
-from .common import DelayedStatus, with_project
+from segmint.engines.arrow.explain import format_value
+from segmint.plugin.host import PluginRegistry, sink_for_path
+from segmint.plugin.options import build_options
+from segmint.plugin.api import RunResult
+from segmint.project.config import Project
+from segmint.project.pipeline import find_columns, prepare, read_profile, segment_infos
+from segmint.cli.common import DelayedStatus, with_project
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 7

@@ -8,12 +8,12 @@ import attrs
 import click
 from rich.table import Table
 
-from ..engine.errors import SegmintError
-from ..engine.host import PluginRegistry
-from ..engine.project import Project
-from ..engine.runner import deliver, display_path, execute, prepare, sizes
-from ..engine.snapshots import store_snapshot
-from .common import DelayedStatus, stdout_console, with_project
+from segmint.errors import SegmintError
+from segmint.plugin.host import PluginRegistry
+from segmint.project.config import Project
+from segmint.project.pipeline import deliver, display_path, execute, prepare, sizes
+from segmint.delivery.snapshots import store_snapshot
+from segmint.cli.common import DelayedStatus, stdout_console, with_project
 
 
 @click.command("run")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ..engine import ast
-from ..engine.host import PluginRegistry
-from ..engine.project import Project
-from ..engine.runner import prepare
-from .common import with_project
+from segmint.language import ast
+from segmint.plugin.host import PluginRegistry
+from segmint.project.config import Project
+from segmint.project.pipeline import prepare
+from segmint.cli.common import with_project
 
 
 @click.command("validate")

@@ -5,12 +5,12 @@ Registered through the ``segmint`` entry-point group as ``files``, like any othe
 
 from __future__ import annotations
 
-from segmint.engine.hookspecs import hookimpl
+from segmint.plugin.hookspecs import hookimpl
 
-from .csv_source import CsvSource
-from .file_sink import FileSink
-from .jsonl_source import JsonlSource
-from .parquet_source import ParquetSource
+from segmint.plugins.sources.csv import CsvSource
+from segmint.plugins.sinks.file import FileSink
+from segmint.plugins.sources.jsonl import JsonlSource
+from segmint.plugins.sources.parquet import ParquetSource
 
 
 @hookimpl

@@ -31,10 +31,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from segmint.engine.errors import SegmintError
+from segmint.errors import SegmintError
 
-from .index import SnapshotWatcher
-from .realtime import NotEvaluable, RealtimeEvaluator
+from segmint.serve.index import SnapshotWatcher
+from segmint.serve.realtime import NotEvaluable, RealtimeEvaluator
 
 log = logging.getLogger("segmint.serve")
 

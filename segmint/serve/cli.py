@@ -10,10 +10,10 @@ import attrs
 import click
 
 from segmint.cli.common import stderr, with_project
-from segmint.engine.errors import ConfigError, SegmintError
-from segmint.engine.host import PluginRegistry
-from segmint.engine.options import build_options
-from segmint.engine.project import Project
+from segmint.errors import ConfigError, SegmintError
+from segmint.plugin.host import PluginRegistry
+from segmint.plugin.options import build_options
+from segmint.project.config import Project
 
 DEFAULT_TOKEN_ENV = "SEGMINT_SERVE_TOKEN"
 
@@ -49,12 +49,12 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
     try:
         import uvicorn
 
-        from .app import ServeConfig, create_app, origins
-        from .realtime import RealtimeEvaluator
+        from segmint.serve.app import ServeConfig, create_app, origins
+        from segmint.serve.realtime import RealtimeEvaluator
     except ImportError as error:
         raise SegmintError(f"segmint serve needs its extra: pip install 'segmint[serve]' "
                            f"({error.name} is missing)") from None
-    from segmint.engine.runner import prepare
+    from segmint.project.pipeline import prepare
 
     options = _options(project, flags)
     tokens = {_secret(options.token_env): "full"}

@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from segmint.engine.errors import DataError
-from segmint.engine.holdout import key_text
+from segmint.errors import DataError
+from segmint.semantics.holdout import key_text
 
 log = logging.getLogger("segmint.serve")
 
@@ -40,7 +40,7 @@ MEMBERSHIP = "membership.parquet"
 
 @attrs.frozen
 class Snapshot:
-    """One run's stored membership (what `segmint.engine.snapshots` returns)."""
+    """One run's stored membership (what `segmint.delivery.snapshots` returns)."""
 
     run_id: str
     metadata: Mapping[str, Any]
@@ -94,7 +94,7 @@ def latest_run_id(state_dir: Path) -> str | None:
 def load_snapshot(state_dir: Path, run_id: str) -> Snapshot:
     """One run's snapshot, through the engine's snapshot store when it is there."""
     try:
-        from segmint.engine import snapshots
+        from segmint.delivery import snapshots
     except ImportError:
         snapshots = None  # type: ignore[assignment]
     if snapshots is not None and hasattr(snapshots, "load_snapshot"):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from segmint.engine.hookspecs import hookimpl
+from segmint.plugin.hookspecs import hookimpl
 
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    from .cli import command
+    from segmint.serve.cli import command
 
     cli.add_command(command)

@@ -15,13 +15,13 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
-from segmint.engine import ast
-from segmint.engine.asof import AsOf
-from segmint.engine.catalog import Column
-from segmint.engine.checker import CheckedRules, check
-from segmint.engine.errors import SegmintError
-from segmint.engine.evaluator import HOLDOUT_SUFFIX, evaluate_checked
-from segmint.engine.runner import Prepared
+from segmint.language import ast
+from segmint.semantics.asof import AsOf
+from segmint.language.catalog import Column
+from segmint.language.checker import CheckedRules, check
+from segmint.errors import SegmintError
+from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, evaluate_checked
+from segmint.project.pipeline import Prepared
 
 #: Event aggregates (`count(orders, last 30d)`), where the language has them.
 _AGGREGATE = getattr(ast, "Aggregate", None)

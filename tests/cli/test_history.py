@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from segmint.cli import cli
-from segmint.engine.snapshots import list_snapshots, load_snapshot
+from segmint.delivery.snapshots import list_snapshots, load_snapshot
 
 
 def invoke(*args: str | Path) -> Result:

@@ -13,9 +13,9 @@ import pytest
 from serve_helpers import LOOKUP_TOKEN, TOKEN, new_run_id, running, write_run
 from starlette.testclient import TestClient
 
-from segmint.engine.host import get_registry
-from segmint.engine.project import load_project
-from segmint.engine.runner import prepare
+from segmint.plugin.host import get_registry
+from segmint.project.config import load_project
+from segmint.project.pipeline import prepare
 from segmint.serve.app import ServeConfig, create_app, origins
 from segmint.serve.index import SnapshotWatcher, build_index, load_snapshot
 from segmint.serve.realtime import RealtimeEvaluator
@@ -249,7 +249,7 @@ def test_evaluate_a_profile(eval_client: TestClient) -> None:
 
 def test_evaluate_agrees_with_a_run(evaluator: RealtimeEvaluator, project_dir: Path) -> None:
     """Holdouts and segment references give what a whole run gives the same customer."""
-    from segmint.engine.runner import execute
+    from segmint.project.pipeline import execute
     project = load_project(project_dir / "segmint.toml")
     run = execute(prepare(project, get_registry())).result.membership.to_pylist()
     for row in [{"customer_id": 1, "country": "DE", "orders": 6, "total_spent": 800},

@@ -16,18 +16,18 @@ For commands and notebooks it also exports the CLV API: `fit_clv` (-> `ClvFit`, 
 
 from __future__ import annotations
 
-from segmint.engine.hookspecs import hookimpl
-from segmint.engine.plugin_api import Metric
+from segmint.plugin.hookspecs import hookimpl
+from segmint.plugin.api import Metric
 
-from .asof import AsOf
-from .bgnbd import BgNbd
-from .clv import ClvFit, ModelFit, fit_clv, purchase_summary
-from .definitions import FIT_METADATA, METRICS
-from .errors import ClvError, FitError, InsufficientDataError, MissingDependencyError
-from .gamma_gamma import GammaGamma
-from .options import DEFAULT_HORIZONS, MetricOptions
-from .summary import PurchaseSummary
-from .validation import CalibrationReport, CalibrationRow, validate_clv
+from segmint.plugins.metrics.asof import AsOf
+from segmint.plugins.metrics.bgnbd import BgNbd
+from segmint.plugins.metrics.clv import ClvFit, ModelFit, fit_clv, purchase_summary
+from segmint.plugins.metrics.definitions import FIT_METADATA, METRICS
+from segmint.plugins.metrics.errors import ClvError, FitError, InsufficientDataError, MissingDependencyError
+from segmint.plugins.metrics.gamma_gamma import GammaGamma
+from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
+from segmint.plugins.metrics.summary import PurchaseSummary
+from segmint.plugins.metrics.validation import CalibrationReport, CalibrationRow, validate_clv
 
 __all__ = [
     "DEFAULT_HORIZONS",

@@ -21,12 +21,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.errors import DataError
+from segmint.errors import DataError
 
-from .asof import local_days
-from .money import to_minor_units
-from .options import MetricOptions
-from .orders import Orders, as_table, instants_us, require_columns
+from segmint.plugins.metrics.asof import local_days
+from segmint.plugins.metrics.money import to_minor_units
+from segmint.plugins.metrics.options import MetricOptions
+from segmint.plugins.metrics.orders import Orders, as_table, instants_us, require_columns
 
 SPEND = "spend"
 

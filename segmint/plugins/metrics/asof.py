@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.asof import AsOf as RunAsOf
+from segmint.semantics.asof import AsOf as RunAsOf
 
 US_PER_DAY = 86_400_000_000
 EPOCH = dt.date(1970, 1, 1)
@@ -55,7 +55,7 @@ class AsOf:
     ) -> AsOf:
         """The as-of point of `value`; `granularity` ("day"/"instant") overrides its type.
 
-        The engine's `segmint.engine.asof.AsOf` resolves dates, time zones and naive
+        The engine's `segmint.semantics.asof.AsOf` resolves dates, time zones and naive
         datetimes, so metrics and rules agree on the instant.
         """
         if granularity == "day" and isinstance(value, dt.datetime):

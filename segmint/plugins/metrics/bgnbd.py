@@ -13,7 +13,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from .fitting import distinct_rows, maximize, scipy_modules
+from segmint.plugins.metrics.fitting import distinct_rows, maximize, scipy_modules
 
 NAMES = ("r", "alpha", "a", "b")
 

@@ -31,15 +31,15 @@ from typing import Any
 import attrs
 import numpy as np
 
-from .asof import AsOf
-from .bgnbd import BgNbd
-from .durations import days
-from .errors import InsufficientDataError
-from .fitting import scipy_modules
-from .gamma_gamma import GammaGamma
-from .options import TIME_UNITS, MetricOptions
-from .orders import Orders, read_orders
-from .summary import PurchaseDays, PurchaseSummary, summarize
+from segmint.plugins.metrics.asof import AsOf
+from segmint.plugins.metrics.bgnbd import BgNbd
+from segmint.plugins.metrics.durations import days
+from segmint.plugins.metrics.errors import InsufficientDataError
+from segmint.plugins.metrics.fitting import scipy_modules
+from segmint.plugins.metrics.gamma_gamma import GammaGamma
+from segmint.plugins.metrics.options import TIME_UNITS, MetricOptions
+from segmint.plugins.metrics.orders import Orders, read_orders
+from segmint.plugins.metrics.summary import PurchaseDays, PurchaseSummary, summarize
 
 #: Discounting and expected purchases are accumulated in steps of this many days.
 STEP_DAYS = 30

@@ -13,11 +13,11 @@ from typing import Any
 import click
 
 from segmint.cli.common import with_project
-from segmint.engine.errors import ConfigError, SegmintError
-from segmint.engine.hookspecs import hookimpl
-from segmint.engine.host import PluginRegistry
-from segmint.engine.project import Project, instantiate_sources
-from segmint.engine.plugin_api import PROFILES
+from segmint.errors import ConfigError, SegmintError
+from segmint.plugin.hookspecs import hookimpl
+from segmint.plugin.host import PluginRegistry
+from segmint.project.config import Project, instantiate_sources
+from segmint.plugin.api import PROFILES
 
 ORDERS = "orders"
 
@@ -56,7 +56,7 @@ def _date(value: Any, option: str) -> dt.date | dt.datetime:
 def fit(project: Project, registry: PluginRegistry, time_unit: str, penalizer: float | None,
         as_json: bool) -> None:
     """Fit BG/NBD and Gamma-Gamma on the orders up to --as-of; print the parameters."""
-    from . import fit_clv
+    from segmint.plugins.metrics import fit_clv
 
     as_of = _date(project.as_of, "--as-of")
     result = fit_clv(_orders(project, registry), as_of, time_unit=time_unit, penalizer=penalizer,
@@ -72,9 +72,9 @@ def fit(project: Project, registry: PluginRegistry, time_unit: str, penalizer: f
 def validate(project: Project, registry: PluginRegistry, calibration_end: str, time_unit: str,
              as_json: bool) -> None:
     """Fit up to --calibration-end, compare predicted with actual orders up to --as-of."""
-    from segmint.engine.asof import parse_as_of
+    from segmint.semantics.asof import parse_as_of
 
-    from . import validate_clv
+    from segmint.plugins.metrics import validate_clv
 
     end = parse_as_of(calibration_end)
     holdout_end = _date(project.as_of, "--as-of")

@@ -22,18 +22,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.errors import DataError
-from segmint.engine.plugin_api import Metric, MetricColumn, MetricContext
+from segmint.errors import DataError
+from segmint.plugin.api import Metric, MetricColumn, MetricContext
 
-from .acquisition import SPEND, acquisitions
-from .asof import AsOf
-from .clv import ClvFit, fit_summary, summarize_orders
-from .durations import parse_duration
-from .options import DEFAULT_HORIZONS, MetricOptions
-from .orders import SOURCE, Orders, as_table, read_orders
-from .purchase import PURCHASE_COLUMNS, customer_totals, historical_margin
-from .rfm import RFM_COLUMNS, rfm_scores
-from .summary import PurchaseSummary
+from segmint.plugins.metrics.acquisition import SPEND, acquisitions
+from segmint.plugins.metrics.asof import AsOf
+from segmint.plugins.metrics.clv import ClvFit, fit_summary, summarize_orders
+from segmint.plugins.metrics.durations import parse_duration
+from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
+from segmint.plugins.metrics.orders import SOURCE, Orders, as_table, read_orders
+from segmint.plugins.metrics.purchase import PURCHASE_COLUMNS, customer_totals, historical_margin
+from segmint.plugins.metrics.rfm import RFM_COLUMNS, rfm_scores
+from segmint.plugins.metrics.summary import PurchaseSummary
 
 FIT_METADATA = b"segmint.clv_fit"
 _HORIZON_COLUMN = re.compile(r"(expected_orders|clv)_(\d+(?:h|d|w|mo|y))")

@@ -6,7 +6,7 @@ these subclasses cover what only CLV fitting can go wrong with.
 
 from __future__ import annotations
 
-from segmint.engine.errors import SegmintError
+from segmint.errors import SegmintError
 
 
 class ClvError(SegmintError):

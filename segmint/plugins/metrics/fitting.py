@@ -17,7 +17,7 @@ from types import ModuleType
 import attrs
 import numpy as np
 
-from .errors import FitError, MissingDependencyError
+from segmint.plugins.metrics.errors import FitError, MissingDependencyError
 
 #: Search bounds of each log-parameter: parameters between e^-20 and e^20.
 LOG_BOUND = 20.0

@@ -11,8 +11,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from .errors import FitError
-from .fitting import distinct_rows, maximize, scipy_modules
+from segmint.plugins.metrics.errors import FitError
+from segmint.plugins.metrics.fitting import distinct_rows, maximize, scipy_modules
 
 NAMES = ("p", "q", "v")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.errors import DataError
+from segmint.errors import DataError
 
 
 def to_minor_units(values: pa.Array, scale: int, *, column: str, source: str) -> np.ndarray:

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 from attrs import validators as v
 
-from segmint.engine.errors import ConfigError
+from segmint.errors import ConfigError
 
-from .durations import parse_duration
+from segmint.plugins.metrics.durations import parse_duration
 
 PLUGIN = "metrics"
 TIME_UNITS = {"day": 1, "week": 7}

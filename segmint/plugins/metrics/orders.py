@@ -27,12 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.engine.errors import DataError
+from segmint.errors import DataError
 
-from .asof import AsOf
-from .grouping import Grouping, group_keys
-from .money import to_minor_units
-from .options import MetricOptions
+from segmint.plugins.metrics.asof import AsOf
+from segmint.plugins.metrics.grouping import Grouping, group_keys
+from segmint.plugins.metrics.money import to_minor_units
+from segmint.plugins.metrics.options import MetricOptions
 
 BATCH_ROWS = 1 << 20
 SOURCE = "orders"

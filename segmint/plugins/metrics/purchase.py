@@ -16,12 +16,12 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from segmint.engine.plugin_api import MetricColumn
+from segmint.plugin.api import MetricColumn
 
-from .asof import US_PER_DAY, AsOf
-from .money import from_minor_units
-from .options import MetricOptions
-from .orders import Orders
+from segmint.plugins.metrics.asof import US_PER_DAY, AsOf
+from segmint.plugins.metrics.money import from_minor_units
+from segmint.plugins.metrics.options import MetricOptions
+from segmint.plugins.metrics.orders import Orders
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 DURATION = pa.duration("us")

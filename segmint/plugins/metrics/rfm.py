@@ -18,10 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .options import MetricOptions
-from segmint.engine.plugin_api import MetricColumn
+from segmint.plugins.metrics.options import MetricOptions
+from segmint.plugin.api import MetricColumn
 
-from .purchase import CustomerTotals, monetary_value, recency_us
+from segmint.plugins.metrics.purchase import CustomerTotals, monetary_value, recency_us
 
 SEGMENTS = (
     "Champions",

@@ -18,8 +18,8 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from .asof import local_days
-from .orders import Orders
+from segmint.plugins.metrics.asof import local_days
+from segmint.plugins.metrics.orders import Orders
 
 
 @attrs.frozen

@@ -21,12 +21,12 @@ import attrs
 import numpy as np
 import pyarrow as pa
 
-from segmint.engine.errors import ConfigError
+from segmint.errors import ConfigError
 
-from .asof import EPOCH
-from .clv import ClvFit, fit_summary, prepare_orders, resolve_options
-from .options import MetricOptions
-from .summary import PurchaseDays, summarize
+from segmint.plugins.metrics.asof import EPOCH
+from segmint.plugins.metrics.clv import ClvFit, fit_summary, prepare_orders, resolve_options
+from segmint.plugins.metrics.options import MetricOptions
+from segmint.plugins.metrics.summary import PurchaseDays, summarize
 
 
 @attrs.frozen

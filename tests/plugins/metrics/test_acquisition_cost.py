@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from segmint.engine.errors import DataError
-from segmint.engine.plugin_api import MetricContext
+from segmint.errors import DataError
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics.definitions import compute_acquisition, compute_purchase
 
 AS_OF = dt.date(2024, 6, 15)

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from segmint.engine.errors import SegmintError
-from segmint.engine.plugin_api import MetricContext
+from segmint.errors import SegmintError
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics import (
     FIT_METADATA,
     BgNbd,

@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from segmint.engine.plugin_api import MetricContext
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics.definitions import (
     compute_acquisition,
     compute_clv,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from segmint.engine.errors import ConfigError
+from segmint.errors import ConfigError
 from segmint.plugins.metrics import MetricOptions
 from segmint.plugins.metrics.durations import parse_duration
 

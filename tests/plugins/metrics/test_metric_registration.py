@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 import segmint.plugins.metrics as plugin
-from segmint.engine.plugin_api import Metric, MetricContext
+from segmint.plugin.api import Metric, MetricContext
 
 AS_OF = dt.date(2024, 6, 15)
 

@@ -8,8 +8,8 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from segmint.engine.errors import ConfigError, DataError
-from segmint.engine.plugin_api import MetricContext
+from segmint.errors import ConfigError, DataError
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics.definitions import compute_purchase
 
 UTC = dt.UTC

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segmint.engine.plugin_api import MetricContext
+from segmint.plugin.api import MetricContext
 from segmint.plugins.metrics.definitions import compute_purchase, compute_rfm
 
 US_PER_DAY = 86_400_000_000

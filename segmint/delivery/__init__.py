@@ -1,0 +1,1 @@
+"""Getting results out: snapshots, diff syncs with their journal, consent and hashing, atomic files."""

@@ -1,0 +1,136 @@
+"""Consent and identifier hashing, applied to a run's result before a sink sees it.
+
+A project names a consent column per purpose (``[consent] email = "email_consent"``) and
+its contact identifier columns (``[identifiers] email = "email"``); a sink with
+``purpose = "email"`` gets only the members whose consent column says yes, and one with
+``hash_identifiers = "sha256"`` gets normalised, SHA-256-hashed identifiers, as ad
+platforms' customer-match uploads expect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.errors import DataError
+from segmint.plugin.api import RunResult
+
+#: Text values of a consent column that mean yes (compared trimmed and lower-cased).
+YES = frozenset({"true", "t", "yes", "y", "1", "opt-in", "opted-in", "optin", "subscribed",
+                 "granted", "consented"})
+_PHONE_FORMATTING = re.compile(r"[\s().\-/]")
+
+
+def normalise_email(value: str) -> str:
+    """Trimmed and lower-cased, as Google Ads and Meta ask before hashing."""
+    return value.strip().lower()
+
+
+def normalise_phone(value: str) -> str | None:
+    """E.164: ``+`` then the country code and number, digits only (``+16505551234``).
+
+    Spaces, dots, dashes, slashes and brackets are dropped and a leading ``00`` is read as
+    ``+``; the number must already carry its country code. Anything else that is not a
+    digit, or a length outside E.164's 8 to 15 digits, gives None (the number is not sent).
+    """
+    text = _PHONE_FORMATTING.sub("", value.strip())
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    digits = text[1:] if text.startswith("+") else text
+    if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 15:
+        return None
+    if digits.startswith("0"):
+        return None
+    return "+" + digits
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def hash_email(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return sha256_hex(normalise_email(value))
+
+
+def hash_phone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    normal = normalise_phone(str(value))
+    return None if normal is None else sha256_hex(normal)
+
+
+_HASHERS = {"email": hash_email, "phone": hash_phone}
+
+
+def hash_identifiers(profiles: pa.Table, columns: Mapping[str, str]) -> pa.Table:
+    """`profiles` with each identifier column (by kind: email, phone) normalised and hashed."""
+    for kind, column in columns.items():
+        if column not in profiles.column_names:
+            continue
+        values = profiles.column(column)
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_integer(values.type)):
+            raise DataError(f"identifier column '{column}' ({kind}) must hold text, "
+                            f"not {values.type}")
+        hasher = _HASHERS[kind]
+        hashed = pa.array([hasher(None if v is None else str(v)) for v in values.to_pylist()],
+                          pa.string())
+        profiles = profiles.set_column(profiles.column_names.index(column), column, hashed)
+    return profiles
+
+
+def consent_mask(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
+    """True where the consent column says yes; null and anything else is no."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if pa.types.is_boolean(values.type):
+        mask = values
+    elif pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        mask = pc.not_equal(values, 0)
+    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        mask = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(values)),
+                        value_set=pa.array(sorted(YES)))
+    else:
+        raise DataError(f"consent column '{column}' must be true/false, a number or text, "
+                        f"not {values.type}")
+    return pc.fill_null(mask, False)
+
+
+@attrs.frozen
+class Filtered:
+    result: RunResult
+    dropped: int  # members of at least one segment left out for lack of consent
+
+
+def apply_consent(result: RunResult, column: str) -> Filtered:
+    """Only the customers whose consent column (a profile column) says yes."""
+    profiles = result.profiles
+    if column not in profiles.column_names:
+        raise DataError(f"consent column '{column}' is not in the profile data")
+    keys = profiles.filter(consent_mask(profiles.column(column), column)).column(result.key)
+    membership = result.membership
+    keep = pc.is_in(membership.column(result.key), value_set=keys.combine_chunks())
+    dropped_rows = membership.filter(pc.invert(keep))
+    dropped = int(pc.sum(_is_member(dropped_rows, result.key)).as_py() or 0) if dropped_rows.num_rows else 0
+    kept_profiles = profiles.filter(pc.is_in(profiles.column(result.key), value_set=keys.combine_chunks()))
+    return Filtered(attrs.evolve(result, membership=membership.filter(keep), profiles=kept_profiles),
+                    dropped)
+
+
+def _is_member(membership: pa.Table, key: str) -> pa.Array:
+    """True for rows in at least one segment or with a segmentation label."""
+    member = pa.array([False] * membership.num_rows)
+    for name in membership.column_names:
+        if name == key:
+            continue
+        column = membership.column(name)
+        flag = column if pa.types.is_boolean(column.type) else pc.is_valid(column)
+        member = pc.or_(member, pc.fill_null(flag, False))
+    return member

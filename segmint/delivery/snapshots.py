@@ -1,0 +1,236 @@
+"""Run snapshots: what each run found, kept under the project's state directory.
+
+Every ``segmint run`` (but a dry run) stores ``runs/<RUN_ID>/`` with ``membership.parquet``,
+``profiles.parquet`` (the key and the profile columns sinks and reports need) and
+``run.json`` (when, as of when, a hash of the rules, versions, counts), then points
+``runs/LATEST`` at it. The directory is written under a temporary name and renamed, and
+``LATEST`` is replaced atomically, so a reader (``segmint history``, the lookup service)
+sees a whole snapshot or none. Run ids sort in time order: ``20260131T180000Z-1a2b3c``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from segmint.delivery.atomic import _fsync_directory, _fsync_file, atomic_write
+from segmint.errors import DataError, SegmintError
+from segmint.plugin.api import RunResult
+
+RUNS = "runs"
+LATEST = "LATEST"
+MEMBERSHIP_FILE = "membership.parquet"
+PROFILES_FILE = "profiles.parquet"
+METADATA_FILE = "run.json"
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}\Z")
+
+
+@attrs.frozen
+class SnapshotInfo:
+    """One stored run, as ``segmint history`` lists it."""
+
+    run_id: str
+    created_at: str
+    as_of: str
+    counts: Mapping[str, int]
+    path: Path = attrs.field(eq=False, repr=False)
+
+
+@attrs.define(slots=False)
+class Snapshot:
+    """A stored run; its tables are read from disk on first use."""
+
+    run_id: str
+    metadata: dict[str, Any]
+    path: Path = attrs.field(repr=False)
+
+    @functools.cached_property
+    def membership(self) -> pa.Table:
+        return _read_table(self.path / MEMBERSHIP_FILE)
+
+    @functools.cached_property
+    def profiles(self) -> pa.Table:
+        return _read_table(self.path / PROFILES_FILE)
+
+    @property
+    def key(self) -> str:
+        return str(self.metadata["key"])
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    """``YYYYmmddTHHMMSSZ-<6 hex>``: the creation time in UTC and a random tail."""
+    now = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def segment_counts(result: RunResult) -> dict[str, int]:
+    """Members per segment column; a segmentation counts each label as ``NAME=LABEL``."""
+    counts: dict[str, int] = {}
+    for name in result.membership.column_names:
+        if name == result.key:
+            continue
+        column = result.membership.column(name)
+        if pa.types.is_boolean(column.type):
+            counts[name] = int(pc.sum(column).as_py() or 0)
+        else:
+            for item in sorted(pc.value_counts(column).to_pylist(),
+                               key=lambda c: (c["values"] is None, c["values"] or "")):
+                label = item["values"] if item["values"] is not None else "(none)"
+                counts[f"{name}={label}"] = int(item["counts"])
+    return counts
+
+
+def write_snapshot(state_dir: str | os.PathLike[str], result: RunResult,
+                   metadata: Mapping[str, Any] | None = None) -> Snapshot:
+    """Store `result` as a new run and make it the latest; `metadata` is added to run.json.
+
+    The run's directory is complete and on disk before it gets its name, and ``LATEST`` is
+    replaced only after that, so a crash at any moment leaves the previous latest run.
+    """
+    now = dt.datetime.now(dt.timezone.utc)
+    run_id = new_run_id(now)
+    runs = Path(state_dir) / RUNS
+    info = {
+        "run_id": run_id,
+        "created_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "as_of": result.as_of.isoformat(),
+        "key": result.key,
+        "customers": result.membership.num_rows,
+        "counts": segment_counts(result),
+        "segments": [attrs.asdict(s) for s in result.segments],
+        **dict(metadata or {}),
+    }
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        temp = runs / f".{run_id}.tmp"
+        temp.mkdir()
+        try:
+            pq.write_table(result.membership, temp / MEMBERSHIP_FILE)
+            pq.write_table(_profiles(result), temp / PROFILES_FILE)
+            (temp / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n",
+                                              encoding="utf-8")
+            for name in (MEMBERSHIP_FILE, PROFILES_FILE, METADATA_FILE):
+                _fsync_file(temp / name)
+            _fsync_directory(temp)
+            os.rename(temp, runs / run_id)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        _fsync_directory(runs)
+        with atomic_write(runs / LATEST) as latest:
+            latest.write_text(run_id + "\n", encoding="ascii")
+    except OSError as error:
+        raise SegmintError(f"cannot store the run's snapshot in {runs}: "
+                           f"{error.strerror or error}") from None
+    return Snapshot(run_id, info, runs / run_id)
+
+
+def _profiles(result: RunResult) -> pa.Table:
+    """The key first, then the profile columns, one row per member of the membership table."""
+    profiles = result.profiles
+    if result.key not in profiles.column_names:
+        return result.membership.select([result.key])
+    others = [c for c in profiles.column_names if c != result.key]
+    return profiles.select([result.key] + others)
+
+
+def list_snapshots(state_dir: str | os.PathLike[str]) -> list[SnapshotInfo]:
+    """Every stored run, oldest first; half-written ones (temporary names) are skipped."""
+    runs = Path(state_dir) / RUNS
+    if not runs.is_dir():
+        return []
+    found = []
+    for path in runs.iterdir():
+        if not RUN_ID.match(path.name) or not path.is_dir():
+            continue
+        try:
+            meta = _read_metadata(path)
+        except SegmintError:
+            continue
+        found.append(SnapshotInfo(path.name, str(meta.get("created_at", "")),
+                                  str(meta.get("as_of", "")), dict(meta.get("counts", {})), path))
+    return sorted(found, key=lambda s: (s.created_at, s.run_id))
+
+
+def latest_run_id(state_dir: str | os.PathLike[str]) -> str | None:
+    """The id ``runs/LATEST`` names, or None before the first run."""
+    try:
+        text = (Path(state_dir) / RUNS / LATEST).read_text(encoding="ascii").strip()
+    except (FileNotFoundError, UnicodeDecodeError):
+        return None
+    return text if RUN_ID.match(text) else None
+
+
+def load_snapshot(state_dir: str | os.PathLike[str], run_id: str) -> Snapshot:
+    """The run `run_id`, or the latest one for ``"latest"``; a unique prefix of an id will do."""
+    runs = Path(state_dir) / RUNS
+    if run_id.lower() == "latest":
+        latest = latest_run_id(state_dir)
+        if latest is None:
+            raise SegmintError(f"no runs stored in {runs} yet: run 'segmint run' first")
+        run_id = latest
+    path = runs / run_id
+    if not RUN_ID.match(run_id) or not path.is_dir():
+        matches = [s.run_id for s in list_snapshots(state_dir) if s.run_id.startswith(run_id)]
+        if len(matches) != 1:
+            reason = "is ambiguous" if matches else "is not a stored run"
+            raise SegmintError(f"'{run_id}' {reason}; 'segmint history' lists the runs")
+        run_id = matches[0]
+        path = runs / run_id
+    return Snapshot(run_id, _read_metadata(path), path)
+
+
+def _read_metadata(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"unreadable run metadata: {error}", file=str(path / METADATA_FILE)) from None
+    if not isinstance(data, dict):
+        raise DataError("run metadata is not a JSON object", file=str(path / METADATA_FILE))
+    return data
+
+
+def _read_table(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"cannot read snapshot table: {error}", file=str(path)) from None
+
+
+def run_metadata(rule_files: Sequence[Path], plugins: Mapping[str, str]) -> dict[str, Any]:
+    """What run.json records besides counts: a hash of the rules' text and the versions.
+
+    The hash covers the rule files' bytes in the order the run read them, so the same
+    rules give the same hash wherever the project lives.
+    """
+    from segmint import __version__
+
+    digest = hashlib.sha256()
+    for path in rule_files:
+        digest.update(Path(path).read_bytes())
+        digest.update(b"\0")
+    return {"rules_sha256": digest.hexdigest(), "segmint_version": __version__,
+            "plugins": dict(plugins)}
+
+
+def store_snapshot(prepared: Any, result: RunResult) -> Snapshot:
+    """Store a run's result under its project's state directory (a `runner.Prepared`)."""
+    from segmint.project.config import expand_rule_files
+
+    plugins = {info.distribution: info.version for info in prepared.registry.plugins}
+    metadata = run_metadata(expand_rule_files(prepared.project), plugins)
+    return write_snapshot(prepared.project.state_path, result, metadata)

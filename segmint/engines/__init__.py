@@ -1,0 +1,1 @@
+"""One folder per execution engine, each compiling the checked plan its own way."""

@@ -1,0 +1,220 @@
+"""The objects plugins provide and receive: sources, sinks, metrics and functions.
+
+These are the stable extension points; a third-party plugin subclasses `Source` or `Sink`
+or builds `Metric` and `Function` values, and returns them from its ``register_*`` hooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pyarrow as pa
+
+from segmint.language.types import Type
+
+PROFILES = "profiles"
+EVENTS = "events"
+
+
+@attrs.frozen
+class NoOptions:
+    """Options of a plugin that takes none."""
+
+
+@attrs.frozen
+class PluginContext:
+    """What a source or sink knows about the run it serves."""
+
+    project_dir: Path
+    key: str = "customer_id"
+    as_of: dt.datetime | None = None
+    timezone: str = "UTC"
+    state_dir: Path | None = None
+
+
+@attrs.frozen
+class BadRow:
+    """A row a source left out under ``on_bad_rows = "skip"``: where it was, why, its text."""
+
+    reason: str
+    row: int | None = None
+    column: str | None = None
+    file: str | None = None
+    text: str = ""
+
+
+class Source:
+    """A place customer data comes from, read as Arrow.
+
+    Subclasses set ``name`` (the plugin name used in a project file), ``description``,
+    ``Options`` (an attrs class; its fields are the options), ``role`` and ``extensions``
+    (file name endings such as ``".csv"`` that ``--source NAME=PATH`` picks this source
+    for), and implement `schema` (cheaply, without reading all the data) and `read`.
+    A project file may set ``role`` per source; segmint then sets it on the instance.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    role: ClassVar[str] = PROFILES
+    extensions: ClassVar[tuple[str, ...]] = ()
+    #: Of an event source: the column saying when each event happened (a date or a
+    #: timestamp), which aggregates' windows and as_of apply to. A project may name another
+    #: per source with ``timestamp_column = "..."``; segmint then sets it on the instance.
+    timestamp_column: ClassVar[str] = "timestamp"
+    #: Whether the source can leave bad rows out (``on_bad_rows = "skip"``) via `bad_row`.
+    skips_bad_rows: ClassVar[bool] = False
+    #: "error" or "skip": set by segmint from the source's ``on_bad_rows`` option.
+    on_bad_rows: str = "error"
+
+    def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
+        self.source_name = source_name
+        self.options = options
+        self.context = context
+        self.skipped_rows: list[BadRow] = []
+
+    def bad_row(self, error: Any, text: str = "") -> None:
+        """Report a bad row (a `segmint.DataError`): raise it, or under ``on_bad_rows =
+        "skip"`` record it (segmint writes it to the quarantine file) and go on."""
+        if self.on_bad_rows != "skip":
+            raise error
+        if not hasattr(self, "skipped_rows"):
+            self.skipped_rows = []
+        self.skipped_rows.append(BadRow(
+            reason=getattr(error, "reason", str(error)), row=getattr(error, "row", None),
+            column=getattr(error, "column", None), file=getattr(error, "file", None), text=text,
+        ))
+
+    def schema(self) -> pa.Schema:
+        raise NotImplementedError
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table | pa.RecordBatchReader:
+        """Read the data, only `columns` when given (the key column is always included)."""
+        raise NotImplementedError
+
+
+@attrs.frozen
+class SegmentInfo:
+    """What a sink needs to know of one output column of a run."""
+
+    name: str
+    kind: str  # "segment", "holdout" or "segmentation"
+    description: str | None = None
+
+
+@attrs.frozen
+class RunResult:
+    """A finished evaluation: membership plus the profile columns sinks may need."""
+
+    membership: pa.Table
+    profiles: pa.Table
+    key: str
+    as_of: dt.datetime
+    segments: tuple[SegmentInfo, ...] = ()
+    #: The stored run's id (``segmint run`` stores a snapshot first); None in a dry run.
+    run_id: str | None = None
+
+
+@attrs.frozen
+class Delivery:
+    """What a sink sent (or, in a dry run, would send)."""
+
+    sink: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    skipped: int = 0
+    target: str = ""
+    dry_run: bool = False
+    #: Notes for the user, printed after the counts (members left out for lack of consent…).
+    messages: tuple[str, ...] = ()
+
+
+class Sink:
+    """A destination for a run's result.
+
+    Subclasses set ``name``, ``description``, ``Options`` and ``extensions`` (file name
+    endings that ``--out PATH`` picks this sink for) and implement `deliver`, which
+    must leave the destination as it was when it fails (write atomically or resumably).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoOptions
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, sink_name: str, options: Any, context: PluginContext) -> None:
+        self.sink_name = sink_name
+        self.options = options
+        self.context = context
+
+    def deliver(self, result: RunResult, *, dry_run: bool = False) -> Delivery:
+        raise NotImplementedError
+
+    def profile_columns(self) -> Sequence[str]:
+        """Profile columns the sink sends; segmint reads them even when no rule uses them."""
+        return ()
+
+
+@attrs.frozen
+class MetricColumn:
+    name: str
+    type: pa.DataType
+    description: str = ""
+
+
+@attrs.frozen
+class MetricContext:
+    """Inputs of a metric's computation: event tables by role, the run's instant, options.
+
+    ``as_of`` is the exact instant (timezone-aware UTC); when the run's as_of was given as a
+    date, ``as_of_date`` is that date: the whole day is observed, and durations are counted
+    in days to it.
+    """
+
+    events: Mapping[str, pa.Table]
+    key: str
+    as_of: dt.datetime
+    timezone: str = "UTC"
+    as_of_date: dt.date | None = None
+    columns: frozenset[str] = frozenset()
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Metric:
+    """A group of customer measures computed together from event data."""
+
+    name: str
+    columns: tuple[MetricColumn, ...]
+    compute: Callable[[MetricContext], pa.Table]
+    requires: tuple[str, ...] = ()
+    description: str = ""
+    #: The columns under the project's ``[metrics]`` options, when they depend on them
+    #: (CLV horizons, say); ``columns`` is what it declares without options.
+    columns_for: Callable[[Mapping[str, Any]], Sequence[MetricColumn]] | None = None
+
+
+@attrs.frozen
+class Function:
+    """A function of the rules language.
+
+    ``params`` are the parameter types (a tuple of types accepts any of them, ``None``
+    accepts any type); with ``variadic`` the last parameter repeats, and ``min_args`` (by
+    default the number of params) is the fewest arguments a call may pass. ``returns`` is
+    the result type, or a callable from the argument types to it. ``build(call)`` receives a
+    `segmint.language.functions.CallArgs` (the argument expressions, their types and syntax
+    nodes, and the run's time zone) and returns a `pyarrow.compute.Expression`.
+    """
+
+    name: str
+    params: tuple[Type | tuple[Type, ...] | None, ...]
+    returns: Type | Callable[[Sequence[Type]], Type]
+    build: Callable[..., Any]
+    variadic: bool = False
+    min_args: int | None = None
+    description: str = ""

@@ -1,0 +1,1 @@
+"""Built-in sinks: files, Mailchimp, webhooks, Redis."""

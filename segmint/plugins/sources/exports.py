@@ -1,0 +1,92 @@
+"""What the sources reading a tool's CSV export share (CRM, surveys): every cell read as text
+through the ``csv`` source (so its errors name file, row and column), then converted by the
+plugin, and bad cells reported through the owning source's `bad_row`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.plugin.api import Source
+
+from segmint.plugins.sources.csv import CsvOptions, CsvSource
+from segmint.plugins.sources.file_common import COLUMN_TYPES, convert_cells, type_name
+
+#: What may stand around and inside an exported number: "$1,200,000", "1 200", "€ 5".
+_NUMBER_DECORATION = re.compile(r"[\s,'_$€£¥]")
+
+
+class ExportFile:
+    """One exported CSV file of a source, read as text."""
+
+    def __init__(self, owner: Source, path: Path, key: str, *, encoding: str = "utf-8",
+                 delimiter: str | None = None) -> None:
+        self.owner = owner
+        self.path = path
+        self.key = key
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self._header: list[str] | None = None
+
+    def _reader(self, columns: dict[str, str]) -> CsvSource:
+        options = CsvOptions(path=self.path, encoding=self.encoding, delimiter=self.delimiter,
+                             columns=columns)
+        reader = CsvSource(self.owner.source_name, options, attrs.evolve(self.owner.context, key=self.key))
+        reader.on_bad_rows = self.owner.on_bad_rows
+        reader.skipped_rows = self.owner.skipped_rows  # bad rows count as the owner's
+        return reader
+
+    def header(self) -> list[str]:
+        """The column names, from the first block (the file is checked as a csv source is)."""
+        if self._header is None:
+            self._header = self._reader({}).schema().names
+        return self._header
+
+    def read(self) -> tuple[pa.Table, list[int]]:
+        """Every column as text, and the file's row number of each row."""
+        reader = self._reader({name: "string" for name in self.header()})
+        table = reader.read()
+        numbers = reader.row_numbers or list(range(2, table.num_rows + 2))
+        return table, numbers
+
+    def error(self, message: str, *, row: int | None = None, column: str | None = None):
+        return self._reader({}).error(message, row=row, column=column)
+
+
+def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, numbers: list[int],
+            *, source_column: str | None = None) -> tuple[pa.Table, set[int]]:
+    """`column` of text cells converted to a ``columns`` type name; bad cells reported (and
+    their positions returned, for the caller to drop the rows under ``on_bad_rows = "skip"``).
+    Numbers may carry thousands separators and currency signs ("$1,200,000")."""
+    target = COLUMN_TYPES[type_name_]
+    values = table.column(column)
+    if target == pa.string():
+        return table, set()
+    if pa.types.is_integer(target) or pa.types.is_floating(target):
+        values = pc.replace_substring_regex(values, pattern=_NUMBER_DECORATION.pattern, replacement="")
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        if pa.types.is_integer(target):  # "1200.0" from a spreadsheet is still 1200
+            values = pc.replace_substring_regex(values, pattern=r"\.0+$", replacement="")
+    converted, bad = convert_cells(values, target)
+    for i in bad:
+        raw = table.column(column)[i].as_py()
+        owner.owner.bad_row(owner.error(f"cannot read '{raw}' as {type_name(target)}", row=numbers[i],
+                                        column=source_column or column))
+    return table.set_column(table.column_names.index(column), column, converted), set(bad)
+
+
+def drop_rows(table: pa.Table, numbers: list[int], bad: set[int]) -> tuple[pa.Table, list[int]]:
+    if not bad:
+        return table, numbers
+    keep = [i not in bad for i in range(table.num_rows)]
+    return table.filter(pa.array(keep)), [n for n, k in zip(numbers, keep) if k]
+
+
+def snake_case(name: str) -> str:
+    """``"Number of Employees"`` → ``number_of_employees``: an export's column as a rules name."""
+    text = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower()
+    return text if text and not text[0].isdigit() else f"c_{text}"

@@ -1,0 +1,1 @@
+"""The project: segmint.toml, identity (key normalisation), and the run pipeline."""

@@ -1,0 +1,414 @@
+"""A run, as data flows through it: load, parse, check, plan, read, compute, evaluate, deliver.
+
+`prepare` does everything that needs no data (so `validate` and every user error about
+rules, names, types, plugins and options happen before a byte is read); `execute` reads the
+sources the rules use, computes the metrics they use, joins one profile table on the key and
+evaluates; `deliver` hands the result to sinks.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segmint.language import ast
+from segmint.delivery import privacy
+from segmint.semantics.asof import AsOf
+from segmint.language.catalog import Catalog, Column
+from segmint.language.checker import CheckedRules, check
+from segmint.errors import DataError, PluginError, RuleError, SegmintError
+from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, Evaluation, check_keys, evaluate_checked
+from segmint.engines.arrow.event_aggregates import event_columns
+from segmint.plugin.host import PluginRegistry, provenance
+from segmint.project.identity import Keys
+from segmint.language.parser import decode_rule_file, parse_rules
+from segmint.plugin.api import (
+    PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
+)
+from segmint.project.config import Project, expand_rule_files, instantiate_sinks, instantiate_sources
+from segmint.project.quarantine import write_quarantine
+from segmint.project.data_report import DataReport
+
+Progress = Callable[[str], None]
+
+
+@attrs.frozen
+class Prepared:
+    """A project whose rules parsed and checked against its sources' schemas."""
+
+    project: Project
+    registry: PluginRegistry
+    as_of: AsOf
+    checked: CheckedRules
+    profile_sources: dict[str, Source]
+    event_sources: dict[str, Source]
+    metrics: dict[str, Metric]  # the metrics whose event sources the project has
+    sinks: dict[str, Sink]
+
+    @property
+    def rules(self) -> ast.RuleSet:
+        return self.checked.rules
+
+
+@attrs.frozen
+class Outcome:
+    result: RunResult
+    evaluation: Evaluation
+    #: What the run found in its data: duplicates, unmatched keys, quarantined rows.
+    report: DataReport = attrs.field(factory=DataReport)
+
+
+def load_rules(files: Sequence[Path]) -> ast.RuleSet:
+    """Parse every rule file; report the errors of all files together."""
+    rules = ast.RuleSet(())
+    diagnostics = []
+    for path in files:
+        try:
+            text = decode_rule_file(path.read_bytes(), display_path(path))
+            rules = rules + parse_rules(text, display_path(path))
+        except RuleError as error:
+            diagnostics.extend(error.diagnostics)
+        except OSError as error:
+            raise DataError(f"cannot read rule file: {error.strerror}", file=str(path)) from None
+    if diagnostics:
+        raise RuleError(diagnostics)
+    return rules
+
+
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the current directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool = True) -> Prepared:
+    """Parse, resolve and type-check the project's rules using schemas only."""
+    as_of = AsOf.resolve(project.as_of, project.timezone)
+    files = expand_rule_files(project)
+    if not files and require_rules:
+        raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
+    rules = load_rules(files)
+    context = project.context(as_of.instant)
+    sources = instantiate_sources(project, registry, context)
+    profiles = {n: s for n, s in sources.items() if s.role == PROFILES}
+    events = {n: s for n, s in sources.items() if s.role != PROFILES}
+    metrics = {
+        name: metric for name, metric in registry.metrics.items()
+        if all(need in events for need in metric.requires)
+    }
+    parts = [(name, _schema(source), None) for name, source in profiles.items()]
+    for name, metric in metrics.items():
+        schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
+        home = metric.requires[0] if metric.requires else name
+        parts.append((home, schema, f"metric {name}"))
+    catalog = Catalog.from_parts(parts, key=project.key).with_events({
+        name: (_schema(events[name]), events[name].timestamp_column)
+        for name in aggregated_sources(rules) if name in events
+    }, key=project.key)
+    checked = check(rules, catalog, registry.functions)
+    sinks = instantiate_sinks(project, registry, context)
+    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
+    delivery_columns(prepared)  # consent and identifier columns must exist before data is read
+    return prepared
+
+
+def aggregated_sources(rules: ast.RuleSet) -> list[str]:
+    """The sources the rules aggregate over (`count(orders, last 30d)`), in order."""
+    found: dict[str, None] = {}
+    for statement in rules.statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Aggregate):
+                found.setdefault(node.source, None)
+    return list(found)
+
+
+def read_aggregated_events(prepared: Prepared, keys: Keys | None = None) -> dict[str, Any]:
+    """Each event source the rules aggregate over, read with only the columns they use."""
+    return {name: read_events(prepared, name, keys, columns)
+            for name, columns in event_columns(prepared.checked).items()}
+
+
+def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]:
+    """The columns a metric provides under the project's ``[metrics]`` options."""
+    if metric.columns_for is None:
+        return metric.columns
+    try:
+        return tuple(metric.columns_for(project.metrics))
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"metric '{metric.name}' failed to declare its columns: "
+                          f"{type(error).__name__}: {error}") from error
+
+
+def _schema(source: Source) -> pa.Schema:
+    try:
+        return source.schema()
+    except SegmintError:
+        raise
+    except Exception as error:  # a plugin's own failure, reported with its name
+        raise PluginError(f"source '{source.source_name}' ({source.name}) failed to report its "
+                          f"schema: {type(error).__name__}: {error}") from error
+
+
+def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
+    """Read what the rules need, build the profile table, evaluate."""
+    say = progress or (lambda _: None)
+    key = prepared.project.key
+    used = list(prepared.checked.columns_used)
+    used += [c for c in delivery_columns(prepared).values() if c not in used]
+    report = DataReport()
+    keys = key_policy(prepared, report)
+    profiles = read_profile(prepared, used, say, report, keys=keys)
+    say("evaluating segments")
+    events = read_aggregated_events(prepared, keys)
+    evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
+                                  holdout_salt=prepared.project.holdout_salt, events=events)
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
+    result = RunResult(
+        membership=evaluation.membership, profiles=profiles, key=key,
+        as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
+    )
+    return Outcome(result, evaluation, report)
+
+
+def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
+                 report: DataReport | None = None, *, keys: Keys | None = None) -> pa.Table:
+    """One row per customer: the key, the profile columns and metric columns asked for.
+
+    Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
+    is counted into `report`."""
+    key = prepared.project.key
+    keys = keys or key_policy(prepared, report)
+    tables = []
+    for name, source in prepared.profile_sources.items():
+        say(f"reading {name}")
+        wanted = [c for c in used if c.source == name and c.via is None]
+        tables.append(_read_profiles(name, source, wanted, key, keys))
+    for name, metric in prepared.metrics.items():
+        wanted = [c for c in used if c.via == f"metric {name}"]
+        if wanted:
+            say(f"computing {name}")
+            tables.append(_compute_metric(prepared, metric, wanted, keys))
+    if not tables:
+        raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
+    say("joining profiles")
+    return _join(tables, key)
+
+
+def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
+    """What applies each source's key options (normalise, map, de-duplicate) as it is read."""
+    project = prepared.project
+    return Keys(project.key, prepared.registry, project.context(prepared.as_of.instant),
+                report if report is not None else DataReport())
+
+
+def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
+                columns: Sequence[str] | None = None) -> pa.Table:
+    """An event source's table, its keys normalised and mapped as its options say."""
+    keys = keys or key_policy(prepared)
+    if columns is None and name in keys.events:
+        return keys.events[name]
+    source = prepared.event_sources[name]
+    try:
+        data = source.read(columns)
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
+                          f"{type(error).__name__}: {error}") from error
+    count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
+    if isinstance(data, pa.RecordBatchReader) and columns is not None:
+        return keys.apply_stream(name, source, data, count=count)  # aggregates read events as they stream
+    table = keys.apply(name, source, data.read_all() if isinstance(data, pa.RecordBatchReader) else data,
+                       profiles=False, count=count)
+    if columns is None:
+        keys.events[name] = table
+    return table
+
+
+def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
+    infos = []
+    for statement in rules.statements:
+        if isinstance(statement, ast.Segment):
+            infos.append(SegmentInfo(statement.name, "segment", statement.description))
+            if statement.holdout is not None:
+                infos.append(SegmentInfo(statement.name + HOLDOUT_SUFFIX, "holdout", statement.description))
+        else:
+            infos.append(SegmentInfo(statement.name, "segmentation", statement.description))
+    return tuple(infos)
+
+
+def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
+    """Catalog columns by name (`name` or `source.name`), for commands that ask for some."""
+    catalog = prepared.checked.catalog
+    found = []
+    for text in names:
+        source, _, name = text.rpartition(".")
+        matches = catalog.find(name, source or None)
+        if len(matches) != 1:
+            known = sorted(set(catalog.names()))
+            close = difflib.get_close_matches(text, known, n=1)
+            reason = "is ambiguous" if matches else "is not a known column or metric"
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise SegmintError(f"'{text}' {reason}{hint} (columns come from: {catalog.describe_sources()})")
+        found.append(matches[0])
+    return found
+
+
+def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
+                   keys: Keys | None = None) -> pa.Table:
+    names = [c.name for c in columns]
+    extra = [c for c in keys.extra_columns(source) if c not in names] if keys else []
+    try:
+        data = source.read(names + extra)
+    except SegmintError:
+        raise
+    except Exception as error:
+        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
+                          f"{type(error).__name__}: {error}") from error
+    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    if keys is not None:
+        table = keys.apply(name, source, table, profiles=True)
+    check_keys(table, key, source=name)
+    missing = [c.name for c in columns if c.name not in table.column_names]
+    if missing:
+        raise DataError(f"the source did not return column(s) {', '.join(missing)}", source=name)
+    return table.select([key] + [c.name for c in columns]).rename_columns(
+        [key] + [c.physical for c in columns])
+
+
+def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
+                    keys: Keys | None = None) -> pa.Table:
+    keys = keys or key_policy(prepared)
+    events = {role: read_events(prepared, role, keys) for role in metric.requires}
+    project = prepared.project
+    context = MetricContext(
+        events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
+        as_of_date=prepared.as_of.date if prepared.as_of.whole_day else None,
+        columns=frozenset(c.name for c in columns),
+        options=project.metrics,
+    )
+    try:
+        table = metric.compute(context)
+    except SegmintError:
+        raise
+    except Exception as error:
+        origin = provenance(prepared.registry, "metric", metric.name)
+        raise PluginError(f"metric '{metric.name}' ({origin}) failed: {type(error).__name__}: {error}") from error
+    return table.select([project.key] + [c.name for c in columns]).rename_columns(
+        [project.key] + [c.physical for c in columns])
+
+
+def _join(tables: list[pa.Table], key: str) -> pa.Table:
+    """One row per customer of any source: a full outer join on the key."""
+    result = tables[0]
+    for table in tables[1:]:
+        if table.schema.field(key).type != result.schema.field(key).type:
+            try:
+                table = table.set_column(0, key, table.column(key).cast(result.schema.field(key).type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise DataError(
+                    f"customer keys have different types in two sources: "
+                    f"{result.schema.field(key).type} and {table.schema.field(key).type}") from None
+        result = _outer_join(result, table, key)
+    return result.sort_by(key) if len(tables) > 1 else result
+
+
+def _outer_join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
+    """A full outer join on the key that carries columns of any type (lists and structs,
+    which Arrow's join cannot carry): join row numbers, then take the columns."""
+    rows = pa.table({key: left.column(key), "__left": pa.array(range(left.num_rows), pa.int64())}).join(
+        pa.table({key: right.column(key), "__right": pa.array(range(right.num_rows), pa.int64())}),
+        keys=key, join_type="full outer", coalesce_keys=True)
+    columns = {key: rows.column(key)}
+    for side, table in (("__left", left), ("__right", right)):
+        for name in table.column_names:
+            if name != key:
+                columns[name] = table.column(name).take(rows.column(side))
+    return pa.table(columns)
+
+
+def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
+            dry_run: bool = False) -> list[Delivery]:
+    """Hand the result to the project's sinks (or the named ones)."""
+    sinks = prepared.sinks
+    unknown = [name for name in only if name not in sinks]
+    if unknown:
+        raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: {', '.join(sinks) or 'none'}")
+    chosen: dict[str, Sink] = {n: s for n, s in sinks.items() if not only or n in only}
+    if not dry_run:
+        write_quarantine(outcome.report, prepared.project.state_path)
+    deliveries = []
+    for name, sink in chosen.items():
+        try:
+            deliveries.append(_deliver_to(prepared, name, sink, outcome.result, dry_run))
+        except SegmintError:
+            raise
+        except Exception as error:
+            origin = provenance(prepared.registry, "sink", sink.name)
+            raise PluginError(f"sink '{name}' ({sink.name}, {origin}) failed: "
+                              f"{type(error).__name__}: {error}") from error
+    return deliveries
+
+
+def delivery_columns(prepared: Prepared) -> dict[str, Column]:
+    """Profile columns sinks need besides the rules': consent, identifiers, sinks' own."""
+    project = prepared.project
+    names = list(project.consent.values()) + list(project.identifiers.values())
+    names += [c for sink in prepared.sinks.values() for c in sink.profile_columns()]
+    names = [n for n in dict.fromkeys(names) if n != project.key]
+    return dict(zip(names, find_columns(prepared, names)))
+
+
+def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dry_run: bool) -> Delivery:
+    """One sink's delivery: members without consent for its purpose left out, identifiers
+    hashed when it asks, and what was left out said in the delivery."""
+    config = next((c for c in prepared.project.sinks if c.name == name), None)
+    columns = delivery_columns(prepared) if config else {}
+    dropped = 0
+    if config is not None and config.purpose is not None:
+        consent = columns[prepared.project.consent[config.purpose]].physical
+        filtered = privacy.apply_consent(result, consent)
+        result, dropped = filtered.result, filtered.dropped
+    if config is not None and config.hash_identifiers:
+        physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()
+                    if c in columns}  # the customer key itself is never replaced
+        result = attrs.evolve(result, profiles=privacy.hash_identifiers(result.profiles, physical))
+    delivery = sink.deliver(result, dry_run=dry_run)
+    if dropped:
+        note = f"{dropped:,} members without {config.purpose} consent left out"
+        delivery = attrs.evolve(delivery, skipped=delivery.skipped + dropped,
+                                messages=(*delivery.messages, note))
+    return delivery
+
+
+def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str, int]]:
+    """Members per segment (and per label of a segmentation, in label order)."""
+    order = {
+        s.name: {arm.label: i for i, arm in enumerate(s.arms)}
+        for s in rules.statements if isinstance(s, ast.Segmentation)
+    }
+    rows = []
+    for name in membership.column_names:
+        if name == key:
+            continue
+        column = membership.column(name)
+        if pa.types.is_boolean(column.type):
+            rows.append((name, pc.sum(column).as_py() or 0))
+        else:
+            counts = pc.value_counts(column)
+            labels = order.get(name, {})
+            for item in sorted(counts.to_pylist(), key=lambda c: labels.get(c["values"], len(labels))):
+                label = item["values"] if item["values"] is not None else "(none)"
+                rows.append((f"{name}={label}", item["counts"]))
+    return rows

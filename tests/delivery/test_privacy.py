@@ -1,0 +1,98 @@
+"""Consent filtering and identifier hashing, against published customer-match test vectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pyarrow as pa
+import pytest
+
+from segmint.errors import DataError
+from segmint.plugin.api import RunResult
+from segmint.delivery.privacy import (
+    apply_consent, consent_mask, hash_email, hash_identifiers, hash_phone, normalise_email,
+    normalise_phone,
+)
+
+# sha256("test@example.com"), the example digest of Meta's and Google's customer-match docs.
+TEST_AT_EXAMPLE = "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+
+
+@pytest.mark.parametrize(
+    ("email", "digest"),
+    [
+        ("test@example.com", TEST_AT_EXAMPLE),
+        ("  Test@Example.COM\t", TEST_AT_EXAMPLE),
+        ("TEST@EXAMPLE.COM", TEST_AT_EXAMPLE),
+    ],
+)
+def test_emails_hash_to_the_published_digest(email: str, digest: str) -> None:
+    assert hash_email(email) == digest
+
+
+@pytest.mark.parametrize(
+    ("phone", "e164"),
+    [
+        ("+1 (650) 555-1234", "+16505551234"),
+        ("+1 650.555.1234", "+16505551234"),
+        ("0033 1 23 45 67 89", "+33123456789"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("16505551234", "+16505551234"),
+        ("650-555-1234 ext 5", None),  # letters: not a phone number
+        ("+1 555", None),  # too short for E.164
+        ("+1234567890123456", None),  # 16 digits: too long
+        ("0650 555 1234", None),  # a national number without its country code
+        ("", None),
+    ],
+)
+def test_phone_numbers_normalise_to_e164(phone: str, e164: str | None) -> None:
+    assert normalise_phone(phone) == e164
+
+
+#: sha256("+16505551234"): a phone number in E.164, as Google Ads' Customer Match hashes it.
+PHONE_DIGEST = "a2996076d3ad4af5dc818b908b3d8e354f26ededf7df0e0aa6ac354143805ee0"
+
+
+def test_phone_digests() -> None:
+    assert hash_phone("+1 (650) 555-1234") == PHONE_DIGEST
+    assert hash_phone("001 650 555 1234") == PHONE_DIGEST
+    assert hash_phone("not a number") is None
+    assert hash_email(None) is None and hash_email("   ") is None
+    assert normalise_email(" A@B.C ") == "a@b.c"
+
+
+def test_hash_identifiers_replaces_only_the_declared_columns() -> None:
+    table = pa.table({"id": ["1", "2"], "email": ["Test@Example.com ", None],
+                      "phone": ["+16505551234", "bad"], "name": ["Ann", "Bo"]})
+    hashed = hash_identifiers(table, {"email": "email", "phone": "phone"})
+    assert hashed.column_names == table.column_names
+    assert hashed.column("email").to_pylist() == [TEST_AT_EXAMPLE, None]
+    assert hashed.column("phone").to_pylist() == [hashlib.sha256(b"+16505551234").hexdigest(), None]
+    assert hashed.column("name").equals(table.column("name"))
+    with pytest.raises(DataError, match="identifier column 'email' \\(email\\) must hold text"):
+        hash_identifiers(pa.table({"email": [1.5]}), {"email": "email"})
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (pa.array([True, False, None]), [True, False, False]),
+        (pa.array([1, 0, None]), [True, False, False]),
+        (pa.array(["yes", " TRUE ", "no", "", None, "opt-in", "1", "0"]),
+         [True, True, False, False, False, True, True, False]),
+    ],
+)
+def test_consent_values(values: pa.Array, expected: list[bool]) -> None:
+    assert consent_mask(values, "c").to_pylist() == expected
+
+
+def test_apply_consent_drops_members_without_it_and_counts_them() -> None:
+    membership = pa.table({"id": ["1", "2", "3", "4"], "vip": [True, True, False, False],
+                           "tier": [None, None, "gold", None]})
+    profiles = pa.table({"id": ["1", "2", "3", "4"], "ok": [True, False, False, None]})
+    run = RunResult(membership, profiles, "id", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    filtered = apply_consent(run, "ok")
+    assert filtered.result.membership.column("id").to_pylist() == ["1"]
+    assert filtered.result.profiles.column("id").to_pylist() == ["1"]
+    assert filtered.dropped == 2  # 2 (vip) and 3 (gold); 4 is in no segment
