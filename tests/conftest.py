@@ -14,3 +14,25 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+import pytest  # noqa: E402
+
+#: Spark settings of the test session: two cores, few shuffle partitions (the tests' data
+#: is small, and each partition costs a task), the UI off.
+SPARK_TEST_SETTINGS = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "1g",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """ONE local SparkSession for the whole run (starting one costs seconds), stopped at
+    the end; the spark engine finds it active and sets each run's time zone on it."""
+    from segmint.engines.spark.session import spark_session
+
+    session = spark_session("local[2]", settings=SPARK_TEST_SETTINGS, app_name="segmint-tests")
+    yield session
+    session.stop()
