@@ -13,8 +13,9 @@ from segmint.language import ast
 from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog
 from segmint.language.checker import CheckedRules, check
-from segmint.errors import DataError
-from segmint.engines.arrow.evaluator import evaluate_checked
+from segmint.errors import ConfigError, DataError
+from segmint.engines.arrow.engine import ArrowEngine
+from segmint.engines.base import DEFAULT_ENGINE, Engine, EventInput, Job
 from segmint.language.parser import parse_rules as _parse_rules
 from segmint.plugin.api import Function
 
@@ -106,6 +107,7 @@ def evaluate(
     functions: Mapping[str, Function] | None = None,
     events: Mapping[str, Any] | None = None,
     timestamps: Mapping[str, str] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> pa.Table:
     """Evaluate rules over a profile table; return key + one column per segment, in order.
 
@@ -114,7 +116,10 @@ def evaluate(
     their data (a table, a record batch reader or a dataset, read in batches) for
     aggregates like ``count(orders, last 30d)``; each has the key column and a timestamp
     column, named ``timestamp`` unless `timestamps` names another for that source.
+    `engine` names the engine that evaluates (``"arrow"``, ``"duckdb"``, ``"spark"`` or
+    one a plugin registers); every engine gives the same table.
     """
+    chosen = engine_for(engine)
     table = as_table(profiles)
     if key not in table.column_names:
         raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
@@ -124,5 +129,18 @@ def evaluate(
                for name, data in events.items()}
     checked = check_rules(rules, table.schema, key=key, functions=functions, events=schemas)
     resolved = AsOf.resolve(as_of, timezone)
-    return evaluate_checked(checked, table, key=key, as_of=resolved, holdout_salt=holdout_salt,
-                            events=events).membership
+    inputs = {name: EventInput(name, data, schemas[name][1]) for name, data in events.items()}
+    job = Job(checked, table, key, resolved, inputs, holdout_salt)
+    return chosen.evaluate(job).membership
+
+
+def engine_for(name: str) -> Engine:
+    """The engine called `name`; the default one is built in, so choosing it loads no plugins."""
+    if not isinstance(name, str):
+        raise ConfigError(f"engine must be an engine's name, got {type(name).__name__}", key="engine")
+    if name == DEFAULT_ENGINE:
+        return ArrowEngine()
+    from segmint.plugin.engines import engine_named
+    from segmint.plugin.host import get_registry
+
+    return engine_named(name, get_registry(), key="engine")

@@ -70,7 +70,8 @@ class AsOfParam(click.ParamType):
 
 
 def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """-p, RULES..., --source, --events, --key, --as-of: how every command finds its project."""
+    """-p, RULES..., --source, --events, --key, --as-of, --engine: how every command finds
+    its project."""
     decorators = [
         click.option("-p", "--project", "project_file", type=click.Path(dir_okay=False),
                      help="Project file (default: ./segmint.toml when present)."),
@@ -82,6 +83,8 @@ def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--key", help="The customer key column (default: customer_id)."),
         click.option("--as-of", "as_of", type=AsOfParam(),
                      help="Reference date or timestamp (default: now)."),
+        click.option("--engine", metavar="NAME",
+                     help="The engine that evaluates: arrow (default), duckdb, spark, or a plugin's."),
     ]
     for decorator in reversed(decorators):
         function = decorator(function)
@@ -90,7 +93,7 @@ def project_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def load(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
          events: tuple[Any, ...], key: str | None, as_of: dt.date | str | None,
-         out: str | None = None) -> tuple[Project, PluginRegistry]:
+         out: str | None = None, engine: str | None = None) -> tuple[Project, PluginRegistry]:
     """The project the flags describe, and the plugins, with load failures warned about."""
     registry = get_registry()
     for failure in registry.failures:
@@ -101,7 +104,7 @@ def load(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, .
         found = find_project_file()
         project = load_project(found) if found else Project.without_file()
     project = project.with_overrides(rules=rules, sources=sources, events=events, out=out,
-                                     key=key, as_of=as_of, registry=registry)
+                                     key=key, as_of=as_of, engine=engine, registry=registry)
     return project, registry
 
 
@@ -147,9 +150,9 @@ def with_project(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(project_file: str | None, rules: tuple[str, ...], sources: tuple[Any, ...],
                 events: tuple[Any, ...], key: str | None, as_of: dt.date | str | None,
-                **kwargs: Any) -> Any:
+                engine: str | None, **kwargs: Any) -> Any:
         out = kwargs.get("out")
-        project, registry = load(project_file, rules, sources, events, key, as_of, out)
+        project, registry = load(project_file, rules, sources, events, key, as_of, out, engine)
         return function(project, registry, **kwargs)
 
     return wrapper

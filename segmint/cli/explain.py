@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
 import click
 from rich.tree import Tree
 
+from segmint.engines.arrow.engine import ArrowEngine
 from segmint.engines.arrow.explain import Explanation, Step, explain, format_value
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
@@ -22,6 +24,8 @@ def command(project: Project, registry: PluginRegistry, segment: str, customer: 
     """Show every sub-condition of a segment for one customer, with their values."""
     with DelayedStatus() as status:
         prepared = prepare(project, registry)
+        if not isinstance(prepared.engine, ArrowEngine):  # the trace is the arrow engine's
+            prepared = attrs.evolve(prepared, engine=ArrowEngine())
         outcome = execute(prepared, progress=status.update)
     result = explain(outcome.evaluation, prepared.rules, segment, customer, project.key)
     stdout_console().print(render(result))

@@ -56,6 +56,18 @@ def register_functions() -> list[object]:
 
 
 @hookspec
+def register_engines() -> list[type]:
+    """Return engine classes (subclasses of `segmint.engines.base.Engine`).
+
+    An engine evaluates checked rules over the run's data (in process, in DuckDB, on a
+    Spark cluster, in a warehouse) and returns the membership table every engine gives
+    alike. Its class attribute ``name`` is what a project writes as ``engine = "..."``
+    and the command line as ``--engine NAME``; segmint builds it with no arguments. See
+    docs/architecture.md for what `Engine.evaluate` receives and returns.
+    """
+
+
+@hookspec
 def register_commands(cli: object) -> None:
     """Add click commands to the ``segmint`` command line.
 

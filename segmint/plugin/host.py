@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import pluggy
 
+from segmint.engines.base import Engine
 from segmint.plugin import hookspecs
 from segmint.errors import ConfigError, PluginError
 from segmint.plugin.api import Function, Metric, Sink, Source
@@ -30,7 +31,7 @@ GROUP = "segmint"
 OWN_DISTRIBUTION = "segmint"
 ENV_VAR = "SEGMINT_PLUGINS"
 #: The kinds of object a plugin registers, each with its ``register_*`` hook.
-KINDS = ("source", "metric", "sink", "function")
+KINDS = ("source", "metric", "sink", "function", "engine")
 
 
 @attrs.frozen
@@ -44,6 +45,7 @@ class PluginInfo:
     metrics: tuple[str, ...] = ()
     sinks: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
+    engines: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -80,6 +82,7 @@ class PluginRegistry:
     sinks: dict[str, type[Sink]] = attrs.field(factory=dict)
     metrics: dict[str, Metric] = attrs.field(factory=dict)
     functions: dict[str, Function] = attrs.field(factory=dict)
+    engines: dict[str, type[Engine]] = attrs.field(factory=dict)
     plugins: list[PluginInfo] = attrs.field(factory=list)
     failures: list[PluginFailure] = attrs.field(factory=list)
     #: The pluggy manager holding the plugins that loaded, for hooks beyond ``register_*``.
@@ -283,6 +286,15 @@ def _check_class(obj: object, base: type, kind: str) -> str:
     return name
 
 
+def _check_engine(obj: object) -> str:
+    if not (isinstance(obj, type) and issubclass(obj, Engine)):
+        raise PluginError(f"engine {obj!r} is not a subclass of segmint.engines.base.Engine")
+    name = _check_name(obj.name, "engine", obj.__qualname__)
+    if not name.isidentifier():
+        raise PluginError(f"engine name '{name}' must be an identifier")
+    return name
+
+
 def _check_source(obj: object) -> str:
     name = _check_class(obj, Source, "source")
     if not (isinstance(obj.role, str) and obj.role):  # type: ignore[attr-defined]
@@ -310,6 +322,7 @@ _VALIDATORS: dict[str, Callable[[object], str]] = {
     "sink": lambda obj: _check_class(obj, Sink, "sink"),
     "metric": lambda obj: _check_value(obj, Metric, "metric"),
     "function": lambda obj: _check_value(obj, Function, "function"),
+    "engine": _check_engine,
 }
 
 

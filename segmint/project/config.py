@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from segmint.engines.base import DEFAULT_ENGINE
 from segmint.semantics.asof import parse_as_of
 from segmint.errors import ConfigError, PluginError, SegmintError
 from segmint.plugin.host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
@@ -85,6 +86,10 @@ class Project:
     identifiers: Mapping[str, str] = attrs.field(factory=dict)
     #: Options of ``segmint serve`` (``[serve]``), checked by the serve command.
     serve: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The engine that evaluates (``engine = "..."``, ``--engine``), found by name at prepare.
+    engine: str = DEFAULT_ENGINE
+    #: Where the engine was named, for messages: the project file's key or ``--engine``.
+    engine_origin: tuple[str | None, str] = attrs.field(default=(None, "engine"), eq=False)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
@@ -119,11 +124,12 @@ class Project:
         out: str | os.PathLike[str] | None = None,
         key: str | None = None,
         as_of: str | dt.date | None = None,
+        engine: str | None = None,
         registry: PluginRegistry | None = None,
     ) -> Project:
         """This project with CLI flags applied: extra rule files, ``--source NAME=PATH`` and
         ``--events NAME=PATH`` (replacing project sources of the same name), ``--out``,
-        ``--key`` and ``--as-of``. Paths on the command line are relative to the current
+        ``--key``, ``--as-of`` and ``--engine``. Paths on the command line are relative to the current
         directory."""
         changes: dict[str, Any] = {}
         if rules:
@@ -143,6 +149,9 @@ class Project:
             changes["key"] = _check_key(key, None, "--key")
         if as_of is not None:
             changes["as_of"] = _as_of(as_of, None, "--as-of")
+        if engine is not None:
+            changes["engine"] = _engine(engine, None, "--engine")
+            changes["engine_origin"] = (None, "--engine")
         return attrs.evolve(self, **changes)
 
 
@@ -279,6 +288,8 @@ def _project_from_table(data: Mapping[str, Any], path: Path, label: str) -> Proj
             declared = ", ".join(values.get("consent", {})) or "none"
             raise ConfigError(f"purpose '{sink.purpose}' has no consent column in [consent] "
                               f"(declared: {declared})", file=label, key=f"sinks.{sink.name}.purpose")
+    if "engine" in values:
+        values["engine_origin"] = (label, "engine")
     return Project(path=path, root=path.absolute().parent, **values)
 
 
@@ -324,6 +335,14 @@ def _timezone(value: Any, label: str, key: str) -> str:
             file=label,
             key=key,
         ) from None
+    return value
+
+
+@_top_level("engine")
+def _engine(value: Any, label: str | None, key: str) -> str:
+    """An engine's name; whether one is installed by that name is checked at prepare."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ConfigError("must be an engine's name, like \"arrow\" or \"duckdb\"", file=label, key=key)
     return value
 
 

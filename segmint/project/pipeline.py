@@ -23,8 +23,11 @@ from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog, Column
 from segmint.language.checker import CheckedRules, check
 from segmint.errors import DataError, PluginError, RuleError, SegmintError
-from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, Evaluation, check_keys, evaluate_checked
+from segmint.engines.arrow.engine import ArrowEngine
+from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, check_keys
+from segmint.engines.base import Engine, EngineResult, EventInput, Job
 from segmint.engines.arrow.event_aggregates import event_columns
+from segmint.plugin.engines import engine_named
 from segmint.plugin.host import PluginRegistry, provenance
 from segmint.project.identity import Keys
 from segmint.language.parser import decode_rule_file, parse_rules
@@ -50,6 +53,8 @@ class Prepared:
     event_sources: dict[str, Source]
     metrics: dict[str, Metric]  # the metrics whose event sources the project has
     sinks: dict[str, Sink]
+    #: The engine that evaluates (the project's ``engine``, or ``--engine``).
+    engine: Engine = attrs.field(factory=ArrowEngine)
 
     @property
     def rules(self) -> ast.RuleSet:
@@ -59,7 +64,8 @@ class Prepared:
 @attrs.frozen
 class Outcome:
     result: RunResult
-    evaluation: Evaluation
+    #: The engine's answer; the arrow engine's (an `Evaluation`) also holds what explain needs.
+    evaluation: EngineResult
     #: What the run found in its data: duplicates, unmatched keys, quarantined rows.
     report: DataReport = attrs.field(factory=DataReport)
 
@@ -92,6 +98,8 @@ def display_path(path: Path) -> str:
 def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool = True) -> Prepared:
     """Parse, resolve and type-check the project's rules using schemas only."""
     as_of = AsOf.resolve(project.as_of, project.timezone)
+    file, key = project.engine_origin
+    engine = engine_named(project.engine, registry, file=file, key=key)
     files = expand_rule_files(project)
     if not files and require_rules:
         raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
@@ -115,7 +123,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     }, key=project.key)
     checked = check(rules, catalog, registry.functions)
     sinks = instantiate_sinks(project, registry, context)
-    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks)
+    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read
     return prepared
 
@@ -169,9 +177,11 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     keys = key_policy(prepared, report)
     profiles = read_profile(prepared, used, say, report, keys=keys)
     say("evaluating segments")
-    events = read_aggregated_events(prepared, keys)
-    evaluation = evaluate_checked(prepared.checked, profiles, key=key, as_of=prepared.as_of,
-                                  holdout_salt=prepared.project.holdout_salt, events=events)
+    events = {name: EventInput(name, data, prepared.event_sources[name].timestamp_column,
+                               prepared.event_sources[name].role)
+              for name, data in read_aggregated_events(prepared, keys).items()}
+    job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt)
+    evaluation = prepared.engine.evaluate(job)
     keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     result = RunResult(
         membership=evaluation.membership, profiles=profiles, key=key,

@@ -20,6 +20,7 @@ from segmint.language import ast
 from segmint.engines.arrow.compiler import (
     DURATION_TYPE, TIMESTAMP_TYPE, CompileContext, aggregate_column, project, segment_column,
 )
+from segmint.engines.base import EngineResult
 from segmint.semantics.asof import AsOf
 from segmint.language.checker import CheckedRules
 from segmint.errors import DataError, EvaluationError
@@ -31,10 +32,9 @@ HOLDOUT_SUFFIX = "__holdout"
 
 
 @attrs.frozen
-class Evaluation:
+class Evaluation(EngineResult):
     """Membership plus what `explain` needs: the compile context with its cut values."""
 
-    membership: pa.Table
     context: CompileContext
 
 

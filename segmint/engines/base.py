@@ -1,0 +1,118 @@
+"""The engine seam: what an execution engine receives, and what it must give back.
+
+An engine evaluates a checked rule set over the run's data. segmint chooses it by name
+(``engine = "arrow"`` in segmint.toml, ``--engine``, ``segmint.evaluate(engine=...)``)
+from the engines plugins register through the ``register_engines`` hook; the built-in
+ones (``arrow``, later ``duckdb`` and ``spark``) come through the same ``segmint``
+entry-point group as a third party's would (a warehouse, say).
+
+An engine is a subclass of `Engine` with a ``name`` and two methods:
+
+- `Engine.pattern_error(pattern)`: why the engine's regular-expression dialect refuses a
+  ``matches`` pattern, or None. The checker calls it at check time, so a bad pattern is a
+  `segmint.RuleError` with its position whatever the engine.
+- `Engine.evaluate(job)`: the membership for a `Job` (the checked rules, the profile table,
+  the event sources, key, as_of and holdout salt), as an `EngineResult`.
+
+The membership is the same on every engine, byte for byte: a `pyarrow.Table` with the key
+column as given, then per statement in file order a non-null bool column per segment
+(followed by a ``NAME__holdout`` column for a segment with a holdout) and a string label
+column per segmentation. The meaning engines must share (dependency layers, window
+bounds, the top/bottom tie rule, the holdout hash, empty aggregates, first/last ties) is
+written once in `segmint.semantics`; tests/conformance runs the same suite on every
+engine.
+
+A plugin function works on an engine when it has a builder for it
+(`segmint.Function.builders`, keyed by engine name); a rule calling a function the chosen
+engine has no builder for is refused at check time, naming both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import pyarrow as pa
+
+from segmint.language.checker import CheckedRules
+from segmint.semantics.asof import AsOf
+
+#: The engine a run uses unless the project, the command line or the caller names another.
+DEFAULT_ENGINE = "arrow"
+
+
+@attrs.frozen
+class Scan:
+    """A source an engine may read itself rather than receive as Arrow data.
+
+    ``format`` is the file format (``"parquet"``, ``"csv"``, ``"jsonl"``), ``paths`` the
+    files, ``columns`` the columns wanted (None: all), ``options`` the reader's options as
+    the source was configured. An engine that cannot read a scan asks for its ``arrow``
+    data: a callable returning a `pyarrow.RecordBatchReader` (or table).
+    """
+
+    format: str
+    paths: tuple[str, ...]
+    columns: tuple[str, ...] | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    arrow: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class EventInput:
+    """One event source the rules aggregate over.
+
+    ``data`` is a `pyarrow.Table`, a `pyarrow.RecordBatchReader` (read once, batch by
+    batch), a `pyarrow.dataset.Dataset`, or a `Scan`. It holds the key column, the
+    ``timestamp`` column (a date or a timestamp) and the columns the aggregates read.
+    ``role`` is what the source holds (``"events"``, or a role a metric needs such as
+    ``"orders"``).
+    """
+
+    name: str
+    data: Any
+    timestamp: str = "timestamp"
+    role: str = "events"
+
+
+@attrs.frozen
+class Job:
+    """Everything an engine needs to evaluate one rule set.
+
+    ``profiles`` has one row per customer: the key column and every column the rules use,
+    profile and metric columns alike, under their physical names (`Column.physical` of the
+    checked rules' catalog; a metric's columns are those whose ``via`` names the metric).
+    ``events`` holds the event sources by name. ``as_of`` is the run's instant and time
+    zone; ``holdout_salt`` goes into the holdout hash.
+    """
+
+    checked: CheckedRules
+    profiles: pa.Table
+    key: str
+    as_of: AsOf
+    events: Mapping[str, EventInput] = attrs.field(factory=dict)
+    holdout_salt: str = ""
+
+
+@attrs.frozen
+class EngineResult:
+    """An engine's answer: the membership table (see the module docstring for its shape)."""
+
+    membership: pa.Table
+
+
+class Engine:
+    """An execution engine. Subclass it, set ``name`` and ``description``, implement
+    `evaluate` (and `pattern_error` when the engine checks regular expressions), and
+    return the class from a plugin's ``register_engines`` hook."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def pattern_error(self, pattern: str) -> str | None:
+        """Why this engine's regular expressions refuse `pattern`, or None if they accept it."""
+        return None
+
+    def evaluate(self, job: Job) -> EngineResult:
+        raise NotImplementedError
