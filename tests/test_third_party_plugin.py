@@ -163,7 +163,7 @@ def test_plugins_lists_the_plugin_and_reports_the_broken_one(site: Path, project
     mine = [row for row in rows if row.startswith("│ myplug ")]
     assert len(mine) == 1
     cells = [cell.strip() for cell in mine[0].strip("│").split("│")]
-    assert cells == ["myplug", "1.2.3", "myplug", "generated", "", "jsonfile", ""]
+    assert cells == ["myplug", "1.2.3", "myplug", "generated", "", "jsonfile", "", ""]
     assert any(row.startswith("│ segmint ") and "csv, parquet" in row for row in rows)
     assert ("failed: plugin brokenplug 0.0.1 (entry point 'broken') failed to load: "
             "RuntimeError: boom: no API key configured") in result.stdout
