@@ -1,27 +1,42 @@
-"""What the web event sources share: reading JSON Lines one object at a time (bad lines go
-to `bad_row` with their line number), joining anonymous ids to user ids, and turning event
-records into an Arrow table with the key, a UTC ``timestamp``, a ``name`` and flattened
-attributes whose types come from the first lines (so `schema` stays cheap)."""
+"""What the web event sources share: reading a file of events block by block, joining
+anonymous ids to user ids, and turning event records into Arrow batches with the key, a UTC
+``timestamp``, a ``name`` and flattened attributes whose types come from the first lines
+(so `schema` stays cheap).
+
+`stream` reads the file twice, a block at a time: first the id links (which anonymous id is
+which user, a user's key trait), then the events, keyed and typed. A block is read by Arrow
+(`fast_calls`, columnar.py) where that reads it exactly as reading it line by line in Python
+(`scan`) would; the rest is read line by line, which reports bad rows with their line number.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import attrs
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmint.errors import DataError
 from segmint.plugin.api import EVENTS, PluginContext, Source
 
 from segmint.plugins.sources.file_common import convert_cells, resolve_path
+from segmint.plugins.sources.web.columnar import BLOCK_BYTES, SMALL_BYTES, Block, Fallback, NotText, as_json_text, blocks, lookup, to_type
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: `schema` looks at this many events.
 SCHEMA_EVENTS = 1000
 _NAME = re.compile(r"[^0-9A-Za-z]+")
+#: What `scan` finds: events (row, event, user id, anonymous id), links (anonymous id,
+#: user id, at) and key traits (user id, at, value).
+Scan = tuple[list[tuple[int, dict[str, Any], "str | None", "str | None"]],
+             list[tuple[str, str, Any]], list[tuple[str, Any, Any]]]
 
 
 def column_name(*parts: str) -> str:
@@ -63,6 +78,24 @@ def link(users: dict[str, tuple[Any, str]], anonymous: str | None, user: str | N
         users[anonymous] = (at, user)
 
 
+@attrs.frozen
+class Calls:
+    """What one block of a file holds, read by either path: per event its user and
+    anonymous ids and its attributes; and the id links and key traits its calls make."""
+
+    user: pa.Array
+    anonymous: pa.Array
+    #: (anonymous, user, at) of each call tying an anonymous id to a user, in file order.
+    links: pa.Table
+    #: (user, at, value) of each key trait a call gives, in file order.
+    traits: pa.Table
+    #: Read by Arrow: attribute arrays by column name, and each event's line number.
+    columns: dict[str, pa.Array] | None = None
+    lines: Callable[[], np.ndarray] | None = None
+    #: Read line by line: (row, event) of each event.
+    records: list[tuple[int, dict[str, Any]]] | None = None
+
+
 class EventFileSource(Source):
     """An event source reading one file of web events; subclasses turn records into events."""
 
@@ -70,6 +103,14 @@ class EventFileSource(Source):
     skips_bad_rows = True
     #: Columns every event has, before the flattened attributes.
     fixed: tuple[tuple[str, pa.DataType], ...] = (("timestamp", TIMESTAMP), ("name", pa.string()))
+    #: The type of the instants the subclass links ids at.
+    at_type: pa.DataType = TIMESTAMP
+    #: Whether events are keyed by a trait of their user (`scan`'s traits) not the user id.
+    keys_by_trait = False
+    #: Bytes of a file read at once, and the size under which a block Arrow cannot read
+    #: exactly is read line by line (see columnar.py).
+    block_bytes = BLOCK_BYTES
+    small_bytes = SMALL_BYTES
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
@@ -85,11 +126,37 @@ class EventFileSource(Source):
         """(row number, raw record) of each record of the file."""
         raise NotImplementedError
 
-    def events(self, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
-        """(row, event) with the key (possibly still anonymous), ``timestamp``, ``name``…"""
+    def scan(self, records: Iterable[tuple[int, dict[str, Any]]], limit: int | None = None) -> Scan:
+        """Records read line by line: the events found (row, event, user id, anonymous id)
+        with the key still unset, the links (anonymous, user, at) and the key traits (user,
+        at, value) the calls make, in file order; bad records go to `bad_row`."""
         raise NotImplementedError
 
+    def fast_calls(self, block: Block, links_only: bool) -> Calls:
+        """A block read by Arrow; `Fallback` where that would not read it exactly."""
+        raise Fallback
+
+    def blocks(self) -> Iterator[tuple[Block | None, pa.Table | None]]:
+        """The file in blocks: (JSON Lines block, None), or (None, table) for a format whose
+        reader gives tables (Parquet)."""
+        for block in blocks(self.path, self.block_bytes):
+            yield block, None
+
     # Shared.
+
+    def events(self, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """(row, event) with the key, ``timestamp``, ``name``..., read line by line."""
+        found, links, traits = self.scan(self.records(), limit)
+        users: dict[str, tuple[Any, str]] = {}  # anonymous id -> (at, user id)
+        for anonymous, user, at in links:
+            link(users, anonymous, user, at)
+        keys: dict[str, tuple[Any, Any]] = {}  # user id -> (at, trait)
+        for user, at, value in traits:
+            if user not in keys or keys[user][0] <= at:
+                keys[user] = (at, value)
+        if not self.keys_by_trait:
+            return self.keyed(found, users)
+        return self.keyed(found, users, lambda user: keys[user][1] if user in keys else None)
 
     def keyed(self, found: list[tuple[int, dict[str, Any], str | None, str | None]],
               users: dict[str, tuple[Any, str]],
@@ -113,26 +180,40 @@ class EventFileSource(Source):
             out.append((number, event))
         return out
 
-    def json_lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        self._check_file()
-        with self.path.open(encoding="utf-8") as f:
-            try:
-                for number, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        value = json.loads(line)
-                    except ValueError as exc:
-                        self.bad_row(self.error(f"not valid JSON: {exc.args[0]}", row=number),
-                                     text=line.rstrip("\r\n"))
-                        continue
-                    if not isinstance(value, dict):
-                        self.bad_row(self.error("the line is not a JSON object", row=number),
-                                     text=line.rstrip("\r\n"))
-                        continue
-                    yield number, value
-            except UnicodeDecodeError:
-                raise self.error("the file is not valid UTF-8 text", row=number + 1) from None
+    def json_lines(self, lines: Iterable[tuple[int, str]] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, object) of each line of the file (or of `lines`); lines that are not
+        JSON objects go to `bad_row`."""
+        if lines is None:
+            self._check_file()
+            with self.path.open(encoding="utf-8") as f:
+                number = 0
+                try:
+                    for number, line in enumerate(f, 1):
+                        yield from self._json_line(number, line)
+                except UnicodeDecodeError:
+                    raise self.error("the file is not valid UTF-8 text", row=number + 1) from None
+            return
+        for number, line in lines:
+            yield from self._json_line(number, line)
+
+    def _json_line(self, number: int, line: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        if not line.strip():
+            return
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            self.bad_row(self.error(f"not valid JSON: {exc.args[0]}", row=number), text=line.rstrip("\r\n"))
+            return
+        if not isinstance(value, dict):
+            self.bad_row(self.error("the line is not a JSON object", row=number), text=line.rstrip("\r\n"))
+            return
+        yield number, value
+
+    def _block_lines(self, block: Block) -> Iterator[tuple[int, str]]:
+        try:
+            yield from block.text_lines()
+        except NotText as exc:
+            raise self.error("the file is not valid UTF-8 text", row=exc.args[0]) from None
 
     def _check_file(self) -> None:
         if not self.path.exists():
@@ -142,23 +223,152 @@ class EventFileSource(Source):
 
     def schema(self) -> pa.Schema:
         """From the first events only; bad rows among them are reported by `read`."""
+        with self._quiet():
+            table = self._table(self.events(limit=SCHEMA_EVENTS), None, quiet=True)
+        return table.schema
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Bad rows met inside are neither raised nor recorded (a later pass reports them)."""
         mode, skipped = self.on_bad_rows, self.skipped_rows
         self.on_bad_rows, self.skipped_rows = "skip", []
         try:
-            table = self._table(self.events(limit=SCHEMA_EVENTS), None, quiet=True)
+            yield
         finally:
             self.on_bad_rows, self.skipped_rows = mode, skipped
-        return table.schema
 
-    def read(self, columns: list[str] | None = None) -> pa.Table:
+    def read(self, columns: list[str] | None = None) -> pa.Table | pa.RecordBatchReader:
+        """All events as one table; with `columns`, a stream of record batches (memory stays
+        about a block's worth, whatever the file's size)."""
+        reader = self.stream(columns)
+        return reader if columns is not None else reader.read_all()
+
+    def stream(self, columns: list[str] | None = None) -> pa.RecordBatchReader:
+        """The events, keyed, in the schema's types, as record batches read block by block:
+        a first pass reads the id links, a second the events."""
         schema = self.schema()
-        table = self._table(self.events(), schema)
-        if columns is not None:
-            missing = [c for c in columns if c not in table.column_names]
-            if missing:
-                raise self.error(f"no column '{missing[0]}'")
-            table = table.select(list(dict.fromkeys([self.context.key, *columns])))
-        return table
+        key = self.context.key
+        names = schema.names if columns is None else list(dict.fromkeys([key, *columns]))
+        missing = [c for c in names if c not in schema.names]
+        if missing:
+            raise self.error(f"no column '{missing[0]}'")
+        self._check_file()
+        links, traits = self._maps()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for calls, pending in self._each(
+                    lambda b, t: self._finish(self._calls(b, t), links, traits, schema),
+                    lambda b, t: self._finish(self._slow(b, t), links, traits, schema)):
+                for error, text in pending:
+                    self.bad_row(error, text=text)
+                yield from calls.select(names).cast(wanted).to_batches()
+
+        wanted = pa.schema([schema.field(n) for n in names])
+        return pa.RecordBatchReader.from_batches(wanted, batches())
+
+    def _calls(self, block: Block | None, table: pa.Table | None, links_only: bool = False) -> Calls:
+        if block is None:
+            raise Fallback
+        return self.fast_calls(block, links_only)
+
+    def _slow(self, block: Block | None, table: pa.Table | None) -> Calls:
+        """A block read line by line (records of a table one by one)."""
+        if block is not None:
+            records = self.json_lines(self._block_lines(block))
+        else:
+            records = self.table_records(table)
+        found, links, traits = self.scan(records)
+        return Calls(
+            user=pa.array([u for _, _, u, _ in found], pa.string()),
+            anonymous=pa.array([a for _, _, _, a in found], pa.string()),
+            links=pa.table({"anonymous": pa.array([a for a, _, _ in links], pa.string()),
+                            "user": pa.array([u for _, u, _ in links], pa.string()),
+                            "at": pa.array([t for _, _, t in links], self.at_type)}),
+            traits=pa.table({"user": pa.array([u for u, _, _ in traits], pa.string()),
+                             "at": pa.array([t for _, t, _ in traits], self.at_type),
+                             "value": pa.array([str(v) for _, _, v in traits], pa.string())}),
+            records=[(number, event) for number, event, _, _ in found],
+        )
+
+    def table_records(self, table: pa.Table | None) -> Iterator[tuple[int, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def _each(self, fast: Callable[[Block | None, pa.Table | None], Any],
+              slow: Callable[[Block | None, pa.Table | None], Any]) -> Iterator[Any]:
+        """`fast` of each block; a block it gives up on (`Fallback`) is halved down to small
+        blocks, which `slow` reads."""
+        def read(block: Block | None, table: pa.Table | None) -> Iterator[Any]:
+            try:
+                yield fast(block, table)
+                return
+            except Fallback:
+                pass
+            if block is not None and len(block.data) > self.small_bytes and len(parts := block.halves()) > 1:
+                for part in parts:
+                    yield from read(part, None)
+                return
+            yield slow(block, table)
+
+        for block, table in self.blocks():
+            yield from read(block, table)
+
+    def _maps(self) -> tuple[tuple[pa.Array, pa.Array], tuple[pa.Array, pa.Array]]:
+        """The first pass: each anonymous id's user, and each user's key trait (the latest
+        call's; a later line wins a tie), as (from, to) arrays."""
+        links, traits = [], []
+        with self._quiet():
+            for calls in self._each(lambda b, t: self._calls(b, t, links_only=True), self._slow):
+                links.append(calls.links)
+                traits.append(calls.traits)
+        return (_latest(links, "anonymous", "user", self.at_type),
+                _latest(traits, "user", "value", self.at_type))
+
+    def _finish(self, calls: Calls, links: tuple[pa.Array, pa.Array], traits: tuple[pa.Array, pa.Array],
+                schema: pa.Schema) -> tuple[pa.Table, list[tuple[DataError, str]]]:
+        """A block's events keyed and in the schema's types; and the bad rows to report
+        (only once the block is read, so a block read again reports them once)."""
+        user = pc.coalesce(calls.user, lookup(calls.anonymous, *links))
+        if self.keys_by_trait:
+            user = lookup(user, *traits)
+        key = user if self.options.anonymous == "drop" else pc.coalesce(user, calls.anonymous)
+        kept = pc.is_valid(key)
+        if calls.records is not None:
+            records = [r for r, k in zip(calls.records, kept.to_pylist(), strict=True) if k]
+            for (_, event), value in zip(records, key.filter(kept).to_pylist(), strict=True):
+                event[self.context.key] = value
+            return self._table(records, schema), []
+        return self._typed(calls, key, kept, schema)
+
+    def _typed(self, calls: Calls, key: pa.Array, kept: pa.Array,
+               schema: pa.Schema) -> tuple[pa.Table, list[tuple[DataError, str]]]:
+        """The attributes Arrow read, in the schema's types; cells that do not fit are bad rows."""
+        assert calls.columns is not None and calls.lines is not None
+        columns: dict[str, pa.Array] = {self.context.key: key.filter(kept)}
+        lines = None
+        pending: list[tuple[DataError, str]] = []
+        bad: set[int] = set()
+        for field in schema:
+            if field.name == self.context.key:
+                continue
+            values = calls.columns.get(field.name)
+            if values is None:
+                columns[field.name] = pa.nulls(len(columns[self.context.key]), field.type)
+                continue
+            values = values.filter(kept)
+            if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+                values = as_json_text(values)
+            columns[field.name], cells = to_type(values, field.type)
+            if cells:
+                lines = calls.lines()[np.asarray(kept.to_numpy(zero_copy_only=False))] if lines is None else lines
+                for i in cells:
+                    pending.append((self.error(
+                        f"{json.dumps(values[i].as_py(), default=str)} does not fit the column's type"
+                        f" ({field.type}, from the first events)", row=int(lines[i]), column=field.name), ""))
+                bad.update(cells)
+        table = pa.table(columns)
+        if bad:
+            table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
+        return table, pending
 
     def _table(self, events: list[tuple[int, dict[str, Any]]], schema: pa.Schema | None,
                quiet: bool = False) -> pa.Table:
@@ -191,6 +401,17 @@ class EventFileSource(Source):
         return table
 
 
+def _latest(parts: list[pa.Table], by: str, value: str, at_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """Per distinct `by`, the `value` of its latest row by ``at`` (the later row on a tie)."""
+    table = pa.concat_tables(parts) if parts else pa.table(
+        {by: pa.array([], pa.string()), value: pa.array([], pa.string()), "at": pa.array([], at_type)})
+    table = table.filter(pc.and_(pc.is_valid(table[by]), pc.is_valid(table[value])))
+    table = table.append_column("__row", pa.array(np.arange(table.num_rows)))
+    table = table.take(pc.sort_indices(table, [("at", "ascending"), ("__row", "ascending")]))
+    latest = table.group_by(by, use_threads=False).aggregate([(value, "last")])
+    return latest.column(by).combine_chunks(), latest.column(f"{value}_last").combine_chunks()
+
+
 def _array(values: list[Any], target: pa.DataType | None) -> tuple[pa.Array, list[int]]:
     """Values as an Arrow array of `target` (guessed when None: text when mixed), and the
     positions of values that do not fit it."""
@@ -212,4 +433,4 @@ def _array(values: list[Any], target: pa.DataType | None) -> tuple[pa.Array, lis
     return convert_cells(loose, target)
 
 
-__all__ = ["EventFileSource", "TIMESTAMP", "column_name", "flatten", "identifier", "link", "parse_instant"]
+__all__ = ["Calls", "EventFileSource", "Scan", "TIMESTAMP", "column_name", "flatten", "identifier", "link", "parse_instant"]

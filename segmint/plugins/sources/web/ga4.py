@@ -12,16 +12,21 @@ front, and ``device``, ``geo``, ``traffic_source`` become ``device_category``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segmint.plugins.sources.web.events import EventFileSource, column_name, flatten, identifier, link
+from segmint.plugins.sources.web.columnar import Block
+from segmint.plugins.sources.web.events import EventFileSource, Scan, column_name, flatten, identifier
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Rows of a Parquet export read at once.
+BATCH_ROWS = 65_536
 _RECORDS = ("device", "geo", "traffic_source", "app_info", "ecommerce", "collected_traffic_source")
 _SKIPPED = {"event_params", "user_properties", "event_timestamp", "event_name", "user_id",
             "user_pseudo_id", "items", *_RECORDS}
@@ -45,27 +50,48 @@ class Ga4Source(EventFileSource):
     description = "GA4 BigQuery-export events (JSON Lines or Parquet)"
     Options = Ga4Options
 
-    def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        parquet = self.options.format == "parquet" or (
+    at_type = pa.int64()  # microseconds since 1970, as the export writes them
+
+    def _parquet(self) -> bool:
+        return self.options.format == "parquet" or (
             self.options.format is None and self.path.suffix.lower() == ".parquet")
-        if not parquet:
-            yield from self.json_lines()
-            return
+
+    def _parquet_file(self) -> pq.ParquetFile:
         self._check_file()
         try:
-            file = pq.ParquetFile(self.path)
+            return pq.ParquetFile(self.path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
             raise self.error(f"not a Parquet file (or a damaged one): {exc}") from None
+
+    def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        if not self._parquet():
+            yield from self.json_lines()
+            return
         number = 0
-        for batch in file.iter_batches(batch_size=10_000):
+        for batch in self._parquet_file().iter_batches(batch_size=10_000):
             for row in batch.to_pylist():
                 number += 1
                 yield number, row
 
-    def events(self, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
-        users: dict[str, tuple[int, str]] = {}
+    def blocks(self) -> Iterator[tuple[Block | None, pa.Table | None]]:
+        if not self._parquet():
+            yield from super().blocks()
+            return
+        first = 1
+        for batch in self._parquet_file().iter_batches(batch_size=BATCH_ROWS):
+            yield None, pa.Table.from_batches([batch]).append_column(
+                "__row", pa.array(np.arange(first, first + batch.num_rows)))
+            first += batch.num_rows
+
+    def table_records(self, table: pa.Table | None) -> Iterator[tuple[int, dict[str, Any]]]:
+        assert table is not None
+        for row in table.to_pylist():
+            yield row.pop("__row"), row
+
+    def scan(self, records: Iterable[tuple[int, dict[str, Any]]], limit: int | None = None) -> Scan:
         found: list[tuple[int, dict[str, Any], str | None, str | None]] = []
-        for number, row in self.records():
+        links: list[tuple[str, str, Any]] = []
+        for number, row in records:
             try:
                 micros = int(row.get("event_timestamp"))  # type: ignore[arg-type]
             except (TypeError, ValueError):
@@ -77,7 +103,8 @@ class Ga4Source(EventFileSource):
                 self.bad_row(self.error("no event_name", row=number, column="event_name"))
                 continue
             user, pseudo = identifier(row.get("user_id")), identifier(row.get("user_pseudo_id"))
-            link(users, pseudo, user, micros)
+            if user is not None and pseudo is not None:
+                links.append((pseudo, user, micros))
             event: dict[str, Any] = {
                 "timestamp": _EPOCH + dt.timedelta(microseconds=micros), "name": str(name),
                 "user_pseudo_id": pseudo,
@@ -98,7 +125,7 @@ class Ga4Source(EventFileSource):
             found.append((number, event, user, pseudo))
             if limit is not None and len(found) >= limit:
                 break
-        return self.keyed(found, users)
+        return found, links, []
 
 
 def _params(params: Any) -> dict[str, Any]:

@@ -10,24 +10,30 @@ kept under their anonymous id. With ``key_trait`` the key is a trait from the us
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+import pyarrow as pa
 
+from segmint.plugins.sources.web.columnar import Block, Fallback, parse
 from segmint.plugins.sources.web.events import (
+    Calls,
     EventFileSource,
+    Scan,
     column_name,
     flatten,
     identifier,
-    link,
     parse_instant,
 )
+from segmint.plugins.sources.web.segment_columns import (
+    FIXED, KINDS, NAMED, PAGE_FIELDS, PAGE_VIEW, SCREEN_VIEW, segment_calls,
+)
 
-#: The ``name`` of a page view (the same as GA4's), and of a mobile screen view.
-PAGE_VIEW = "page_view"
-SCREEN_VIEW = "screen_view"
+#: Top-level fields read as text (Arrow would guess the timestamps to be timestamps).
+_STRINGS = ("type", "event", "timestamp", "originalTimestamp", "receivedAt")
 
 
 @attrs.frozen
@@ -51,13 +57,17 @@ class SegmentSource(EventFileSource):
     def records(self) -> Iterator[tuple[int, dict[str, Any]]]:
         return self.json_lines()
 
-    def events(self, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
-        users: dict[str, tuple[Any, str]] = {}  # anonymousId -> (timestamp, userId)
-        traits: dict[str, tuple[Any, Any]] = {}  # userId -> (timestamp, trait value)
+    @property
+    def keys_by_trait(self) -> bool:  # type: ignore[override]
+        return bool(self.options.key_trait)
+
+    def scan(self, records: Iterable[tuple[int, dict[str, Any]]], limit: int | None = None) -> Scan:
         found: list[tuple[int, dict[str, Any], str | None, str | None]] = []
-        for number, call in self.records():
+        links: list[tuple[str, str, Any]] = []
+        traits: list[tuple[str, Any, Any]] = []
+        for number, call in records:
             kind = call.get("type")
-            if kind not in ("track", "page", "screen", "identify"):
+            if kind not in KINDS:
                 if kind is None and "event" in call:
                     kind = "track"  # some exports leave out "type" on track calls
                 else:
@@ -74,21 +84,22 @@ class SegmentSource(EventFileSource):
             if user is None and anonymous is None:
                 self.bad_row(self.error("neither userId nor anonymousId", row=number, column="userId"))
                 continue
-            link(users, anonymous, user, at)
+            if user is not None and anonymous is not None:
+                links.append((anonymous, user, at))
             if kind == "identify":
                 if user is not None and self.options.key_trait:
                     value = (call.get("traits") or {}).get(self.options.key_trait)
-                    if value is not None and (user not in traits or traits[user][0] <= at):
-                        traits[user] = (at, value)
+                    if value is not None:
+                        traits.append((user, at, value))
                 continue
             event: dict[str, Any] = {"timestamp": at, "name": _name(kind, call), "type": kind,
                                      "anonymous_id": anonymous, "user_id": user}
             page = (call.get("context") or {}).get("page") or {}
             properties = dict(call.get("properties") or {})
-            for field in ("path", "url", "referrer", "title"):
+            for field in PAGE_FIELDS:
                 properties.setdefault(field, page.get(field))
             if kind in ("page", "screen") and call.get("name"):
-                properties.setdefault("page_name" if kind == "page" else "screen_name", call["name"])
+                properties.setdefault(NAMED[kind], call["name"])
             flat: dict[str, Any] = {}
             flatten(properties, "", flat)
             for k, v in flat.items():
@@ -96,9 +107,23 @@ class SegmentSource(EventFileSource):
             found.append((number, event, user, anonymous))
             if limit is not None and len(found) >= limit:
                 break
-        if not self.options.key_trait:
-            return self.keyed(found, users)
-        return self.keyed(found, users, lambda user: traits[user][1] if user in traits else None)
+        return found, links, traits
+
+    def fast_calls(self, block: Block, links_only: bool) -> Calls:
+        table = None
+        if links_only:  # only what links ids: the rest of each line is skipped, not built
+            with contextlib.suppress(Fallback):
+                table = parse(block, _STRINGS, only=self._link_fields())
+        if table is None:
+            table = parse(block, _STRINGS)
+        return segment_calls(table, block, key_trait=self.options.key_trait, links_only=links_only,
+                             fixed=(self.context.key, *FIXED))
+
+    def _link_fields(self) -> pa.Schema:
+        fields = [("userId", pa.string()), ("anonymousId", pa.string())]
+        if self.options.key_trait:
+            fields.append(("traits", pa.struct([(self.options.key_trait, pa.string())])))
+        return pa.schema(fields)
 
 
 def _name(kind: str, call: dict[str, Any]) -> str:
