@@ -9,12 +9,14 @@ from segmint.api import evaluate, parse_rules
 from segmint.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
 from segmint.plugin.hookspecs import hookimpl
 from segmint.plugin.api import (
-    Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult, Sink, Source,
+    SQL, Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult, Sink,
+    Source, SqlTable,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SQL",
     "ConfigError",
     "DataError",
     "Delivery",
@@ -30,6 +32,7 @@ __all__ = [
     "SegmintError",
     "Sink",
     "Source",
+    "SqlTable",
     "evaluate",
     "hookimpl",
     "parse_rules",

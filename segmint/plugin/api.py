@@ -185,9 +185,42 @@ class MetricContext:
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+#: The key of a builder for the SQL engines (duckdb, spark, `segmint sql`) in
+#: `Metric.builders`: one builder serves every dialect, the context says which.
+SQL = "sql"
+
+
+@attrs.frozen
+class SqlTable:
+    """An event source as a SQL engine holds it, for a metric's SQL builder.
+
+    ``relation`` is a sqlglot expression to select from (its columns as the source has
+    them, described by ``schema``). The engine's representation of time is its own, so it
+    hands over three sqlglot builders: ``instant(column)`` gives a date or timestamp
+    column (by name) as the engine's timestamp value of its instant (dates and naive
+    timestamps read in the run's time zone), orderable and usable in MIN/MAX;
+    ``micros(value)`` that instant as BIGINT microseconds since the epoch;
+    ``local_day(value)`` its calendar day in the run's time zone as BIGINT days since
+    1970-01-01.
+    """
+
+    relation: Any
+    schema: pa.Schema
+    instant: Callable[[str], Any]
+    micros: Callable[[Any], Any]
+    local_day: Callable[[Any], Any]
+
+
 @attrs.frozen
 class Metric:
-    """A group of customer measures computed together from event data."""
+    """A group of customer measures computed together from event data.
+
+    ``compute`` gives the columns as Arrow (the arrow engine). ``builders`` gives them on
+    other engines, keyed by engine family (`SQL` for the SQL engines): a builder receives a
+    `MetricContext` whose ``events`` are `SqlTable` values and returns a sqlglot query
+    with the key and the asked columns, one row per customer, the same values as
+    ``compute`` (durations as BIGINT microseconds, timestamps as ``instant`` gives them).
+    """
 
     name: str
     columns: tuple[MetricColumn, ...]
@@ -197,6 +230,7 @@ class Metric:
     #: The columns under the project's ``[metrics]`` options, when they depend on them
     #: (CLV horizons, say); ``columns`` is what it declares without options.
     columns_for: Callable[[Mapping[str, Any]], Sequence[MetricColumn]] | None = None
+    builders: Mapping[str, Callable[[MetricContext], Any]] = attrs.field(factory=dict)
 
 
 @attrs.frozen

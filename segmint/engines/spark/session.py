@@ -30,10 +30,12 @@ STANDALONE_PORT = 7077
 
 #: SQL settings every run needs, whoever started the session (see docs/engines.md):
 #: ANSI mode on, so integer overflow is an error as the language says (division by zero
-#: is made null by the spark dialect's try_divide, not by turning ANSI off); the result
-#: fetched as Arrow.
+#: is guarded in the SQL itself, not by turning ANSI off); the session time zone UTC,
+#: because the SQL holds timestamps as UTC wall clocks and applies the run's time zone
+#: explicitly (so a cluster's own default zone cannot shift a day); results as Arrow.
 SQL_SETTINGS = {
     "spark.sql.ansi.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
 }
@@ -58,11 +60,10 @@ def pyspark_module() -> Any:
 def spark_session(
     master: str | None = None,
     *,
-    timezone: str = "UTC",
     settings: dict[str, str] | None = None,
     app_name: str = "segmint",
 ) -> SparkSession:
-    """The active session, or one started for `master`; its time zone set to `timezone`.
+    """The active session, or one started for `master`, with `SQL_SETTINGS` applied.
 
     `settings` are extra Spark settings for a session started here (``spark.sql.shuffle.
     partitions`` for a small local run, say).
@@ -71,7 +72,7 @@ def spark_session(
     session = sql.SparkSession.getActiveSession()
     if session is None:
         session = _start(sql, master, settings or {}, app_name)
-    for name, value in {**SQL_SETTINGS, "spark.sql.session.timeZone": timezone}.items():
+    for name, value in SQL_SETTINGS.items():
         session.conf.set(name, value)
     return session
 

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import DataError
-from segmint.plugin.api import Metric, MetricColumn, MetricContext
+from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext, SqlTable
 
 from segmint.plugins.metrics.acquisition import SPEND, acquisitions
 from segmint.plugins.metrics.asof import AsOf
@@ -89,6 +89,24 @@ def compute_rfm(ctx: MetricContext) -> pa.Table:
     totals = customer_totals(request.orders())
     scores = rfm_scores(totals, request.options)
     return request.table(totals.keys, {n: scores[n] for n in request.wanted(RFM_COLUMNS)})
+
+
+def sql_builder(declared: tuple, *, purchase: bool):
+    """The SQL builder of the purchase or RFM columns: a sqlglot query, one row per customer
+    with the key and the columns asked for (see `purchase_sql`; needs sqlglot)."""
+    def build(ctx: MetricContext) -> object:
+        from segmint.plugins.metrics.purchase_sql import metric_query
+
+        request = Request.of(ctx)
+        orders = ctx.events.get(SOURCE)
+        if not isinstance(orders, SqlTable):
+            request.events(SOURCE)  # the clear error naming the missing source
+            raise TypeError(f"a SQL builder needs the orders as a SqlTable, got {type(orders)}")
+        names = request.wanted(declared)
+        return metric_query(orders, key=ctx.key, as_of=request.as_of, options=request.options,
+                            **{"purchase" if purchase else "rfm": names})
+
+    return build
 
 
 def clv_columns(horizons: Iterable[str]) -> tuple[MetricColumn, ...]:
@@ -217,6 +235,7 @@ METRICS = (
         columns=tuple(c.declaration for c in PURCHASE_COLUMNS),
         compute=compute_purchase,
         requires=(SOURCE,),
+        builders={SQL: sql_builder(PURCHASE_COLUMNS, purchase=True)},
         description="Recency, frequency, monetary value, AOV, tenure and churn from orders.",
     ),
     Metric(
@@ -224,6 +243,7 @@ METRICS = (
         columns=RFM_COLUMNS,
         compute=compute_rfm,
         requires=(SOURCE,),
+        builders={SQL: sql_builder(RFM_COLUMNS, purchase=False)},
         description="RFM quintile scores and the 11 named RFM segments.",
     ),
     Metric(

@@ -18,15 +18,16 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_the_active_session_gets_the_runs_time_zone_and_ansi_mode(spark):
-    session = spark_session(timezone="Europe/Berlin")
+def test_the_active_session_is_used_with_utc_and_ansi_mode(spark):
+    spark.conf.set("spark.sql.session.timeZone", "Europe/Berlin")  # a cluster's own default
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    session = spark_session()
     assert session is spark
-    assert spark.conf.get("spark.sql.session.timeZone") == "Europe/Berlin"
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.ansi.enabled") == "true"
     # ANSI mode: integer overflow is an error, as the language says, not a wrapped value.
     with pytest.raises(Exception, match="ARITHMETIC_OVERFLOW"):
         spark.sql("SELECT 9223372036854775807 + CAST(1 AS BIGINT)").collect()
-    spark_session(timezone="UTC")
 
 
 def test_results_come_back_as_arrow(spark):
