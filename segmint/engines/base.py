@@ -102,13 +102,27 @@ class EngineResult:
     membership: pa.Table
 
 
+@attrs.frozen
+class NoEngineOptions:
+    """Options of an engine that takes none."""
+
+
 class Engine:
     """An execution engine. Subclass it, set ``name`` and ``description``, implement
     `evaluate` (and `pattern_error` when the engine checks regular expressions), and
-    return the class from a plugin's ``register_engines`` hook."""
+    return the class from a plugin's ``register_engines`` hook.
+
+    ``Options`` (an attrs class) are what the project's ``[engine]`` table may set besides
+    ``name`` (a Spark master, a DuckDB memory limit); segmint builds them, reporting a bad
+    option by name, and passes them to the constructor (``self.options``).
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    Options: ClassVar[type] = NoEngineOptions
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = self.Options() if options is None else options
 
     def pattern_error(self, pattern: str) -> str | None:
         """Why this engine's regular expressions refuse `pattern`, or None if they accept it."""

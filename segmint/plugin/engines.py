@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from segmint.engines.base import Engine
 from segmint.errors import ConfigError
 from segmint.plugin.host import PluginRegistry
-from segmint.plugin.options import did_you_mean
+from segmint.plugin.options import build_options, did_you_mean
 
 #: Engines segmint ships behind extras, and how to get each when it is not installed.
 INSTALL_HINTS: dict[str, str] = {
@@ -15,12 +18,14 @@ INSTALL_HINTS: dict[str, str] = {
 
 
 def engine_named(name: str, registry: PluginRegistry, *, file: str | None = None,
-                 key: str | None = None) -> Engine:
-    """The engine registered as `name`, built; a clear `ConfigError` (naming `file` and
-    `key`) when none is: how to install a known one, the known ones for a typo."""
+                 key: str | None = None, options: Mapping[str, Any] | None = None) -> Engine:
+    """The engine registered as `name`, built with `options` (the ``[engine]`` table); a
+    clear `ConfigError` (naming `file` and `key`) when none is: how to install a known
+    one, the known ones for a typo; or when an option is wrong."""
     cls = registry.engines.get(name)
     if cls is not None:
-        return cls()
+        return cls(build_options(cls.Options, options or {}, plugin=f"engine {name}",
+                                 where=file or "[engine]"))
     known = ", ".join(sorted(registry.engines)) or "none"
     hint = INSTALL_HINTS.get(name)
     if hint is not None:

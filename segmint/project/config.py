@@ -90,6 +90,8 @@ class Project:
     engine: str = DEFAULT_ENGINE
     #: Where the engine was named, for messages: the project file's key or ``--engine``.
     engine_origin: tuple[str | None, str] = attrs.field(default=(None, "engine"), eq=False)
+    #: The ``[engine]`` table's options besides ``name`` (``master``, ``memory_limit``...).
+    engine_options: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
@@ -152,6 +154,8 @@ class Project:
         if engine is not None:
             changes["engine"] = _engine(engine, None, "--engine")
             changes["engine_origin"] = (None, "--engine")
+            if changes["engine"] != self.engine:  # the [engine] table's options are another's
+                changes["engine_options"] = {}
         return attrs.evolve(self, **changes)
 
 
@@ -283,6 +287,8 @@ def _project_from_table(data: Mapping[str, Any], path: Path, label: str) -> Proj
                 key=key,
             )
     values = {key: _TOP_LEVEL[key](value, label, key) for key, value in data.items()}
+    if isinstance(data.get("engine"), dict):  # [engine] name = "...", and its options
+        values["engine_options"] = {k: v for k, v in data["engine"].items() if k != "name"}
     for sink in values.get("sinks", ()):
         if sink.purpose is not None and sink.purpose not in values.get("consent", {}):
             declared = ", ".join(values.get("consent", {})) or "none"
@@ -340,7 +346,13 @@ def _timezone(value: Any, label: str, key: str) -> str:
 
 @_top_level("engine")
 def _engine(value: Any, label: str | None, key: str) -> str:
-    """An engine's name; whether one is installed by that name is checked at prepare."""
+    """An engine's name (``engine = "duckdb"``, or ``name`` in an ``[engine]`` table);
+    whether one is installed by that name is checked at prepare."""
+    if isinstance(value, dict) and label is not None:
+        if "name" not in value:
+            raise ConfigError("the [engine] table needs the engine's name: name = \"spark\"",
+                              file=label, key=key)
+        return _engine(value["name"], label, f"{key}.name")
     if not isinstance(value, str) or not _NAME.match(value):
         raise ConfigError("must be an engine's name, like \"arrow\" or \"duckdb\"", file=label, key=key)
     return value

@@ -99,7 +99,8 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     """Parse, resolve and type-check the project's rules using schemas only."""
     as_of = AsOf.resolve(project.as_of, project.timezone)
     file, key = project.engine_origin
-    engine = engine_named(project.engine, registry, file=file, key=key)
+    engine = engine_named(project.engine, registry, file=file, key=key,
+                          options=project.engine_options)
     files = expand_rule_files(project)
     if not files and require_rules:
         raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
