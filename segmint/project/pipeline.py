@@ -26,8 +26,8 @@ from segmint.errors import DataError, PluginError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, check_keys
 from segmint.engines.base import Engine, EngineResult, EventInput, Job
-from segmint.engines.arrow.event_aggregates import event_columns
 from segmint.plugin.engines import engine_named
+from segmint.semantics.events import event_columns
 from segmint.plugin.host import PluginRegistry, provenance
 from segmint.project.identity import Keys
 from segmint.language.parser import decode_rule_file, parse_rules

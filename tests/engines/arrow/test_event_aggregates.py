@@ -1,4 +1,4 @@
-"""Aggregates over events: values as tables, window bounds, syntax and type errors, the API.
+"""Aggregates over events: values as tables, syntax and type errors, the API.
 
 One small order history (ties, nulls, an event exactly at as_of and one exactly at a window's
 start, events after as_of, a key not among the profiles, a null key) is read by every
@@ -27,7 +27,7 @@ from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog
 from segmint.language.checker import check
 from segmint.errors import DataError, RuleError
-from segmint.engines.arrow.event_aggregates import compute_aggregates, window_bounds
+from segmint.engines.arrow.event_aggregates import compute_aggregates
 from segmint.language.parser import parse_rules
 
 UTC = dt.timezone.utc
@@ -114,42 +114,6 @@ def test_streams_and_datasets_give_the_same_values(reader):
     for expression, expected in AGGREGATE_VALUES:
         found = values(expression, reader(ORDERS))
         assert found == pytest.approx(expected) if isinstance(expected[0], float) else found == expected
-
-
-def _bounds(window: str, as_of: Any, timezone: str = "UTC") -> tuple[Any, Any]:
-    checked = check(parse_rules(f"segment s: count(o, {window}) > 0"), Catalog().with_events(
-        {"o": (pa.schema([("k", pa.int64()), ("timestamp", pa.date32())]), "timestamp")}, key="k"))
-    return window_bounds(checked.aggregates[0].window, AsOf.resolve(as_of, timezone))
-
-
-BOUNDS = [
-    ("last 7d", AS_OF, "UTC", (AS_OF - dt.timedelta(days=7), AS_OF)),
-    ("last 12h", AS_OF, "UTC", (AS_OF - dt.timedelta(hours=12), AS_OF)),
-    ("between 180d ago and 90d ago", AS_OF, "UTC",
-     (AS_OF - dt.timedelta(days=180), AS_OF - dt.timedelta(days=90))),
-    ("since 2024-01-01", AS_OF, "UTC", (_t(2024, 1, 1), AS_OF)),
-    ("between 2024-01-01 and 2024-01-31", AS_OF, "UTC",
-     (_t(2024, 1, 1), _t(2024, 2, 1) - dt.timedelta(microseconds=1))),
-    # a window past as_of stops at as_of
-    ("between 2024-06-01 and 2024-12-31", AS_OF, "UTC", (_t(2024, 6, 1), AS_OF)),
-    ("between 2024-01-01T08:00:00+01:00 and 2024-01-02T08:00:00Z", AS_OF, "UTC",
-     (_t(2024, 1, 1, 7), _t(2024, 1, 2, 8))),
-    # dates are whole days in the run's time zone
-    ("between 2024-01-01 and 2024-01-01", AS_OF, "Europe/Paris",
-     (_t(2023, 12, 31, 23), _t(2024, 1, 1, 23) - dt.timedelta(microseconds=1))),
-    # as_of given as a date observes that whole day
-    ("last 1d", dt.date(2024, 6, 15), "UTC",
-     (_t(2024, 6, 15) - dt.timedelta(microseconds=1), _t(2024, 6, 16) - dt.timedelta(microseconds=1))),
-]
-
-
-@pytest.mark.parametrize(("window", "as_of", "timezone", "expected"), BOUNDS, ids=[b[0] + " " + b[2] for b in BOUNDS])
-def test_window_bounds(window, as_of, timezone, expected):
-    assert _bounds(window, as_of, timezone) == expected
-
-
-def test_no_window_is_all_history_up_to_as_of():
-    assert window_bounds(None, AsOf.resolve(AS_OF)) == (None, AS_OF)
 
 
 def test_date_timestamps_are_midnight_in_the_run_time_zone():

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from segmint.api import check_rules
-from segmint.engines.arrow import event_aggregates
+from segmint.engines.arrow import dense_states, event_input, grouped_states
 from segmint.semantics.asof import AsOf
 from segmint.engines.arrow.event_aggregates import compute_aggregates
 
@@ -233,13 +233,13 @@ def test_aggregates_equal_duckdb(n_customers, n_events, seed, specs, mode, batch
         data = pa.RecordBatchReader.from_batches(events.schema, events.to_batches(max_chunksize=13))
     elif mode == "dataset":
         data = ds.dataset(events)
-    saved = event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS, event_aggregates.CODE_LIMIT
-    event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS = batch_rows, combine_rows
-    event_aggregates.CODE_LIMIT = code_limit  # 2: first/last of text give up their codes early
+    saved = event_input.BATCH_ROWS, grouped_states.COMBINE_ROWS, dense_states.CODE_LIMIT
+    event_input.BATCH_ROWS, grouped_states.COMBINE_ROWS = batch_rows, combine_rows
+    dense_states.CODE_LIMIT = code_limit  # 2: first/last of text give up their codes early
     try:
         found = segmint_values(data, keys, specs, events.schema)
     finally:
-        event_aggregates.BATCH_ROWS, event_aggregates.COMBINE_ROWS, event_aggregates.CODE_LIMIT = saved
+        event_input.BATCH_ROWS, grouped_states.COMBINE_ROWS, dense_states.CODE_LIMIT = saved
     for spec, ours, theirs in zip(specs, found, expected):
         text = _rule_text(spec[0], spec[1], spec[2], spec[3][0], spec[4][0])
         for customer in theirs:
