@@ -20,7 +20,8 @@ from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.host import load_registry
 from segmint.plugin.options import build_options
 from segmint.plugin.api import PluginContext, RunResult, SegmentInfo
-from segmint.plugins.sinks.mailchimp import MailchimpSink, _retry_after, is_consent, subscriber_hash
+from segmint.plugins.sinks.mailchimp import MailchimpSink, is_consent, subscriber_hash
+from segmint.plugins.sinks.mailchimp.client import retry_after_seconds
 
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 ENV = "SEGMINT_TEST_MAILCHIMP_KEY"
@@ -116,10 +117,10 @@ def test_consent_values():
 
 
 def test_retry_after_header():
-    assert _retry_after("3") == 3.0 and _retry_after("0.5") == 0.5
-    assert _retry_after(None) is None and _retry_after("soon") is None
+    assert retry_after_seconds("3") == 3.0 and retry_after_seconds("0.5") == 0.5
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
-    assert 25 < _retry_after(later.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 30
+    assert 25 < retry_after_seconds(later.strftime("%a, %d %b %Y %H:%M:%S GMT")) <= 30
 
 
 def test_subscriber_hash_is_md5_of_lower_case():
