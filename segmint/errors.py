@@ -45,6 +45,11 @@ class Diagnostic:
         return "\n".join(parts)
 
 
+class SegmintWarning(UserWarning):
+    """Something a user should know about a result that is still usable; the CLI prints
+    it as ``warning: message``."""
+
+
 class SegmintError(Exception):
     """Base of every error a user can cause; its text is meant to be shown as is."""
 

@@ -132,3 +132,19 @@ def test_a_bad_metric_option_is_refused_before_reading(orders: Path, tmp_path: P
     assert code == 1
     assert "metrics.horizons" in err
     assert "Traceback" not in err
+
+
+def test_clv_fit_without_dropout_warns_in_one_line(tmp_path: Path) -> None:
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "metrics"))
+    from test_clv_boundaries import AS_OF, orders_without_dropout
+
+    path = tmp_path / "steady.parquet"
+    pq.write_table(orders_without_dropout(3), path)
+    code, out, err = invoke("clv", "fit", "--events", f"orders={path}", "--as-of", str(AS_OF))
+    assert code == 0, err
+    assert err.splitlines() == ["warning: BG/NBD: the data shows almost no dropout, so the fit"
+                                " is the model's limit without dropout (a = 0): p_alive is 1"
+                                " for everyone, and expected orders follow each customer's"
+                                " own purchase rate"]
+    assert "a=0 b=1" in out and "note: BG/NBD: the data shows almost no dropout" in out

@@ -23,7 +23,13 @@ from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.bgnbd import BgNbd
 from segmint.plugins.metrics.clv import ClvFit, ModelFit, fit_clv, purchase_summary
 from segmint.plugins.metrics.definitions import FIT_METADATA, METRICS
-from segmint.plugins.metrics.errors import ClvError, FitError, InsufficientDataError, MissingDependencyError
+from segmint.plugins.metrics.errors import (
+    ClvError,
+    ClvWarning,
+    FitError,
+    InsufficientDataError,
+    MissingDependencyError,
+)
 from segmint.plugins.metrics.gamma_gamma import GammaGamma
 from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
 from segmint.plugins.metrics.summary import PurchaseSummary
@@ -39,6 +45,7 @@ __all__ = [
     "CalibrationRow",
     "ClvError",
     "ClvFit",
+    "ClvWarning",
     "FitError",
     "GammaGamma",
     "InsufficientDataError",

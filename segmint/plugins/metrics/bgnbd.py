@@ -6,6 +6,12 @@ out with probability p ~ Beta(a, b). A customer is summarised by x (repeat purch
 of observation), all in one time unit. Formulas follow the paper, in log space where
 powers would overflow; `expected_orders` uses Euler's transformation of the Gauss
 hypergeometric function so it stays finite for customers with many purchases.
+
+Orders with no visible dropout drive the maximum-likelihood dropout probability to 0
+(a → 0, or b → ∞): the likelihood's supremum is the model's limit without dropout, the
+NBD model (Gamma-Poisson purchases, everyone alive). `fit` then returns that limit as
+``a = 0`` (b has no effect there): p_alive is 1 for everyone and expected orders are
+(r + x) t / (α + T), as lifetimes' fit at the boundary gives, but exactly.
 """
 
 from __future__ import annotations
@@ -13,9 +19,18 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from segmint.plugins.metrics.fitting import distinct_rows, maximize, scipy_modules
+from segmint.plugins.metrics.fitting import (
+    Optimum,
+    distinct_rows,
+    maximize,
+    require_determined,
+    scipy_modules,
+)
 
 NAMES = ("r", "alpha", "a", "b")
+#: How much lower (in total log-likelihood) the no-dropout limit may be than the boundary
+#: point the full fit stopped at and still be its limit (the two differ by rounding).
+LIMIT_TOLERANCE = 0.05
 
 
 @attrs.frozen
@@ -27,17 +42,22 @@ class BgNbd:
     a: float
     b: float
 
+    @property
+    def no_dropout(self) -> bool:
+        """The boundary solution without dropout (a = 0): everyone stays a customer."""
+        return self.a == 0
+
     def log_likelihood(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """Log-likelihood of each customer's (x, t_x, T)."""
         _, special = scipy_modules()
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         x = np.asarray(x, dtype=np.float64)
         repeat = x > 0
-        head = (
-            special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-            + special.betaln(a, b + x) - special.betaln(a, b)
-        )
+        head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
         alive = -(r + x) * np.log(alpha + T)
+        if self.no_dropout:
+            return head + alive
+        head = head + special.betaln(a, b + x) - special.betaln(a, b)
         dropped = np.where(repeat, self._log_dropout_odds(x, t_x, T) + alive, -np.inf)
         return head + np.logaddexp(alive, dropped)
 
@@ -52,10 +72,14 @@ class BgNbd:
         x = np.asarray(x, dtype=np.float64)
         dropped = 1.0 - self.p_alive(x, t_x, T)
         psi = special.digamma
-        return np.stack([
+        purchases = [
             psi(r + x) - psi(r) + np.log(alpha)
             - (1 - dropped) * np.log(alpha + T) - dropped * np.log(alpha + t_x),
             r / alpha - (r + x) * ((1 - dropped) / (alpha + T) + dropped / (alpha + t_x)),
+        ]
+        if self.no_dropout:  # a and b are not parameters of the limit
+            return np.stack(purchases)
+        return np.stack(purchases + [
             psi(a + b) - psi(a + b + x) + dropped / a,
             psi(b + x) - psi(a + b + x) - psi(b) + psi(a + b)
             - dropped / (b + np.maximum(x, 1) - 1),
@@ -65,6 +89,8 @@ class BgNbd:
         """Probability that each customer is still alive at T."""
         _, special = scipy_modules()
         x = np.asarray(x, dtype=np.float64)
+        if self.no_dropout:
+            return np.ones(len(x))
         return np.where(x > 0, special.expit(-self._log_dropout_odds(x, t_x, T)), 1.0)
 
     def expected_orders(
@@ -74,6 +100,8 @@ class BgNbd:
         _, special = scipy_modules()
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         x = np.asarray(x, dtype=np.float64)
+        if self.no_dropout:  # the limit a → 0 of the expression below
+            return (r + x) * t / (alpha + np.asarray(T, dtype=np.float64))
         z = t / (alpha + T + t)
         # (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
         tail = (1 - z) ** (a - 1) * special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
@@ -95,21 +123,45 @@ class BgNbd:
 
         Times are rescaled so the longest T is 10 (α scales with time, r, a, b do not),
         which keeps the search well conditioned whatever the time unit; the penalty
-        applies in that scale.
+        applies in that scale. When the full fit stops at an edge of the search and the
+        model without dropout fits the data as well, that limit is the answer (a = 0).
         """
         (x, t_x, T), weights = distinct_rows(x, t_x, T)
         scale = 10.0 / max(float(T.max()), 1e-12)
         t_x, T = t_x * scale, T * scale
-        total = weights.sum()
+        full = _maximize(cls, NAMES, x, t_x, T, weights, penalizer)
+        if not full.determined:
+            limit = _maximize(cls, NAMES[:2], x, t_x, T, weights, penalizer)
+            if limit.determined and _total(cls, limit, x, t_x, T, weights) >= _total(
+                    cls, full, x, t_x, T, weights) - LIMIT_TOLERANCE:
+                r, alpha = limit.params
+                return cls(r, alpha / scale, 0.0, 1.0), full.iterations + limit.iterations
+            if not limit.determined:
+                require_determined(limit, "BG/NBD (without dropout, which it tends to)")
+        r, alpha, a, b = require_determined(full, "BG/NBD").params
+        return cls(r, alpha / scale, a, b), full.iterations
 
-        def mean_log_likelihood(params: np.ndarray) -> tuple[float, np.ndarray]:
-            model = cls(*params)
-            value = np.dot(weights, model.log_likelihood(x, t_x, T)) / total
-            return float(value), model.gradient(x, t_x, T) @ weights / total
 
-        optimum = maximize(
-            mean_log_likelihood, NAMES, model="BG/NBD", observations=total,
-            penalizer=penalizer,
-        )
-        r, alpha, a, b = optimum.params
-        return cls(r, alpha / scale, a, b), optimum.iterations
+def _model(cls: type[BgNbd], params: tuple[float, ...] | np.ndarray) -> BgNbd:
+    """The model of `params`: (r, α, a, b), or (r, α) for the limit without dropout."""
+    return cls(*params) if len(params) == 4 else cls(params[0], params[1], 0.0, 1.0)
+
+
+def _maximize(cls: type[BgNbd], names: tuple[str, ...], x: np.ndarray, t_x: np.ndarray,
+              T: np.ndarray, weights: np.ndarray, penalizer: float) -> Optimum:
+    total = weights.sum()
+
+    def mean_log_likelihood(params: np.ndarray) -> tuple[float, np.ndarray]:
+        model = _model(cls, params)
+        value = np.dot(weights, model.log_likelihood(x, t_x, T)) / total
+        return float(value), model.gradient(x, t_x, T) @ weights / total
+
+    return maximize(mean_log_likelihood, names, model="BG/NBD", observations=total,
+                    penalizer=penalizer)
+
+
+def _total(cls: type[BgNbd], optimum: Optimum, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+           weights: np.ndarray) -> float:
+    """The total (unpenalised) log-likelihood at an optimum."""
+    with np.errstate(all="ignore"):
+        return float(np.dot(weights, _model(cls, optimum.params).log_likelihood(x, t_x, T)))

@@ -14,7 +14,8 @@ The API a command line or notebook uses (scipy required: ``pip install 'segmint[
 names; `as_of` a `datetime.date` (the whole day observed) or `datetime.datetime` (exact).
 Fitting needs at least ``min_repeat_customers`` customers who bought on two or more days
 (`InsufficientDataError`) and a converging fit (`FitError`); it never returns parameters
-it could not determine.
+it could not determine. Orders with no visible dropout fit BG/NBD's limit without dropout
+(``fit.bgnbd.model.no_dropout``): a `ClvWarning` says so, and ``fit.notes`` keeps it.
 
 ``clv_<horizon>`` is the discounted expected gross margin over the horizon: expected
 purchases in each 30-day step (from BG/NBD), times expected value per purchase (from
@@ -25,6 +26,7 @@ of each step.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +36,7 @@ import numpy as np
 from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.bgnbd import BgNbd
 from segmint.plugins.metrics.durations import days
-from segmint.plugins.metrics.errors import InsufficientDataError
+from segmint.plugins.metrics.errors import ClvWarning, InsufficientDataError
 from segmint.plugins.metrics.fitting import scipy_modules
 from segmint.plugins.metrics.gamma_gamma import GammaGamma
 from segmint.plugins.metrics.options import TIME_UNITS, MetricOptions
@@ -43,6 +45,14 @@ from segmint.plugins.metrics.summary import PurchaseDays, PurchaseSummary, summa
 
 #: Discounting and expected purchases are accumulated in steps of this many days.
 STEP_DAYS = 30
+#: Fewest repeat customers any fit needs, whatever option min_repeat_customers says: the
+#: two models have 4 and 3 parameters, and Gamma-Gamma is fitted on repeat customers only.
+MIN_REPEAT_CUSTOMERS = 5
+NO_DROPOUT = (
+    "BG/NBD: the data shows almost no dropout, so the fit is the model's limit without"
+    " dropout (a = 0): p_alive is 1 for everyone, and expected orders follow each"
+    " customer's own purchase rate"
+)
 
 
 @attrs.frozen
@@ -72,6 +82,11 @@ class ClvFit:
     def unit_days(self) -> int:
         return TIME_UNITS[self.time_unit]
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What a user should know about a fit that succeeded at a boundary of a model."""
+        return (NO_DROPOUT,) if self.bgnbd.model.no_dropout else ()
+
     def to_dict(self) -> dict[str, Any]:
         """The fit as ``segmint clv fit --json`` prints it."""
         bg, gg = self.bgnbd.model, self.gamma_gamma.model
@@ -84,6 +99,7 @@ class ClvFit:
             "customers": self.customers,
             "repeat_customers": self.repeat_customers,
             "time_unit": self.time_unit,
+            "notes": list(self.notes),
         }
 
     def format(self) -> str:
@@ -98,6 +114,7 @@ class ClvFit:
             f"Gamma-Gamma  p={gg.p:.4g} q={gg.q:.4g} v={gg.v:.4g}"
             f"  log-likelihood {self.gamma_gamma.log_likelihood:.1f}"
             f"  ({self.gamma_gamma.customers} customers, {self.gamma_gamma.iterations} iterations)",
+            *(f"note: {note}" for note in self.notes),
         ])
 
     def p_alive(self, summary: PurchaseSummary) -> np.ndarray:
@@ -183,16 +200,24 @@ def fit_summary(summary: PurchaseSummary, options: MetricOptions, as_of: dt.date
     """Fit both models on a summary, refusing one with too few repeat customers."""
     scipy_modules()
     repeat = int(summary.repeat.sum())
-    if repeat < options.min_repeat_customers:
+    needed = max(options.min_repeat_customers, MIN_REPEAT_CUSTOMERS)
+    if repeat < needed:
+        advice = (
+            f"Use a longer order history or lower the option min_repeat_customers (to {repeat})."
+            if repeat >= MIN_REPEAT_CUSTOMERS else
+            f"Use a longer order history: a fit needs at least {MIN_REPEAT_CUSTOMERS}"
+            " customers who came back, whatever min_repeat_customers says."
+        )
         raise InsufficientDataError(
-            f"predictive CLV needs at least {options.min_repeat_customers} repeat customers"
+            f"predictive CLV needs at least {needed} repeat customers"
             f" (customers who bought on two or more days) as of {as_of}; the orders have"
-            f" {len(summary.x)} customers, {repeat} of them repeat customers."
-            " Use a longer order history or lower the option min_repeat_customers."
+            f" {len(summary.x)} customers, {repeat} of them repeat customers. {advice}"
         )
     bgnbd, bg_iterations = BgNbd.fit(
         summary.x, summary.t_x, summary.T, penalizer=options.penalizer
     )
+    if bgnbd.no_dropout:
+        warnings.warn(NO_DROPOUT, ClvWarning, stacklevel=2)
     spenders = summary.repeat & (summary.zbar > 0)
     gamma_gamma, gg_iterations = GammaGamma.fit(
         summary.x[spenders], summary.zbar[spenders], penalizer=options.penalizer

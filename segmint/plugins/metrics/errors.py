@@ -6,7 +6,7 @@ these subclasses cover what only CLV fitting can go wrong with.
 
 from __future__ import annotations
 
-from segmint.errors import SegmintError
+from segmint.errors import SegmintError, SegmintWarning
 
 
 class ClvError(SegmintError):
@@ -23,3 +23,7 @@ class InsufficientDataError(ClvError):
 
 class FitError(ClvError):
     """A CLV model fit that did not converge, or converged to unusable parameters."""
+
+
+class ClvWarning(SegmintWarning):
+    """A fit that succeeded at a boundary of the model (no dropout): usable, but say so."""

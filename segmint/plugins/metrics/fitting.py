@@ -2,11 +2,13 @@
 
 Both models are fitted the way lifetimes fits them: minimise the negative mean
 log-likelihood over the logarithms of the (positive) parameters, plus an optional L2
-penalty ``penalizer * sum(params ** 2)`` that pulls extreme parameters back when data are
-thin. A fit that fails to converge, or runs a parameter off to the edge of the search
-space, or leaves a parameter undetermined (a flat likelihood: standard error of its
-logarithm above `STANDARD_ERROR_LIMIT`), is a `FitError` rather than a number nobody
-should trust.
+penalty ``penalizer * sum(params ** 2)`` that pulls large parameters back when data are
+thin. A fit that fails to converge is a `FitError`. One that runs a parameter off to the
+edge of the search space, or leaves a parameter undetermined (a flat likelihood: standard
+error of its logarithm above `STANDARD_ERROR_LIMIT`), is reported in its `Optimum`: a
+model whose likelihood has a known limit there (BG/NBD without dropout) fits that limit
+instead, and `require_determined` turns any other into a `FitError` rather than a number
+nobody should trust.
 """
 
 from __future__ import annotations
@@ -50,6 +52,46 @@ class Optimum:
     converged: bool
     #: Standard errors of the logarithms of the parameters (0.1: known to about ±10 %).
     log_standard_errors: tuple[float, ...] = ()
+    names: tuple[str, ...] = ()
+    #: Parameters at the search's lower or upper edge (e^-20, e^20).
+    at_lower: tuple[str, ...] = ()
+    at_upper: tuple[str, ...] = ()
+    #: Parameters the likelihood leaves undetermined (standard error over the limit).
+    vague: tuple[str, ...] = ()
+
+    @property
+    def determined(self) -> bool:
+        return not (self.at_lower or self.at_upper or self.vague)
+
+    def shown(self) -> str:
+        return ", ".join(f"{n}={v:.3g}" for n, v in zip(self.names, self.params))
+
+
+def require_determined(optimum: Optimum, model: str) -> Optimum:
+    """`optimum` when every parameter is determined; else a `FitError` whose advice works.
+
+    An L2 penalty pulls a parameter that ran off upwards back to a finite value, so it is
+    the advice then; it cannot lift one that ran down to 0 (it pulls that way too), nor
+    determine a parameter the likelihood is flat in: only more (or more varied) history can.
+    """
+    if optimum.determined:
+        return optimum
+    if optimum.at_lower or optimum.at_upper:
+        stuck = optimum.at_lower + optimum.at_upper
+        problem = f"ran parameter {', '.join(stuck)} off to an extreme ({optimum.shown()})"
+    else:
+        problem = (f"leaves parameter {', '.join(optimum.vague)} undetermined"
+                   f" ({optimum.shown()}): the likelihood is flat in that direction")
+    if optimum.at_upper and not optimum.at_lower:
+        advice = ("a penalizer keeps it finite (option penalizer, e.g. 0.01; a larger one"
+                  " if this persists)")
+    elif not optimum.at_lower:
+        advice = ("a penalizer (option penalizer, e.g. 0.01) pins down a parameter that"
+                  " drifts to large values; otherwise the orders need a longer history")
+    else:
+        advice = ("a penalizer cannot fix this; the orders need a longer history or more"
+                  " customers who differ in how often and how much they buy")
+    raise FitError(f"{model} fit {problem}: {advice}")
 
 
 def maximize(
@@ -92,26 +134,16 @@ def maximize(
     if not (result.success or stationary):
         raise FitError(
             f"{model} fit did not converge after {result.nit} iterations ({result.message});"
-            " more history or a penalizer (option penalizer, e.g. 0.001) may help"
-        )
-    shown = ", ".join(f"{n}={np.exp(v):.3g}" for n, v in zip(names, result.x))
-    stuck = [name for name, value in zip(names, result.x) if abs(value) >= _AT_BOUND]
-    if stuck:
-        raise FitError(
-            f"{model} fit ran parameter {', '.join(stuck)} off to an extreme ({shown}):"
-            " the history does not determine the model; use more history or a penalizer"
-            " (option penalizer, e.g. 0.001)"
+            " a penalizer (option penalizer, e.g. 0.01) or a longer order history may help"
         )
     errors = log_standard_errors(lambda p: objective(p)[1], result.x, observations)
-    vague = [n for n, e in zip(names, errors) if not e <= STANDARD_ERROR_LIMIT]
-    if vague:
-        raise FitError(
-            f"{model} fit leaves parameter {', '.join(vague)} undetermined ({shown}): the"
-            " likelihood is flat in that direction, as when customers do not differ enough"
-            " or hardly drop out; use more history or a penalizer (option penalizer,"
-            " e.g. 0.001)"
-        )
-    return Optimum(tuple(float(p) for p in np.exp(result.x)), int(result.nit), True, errors)
+    return Optimum(
+        tuple(float(p) for p in np.exp(result.x)), int(result.nit), True, errors,
+        names=names,
+        at_lower=tuple(n for n, v in zip(names, result.x) if v <= -_AT_BOUND),
+        at_upper=tuple(n for n, v in zip(names, result.x) if v >= _AT_BOUND),
+        vague=tuple(n for n, e in zip(names, errors) if not e <= STANDARD_ERROR_LIMIT),
+    )
 
 
 def log_standard_errors(

@@ -12,7 +12,12 @@ import attrs
 import numpy as np
 
 from segmint.plugins.metrics.errors import FitError
-from segmint.plugins.metrics.fitting import distinct_rows, maximize, scipy_modules
+from segmint.plugins.metrics.fitting import (
+    distinct_rows,
+    maximize,
+    require_determined,
+    scipy_modules,
+)
 
 NAMES = ("p", "q", "v")
 
@@ -79,14 +84,17 @@ class GammaGamma:
             value = np.dot(weights, model.log_likelihood(x, zbar)) / total
             return float(value), model.gradient(x, zbar) @ weights / total
 
-        optimum = maximize(
+        optimum = require_determined(maximize(
             mean_log_likelihood, NAMES, model="Gamma-Gamma", observations=total,
             penalizer=penalizer,
-        )
+        ), "Gamma-Gamma")
         p, q, v = optimum.params
         if q <= 1:
+            advice = (f"the penalizer ({penalizer:g}) pulls q down: use a smaller one"
+                      if penalizer else
+                      "a penalizer pulls q down and cannot help; more repeat purchases can")
             raise FitError(
                 f"Gamma-Gamma fit gave q = {q:.3g} <= 1, for which the mean purchase value is"
-                " undefined; use more history or a penalizer (e.g. 0.001)"
+                f" undefined; {advice}"
             )
         return cls(p, q, v / scale), optimum.iterations
