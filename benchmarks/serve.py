@@ -95,6 +95,7 @@ def serve(state_dir: str, port: int, core: int | None, fifo: bool) -> None:
 
     from segmint.serve.app import ServeConfig, create_app
     from segmint.serve.index import SnapshotWatcher
+    from segmint.serve.server import server_config
 
     class Watcher(SnapshotWatcher):
         """Builds indexes at ordinary priority: under --realtime only the event loop's
@@ -107,7 +108,9 @@ def serve(state_dir: str, port: int, core: int | None, fifo: bool) -> None:
 
     config = ServeConfig(state_dir=Path(state_dir), tokens={TOKEN: "lookup"}, poll_interval=5.0)
     app = create_app(config, watcher=Watcher(config.state_dir))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # As `segmint serve` runs it: bounded request heads, a deadline for them.
+    uvicorn.Server(server_config(app, host="127.0.0.1", port=port, log_level="warning",
+                                 access_log=False)).run()
 
 
 class Connection:

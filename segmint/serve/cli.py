@@ -32,6 +32,8 @@ class ServeOptions:
         "help": "origins allowed to call the service from a browser"})
     poll_interval: float = attrs.field(default=1.0, metadata={
         "help": "seconds between checks for a new run"})
+    header_timeout: float = attrs.field(default=10.0, metadata={
+        "help": "seconds a client has to send a request's headers, and an evaluation's body"})
 
 
 @click.command("serve")
@@ -51,12 +53,14 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
 
         from segmint.serve.app import ServeConfig, create_app, origins
         from segmint.serve.realtime import RealtimeEvaluator
+        from segmint.serve.server import server_config
     except ImportError as error:
         raise SegmintError(f"segmint serve needs its extra: pip install 'segmint[serve]' "
                            f"({error.name} is missing)") from None
     from segmint.project.pipeline import prepare
 
     options = _options(project, flags)
+    _check_state_dir(project)
     tokens = {_secret(options.token_env): "full"}
     if options.lookup_token_env:
         tokens.setdefault(_secret(options.lookup_token_env), "lookup")
@@ -69,13 +73,15 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
     config = ServeConfig(
         state_dir=project.state_path, tokens=tokens, cors_origins=origins(options.cors_origins),
         poll_interval=options.poll_interval, evaluator=evaluator,
-        evaluator_unavailable=unavailable,
+        evaluator_unavailable=unavailable, body_timeout=options.header_timeout,
     )
     app = create_app(config)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     stderr.print(f"segmint serve: state in {project.state_path}, "
                  f"listening on http://{options.host}:{options.port}")
-    uvicorn.run(app, host=options.host, port=options.port, log_level="info", access_log=False)
+    uvicorn.Server(server_config(app, host=options.host, port=options.port,
+                                 header_timeout=options.header_timeout, log_level="info",
+                                 access_log=False)).run()
 
 
 def _options(project: Project, flags: dict[str, Any]) -> ServeOptions:
@@ -87,10 +93,20 @@ def _options(project: Project, flags: dict[str, Any]) -> ServeOptions:
     if flags.get("cors_origins"):
         table["cors_origins"] = list(flags["cors_origins"])
     options = build_options(ServeOptions, table, plugin="serve", where=where)
-    if options.poll_interval <= 0:
-        raise ConfigError("poll_interval must be more than 0 seconds", file=project.label,
-                          key="serve.poll_interval")
+    for name in ("poll_interval", "header_timeout"):
+        if getattr(options, name) <= 0:
+            raise ConfigError(f"{name} must be more than 0 seconds", file=project.label,
+                              key=f"serve.{name}")
     return options
+
+
+def _check_state_dir(project: Project) -> None:
+    """A state_dir that exists must be a directory (it may not exist before the first run)."""
+    path = project.state_path
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"state_dir '{path}' is a file, not a directory: point state_dir at"
+                          f" the directory 'segmint run' stores its runs in", file=project.label,
+                          key="state_dir")
 
 
 def _secret(variable: str) -> str:

@@ -83,12 +83,34 @@ class SegmentIndex:
 
 
 def latest_run_id(state_dir: Path) -> str | None:
-    """The run id ``runs/LATEST`` names, or None before the first run."""
+    """The run id ``runs/LATEST`` names, or None before the first run; a `DataError`
+    saying what is wrong when it cannot be read."""
+    path = state_dir / RUNS / LATEST
     try:
-        text = (state_dir / RUNS / LATEST).read_text(encoding="utf-8").strip()
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        raise DataError(f"cannot read {path}: runs/LATEST is a directory") from None
+    except NotADirectoryError:
+        raise DataError(f"cannot read {path}: {_file_in_the_way(path)} is a file, not a"
+                        f" directory (state_dir must be the directory runs are stored in)"
+                        ) from None
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise DataError(f"cannot read {path}: runs/LATEST is not UTF-8 text") from None
     return text or None
+
+
+def _file_in_the_way(path: Path) -> Path:
+    """The first of `path`'s parents that is a file."""
+    for parent in reversed(path.parents):
+        if parent.is_file():
+            return parent
+    return path.parent
 
 
 def load_snapshot(state_dir: Path, run_id: str) -> Snapshot:
@@ -242,13 +264,22 @@ class SnapshotWatcher:
         self.loader = loader
         self.current: SegmentIndex | None = None
         self._failed: str | None = None
+        self._problem: str | None = None
         self._lock = threading.Lock()  # one load at a time; readers never take it
 
     def poll(self) -> bool:
         """Load the latest run if it is new; True when the index was swapped."""
         with self._lock:
-            run_id = latest_run_id(self.state_dir)
             current = self.current
+            try:
+                run_id = latest_run_id(self.state_dir)
+            except DataError as error:  # say so once, not on every poll
+                problem = f"{error}; still serving {current.run_id if current else 'nothing'}"
+                if problem != self._problem:
+                    log.warning("%s", problem)
+                self._problem = problem
+                return False
+            self._problem = None
             if run_id is None or (current is not None and current.run_id == run_id):
                 return False
             if run_id == self._failed:

@@ -293,6 +293,45 @@ def test_evaluate_bad_json_is_400(eval_client: TestClient) -> None:
     assert answer.status_code == 400
 
 
+@pytest.mark.parametrize(("body", "status", "message"), [
+    (b'{"profile": {"customer_id": 1, "country": ' + b"[" * 1000 + b"]" * 1000 + b"}}",
+     400, "nested more than 32 deep"),
+    (b'{"profile": {"customer_id": 1, "country": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}",
+     400, "nested more than 32 deep"),
+    (b'{"profile": {"customer_id": 1, "country": "\\ud800"}}', 400,
+     "profile.country: a lone surrogate (\\ud800) is not text"),
+    (b'{"profile": {"customer_id": 1, "\\udfff": 1}}', 400, "is not text"),
+    (b'{"profile": {"customer_id": 1}, "segments": ["\\ud800"]}', 400, "is not text"),
+    (b"\xff\xfe{}", 400, "the body must be JSON"),
+], ids=["nested-1000", "nested-30000", "surrogate-value", "surrogate-name",
+        "surrogate-segment", "not-utf8"])
+def test_hostile_json_is_the_clients_fault(eval_client: TestClient, body: bytes, status: int,
+                                           message: str) -> None:
+    answer = eval_client.post("/v1/evaluate", content=body, headers=AUTH)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "allow"), [
+    ("GET", "/nowhere", 404, None),
+    ("GET", "/v1/evaluate", 405, "POST"),
+    ("DELETE", "/v1/visitors/1/segments", 405, "GET, HEAD"),
+])
+def test_not_found_and_wrong_method_are_json(client: TestClient, method: str, path: str,
+                                             status: int, allow: str | None) -> None:
+    answer = client.request(method, path, headers=AUTH)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": {404: "Not Found", 405: "Method Not Allowed"}[status]}
+    assert answer.headers.get("allow") == allow
+
+
+def test_a_body_over_the_limit_is_refused_by_its_length(eval_client: TestClient) -> None:
+    answer = eval_client.post("/v1/evaluate", content=b" " * (64 * 1024 + 1), headers=AUTH)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "the request body is larger than 65536 bytes"}
+
+
 def test_event_data_rules_are_not_evaluable(tmp_path: Path) -> None:
     """A rule on a metric column (computed from orders) cannot be decided from a profile."""
     (tmp_path / "rules.seg").write_text("segment frequent: frequency >= 3\nsegment any_: true\n")
@@ -302,12 +341,7 @@ def test_event_data_rules_are_not_evaluable(tmp_path: Path) -> None:
         'rules = ["rules.seg"]\nas_of = "2026-02-01"\n'
         '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
         '[sources.orders]\nplugin = "csv"\nrole = "events"\npath = "orders.csv"\n')
-    project = load_project(tmp_path / "segmint.toml")
-    try:
-        prepared = prepare(project, get_registry())
-    except Exception as error:  # the metrics plugin names its columns differently
-        pytest.skip(f"no 'frequency' metric here: {error}")
-    evaluator = RealtimeEvaluator(prepared)
+    evaluator = RealtimeEvaluator(prepare(load_project(tmp_path / "segmint.toml"), get_registry()))
     decision = evaluator.evaluate({"customer_id": 1})
     assert "event data" in decision.not_evaluated["frequent"]
     assert decision.segments == ["any_"]
@@ -324,10 +358,7 @@ def test_event_aggregates_are_not_evaluable(tmp_path: Path) -> None:
         '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
         '[sources.orders]\nplugin = "csv"\nrole = "events"\npath = "orders.csv"\n'
         'timestamp_column = "order_date"\n')
-    try:
-        prepared = prepare(load_project(tmp_path / "segmint.toml"), get_registry())
-    except Exception as error:
-        pytest.skip(f"no event aggregates in this rules language: {error}")
+    prepared = prepare(load_project(tmp_path / "segmint.toml"), get_registry())
     decision = RealtimeEvaluator(prepared).evaluate({"customer_id": 1, "age": 30})
     assert decision.segments == ["adult"]
     assert "aggregates event data from 'orders'" in decision.not_evaluated["recent_buyer"]
@@ -377,3 +408,27 @@ def test_empty_snapshot(tmp_path: Path) -> None:
     table = pa.table({"customer_id": pa.array([], pa.string()), "x": pa.array([], pa.bool_())})
     index = build_index(load_snapshot(tmp_path, write_run(tmp_path, table)))
     assert index.visitors == 0 and index.lookup("1") is index.empty
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda state: (state / "runs" / "LATEST").write_bytes(b"\xff\xfe2026\n"),
+     "runs/LATEST is not UTF-8 text"),
+    (lambda state: (state / "runs" / "LATEST").unlink() or (state / "runs" / "LATEST").mkdir(),
+     "runs/LATEST is a directory"),
+    (lambda state: (state / "runs" / "LATEST").unlink() or (state / "runs" / "LATEST").write_text(
+        "") or None, None),
+], ids=["not-utf8", "a-directory", "empty"])
+def test_a_damaged_latest_is_one_log_line_not_a_traceback_per_poll(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, damage, message: str) -> None:
+    run_id = write_run(tmp_path, membership())
+    watcher = SnapshotWatcher(tmp_path)
+    assert watcher.poll()
+    damage(tmp_path)
+    with caplog.at_level("INFO", logger="segmint.serve"):
+        for _ in range(5):
+            assert not watcher.poll()
+    expected = [] if message is None else [
+        f"cannot read {tmp_path / 'runs' / 'LATEST'}: {message}; still serving {run_id}"]
+    assert [r.getMessage() for r in caplog.records] == expected
+    assert all(r.exc_info is None for r in caplog.records)
+    assert watcher.current is not None and watcher.current.run_id == run_id

@@ -114,3 +114,27 @@ def test_lookups_work_when_the_rules_do_not(project_dir: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "POST /v1/evaluate is off" in output
+
+
+def test_state_dir_that_is_a_file_is_a_clear_error(project_dir: Path) -> None:
+    (project_dir / "state.txt").write_text("not a directory\n")
+    toml = project_dir / "segmint.toml"
+    toml.write_text('state_dir = "state.txt"\n' + toml.read_text())
+    done = subprocess.run([*SEGMINT, "serve", "--port", str(free_port())], cwd=project_dir,
+                          env=_env(SEGMINT_SERVE_TOKEN=SECRET), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: segmint.toml: state_dir: state_dir '{project_dir / 'state.txt'}' is a file,"
+        " not a directory: point state_dir at the directory 'segmint run' stores its runs in")
+    assert "Traceback" not in done.stderr
+
+
+def test_header_timeout_must_be_positive(project_dir: Path) -> None:
+    toml = project_dir / "segmint.toml"
+    toml.write_text(toml.read_text() + "\n[serve]\nheader_timeout = 0\n")
+    done = subprocess.run([*SEGMINT, "serve"], cwd=project_dir,
+                          env=_env(SEGMINT_SERVE_TOKEN=SECRET), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "serve.header_timeout: header_timeout must be more than 0 seconds" in done.stderr
