@@ -42,19 +42,43 @@ def as_table(data: Any, what: str = "profiles") -> pa.Table:
 
 
 def _plain_strings(table: pa.Table) -> pa.Table:
-    """String views (what polars exports) as plain strings, which every kernel supports."""
+    """String and binary views (what polars exports), at any depth (a list of strings), as
+    plain strings and binaries, which every kernel supports; dictionaries of views decoded."""
     for index, field in enumerate(table.schema):
-        kind = field.type
-        values = kind.value_type if pa.types.is_dictionary(kind) else kind
-        if getattr(pa.types, "is_string_view", lambda _: False)(values):
-            column = table.column(index)
-            if pa.types.is_dictionary(kind):
-                column = pa.chunked_array([
-                    pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.string())).dictionary_decode()
-                    for c in column.chunks
-                ], type=pa.string())
-            table = table.set_column(index, field.name, column.cast(pa.string()))
+        plain = _plain_type(field.type)
+        if plain == field.type:
+            continue
+        column = table.column(index)
+        if pa.types.is_dictionary(field.type):  # no kernel takes from a view: cast first
+            column = pa.chunked_array([
+                pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(plain))
+                .dictionary_decode() for c in column.chunks], type=plain)
+        table = table.set_column(index, field.with_type(plain), column.cast(plain))
     return table
+
+
+def _plain_type(kind: pa.DataType) -> pa.DataType:
+    """`kind` with every string or binary view (and list view) replaced by its plain type."""
+    if pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_binary_view(kind):
+        return pa.binary()
+    if pa.types.is_dictionary(kind):
+        value = _plain_type(kind.value_type)
+        return kind if value == kind.value_type else value
+    if pa.types.is_list(kind) or pa.types.is_list_view(kind):
+        return pa.list_(kind.value_field.with_type(_plain_type(kind.value_type)))
+    if pa.types.is_large_list(kind) or pa.types.is_large_list_view(kind):
+        return pa.large_list(kind.value_field.with_type(_plain_type(kind.value_type)))
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(kind.value_field.with_type(_plain_type(kind.value_type)), kind.list_size)
+    if pa.types.is_struct(kind):
+        return pa.struct([kind.field(i).with_type(_plain_type(kind.field(i).type))
+                          for i in range(kind.num_fields)])
+    if pa.types.is_map(kind):
+        return pa.map_(kind.key_field.with_type(_plain_type(kind.key_type)),
+                       kind.item_field.with_type(_plain_type(kind.item_type)))
+    return kind
 
 
 def plugin_functions() -> dict[str, Function]:

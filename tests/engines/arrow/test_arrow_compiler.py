@@ -32,10 +32,38 @@ def table(**columns) -> pa.Table:
     return pa.table({"customer_id": pa.array(range(n), pa.int64()), **columns})
 
 
+#: The same data as the frames users pass: polars exports string views (lists of them too)
+#: and categoricals as dictionaries of views; pandas frames backed by Arrow keep the types.
+def polars_frame(data: pa.Table) -> pl.DataFrame | None:
+    """The data as polars holds it; None for a type polars has not (decimals over 38 digits)."""
+    if any(pa.types.is_decimal256(f.type) for f in data.schema):
+        return None
+    return pl.from_arrow(data)
+
+
+FRAMES = {
+    "polars": polars_frame,
+    "pandas": lambda data: data.to_pandas(types_mapper=pd.ArrowDtype),
+}
+
+
 def truth(condition: str, data: pa.Table, **options) -> list[bool | None]:
+    """The condition's three-valued answer per row, the same from a pyarrow table, a polars
+    frame and a pandas frame of the data (so every construct tested here is tested on each)."""
     rules = f"segment yes: {condition}\nsegment no: not ({condition})\n"
-    result = segmint.evaluate(rules, data, as_of=options.pop("as_of", AS_OF), **options)
-    return [T if y else F if n else N for y, n in zip(result["yes"].to_pylist(), result["no"].to_pylist())]
+    as_of = options.pop("as_of", AS_OF)
+
+    def answer(frame: object) -> list[bool | None]:
+        result = segmint.evaluate(rules, frame, as_of=as_of, **options)
+        return [T if y else F if n else N
+                for y, n in zip(result["yes"].to_pylist(), result["no"].to_pylist())]
+
+    expected = answer(data)
+    for name, convert in FRAMES.items():
+        frame = convert(data)
+        if frame is not None:
+            assert answer(frame) == expected, f"{condition} on a {name} frame"
+    return expected
 
 
 # three-valued logic -----------------------------------------------------------------------
