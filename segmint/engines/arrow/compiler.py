@@ -400,15 +400,18 @@ def _contains(node: ast.Contains, ctx: CompileContext) -> Expr:
 def list_contains(lists: pa.ChunkedArray, values: list[Any], mode: str) -> pa.Array:
     """Per row: does the list hold the value (one), any of them, or all of them?
 
-    Null where the list is null (or the single value is null); an empty list holds nothing.
+    Null where the list is null; an empty list holds nothing, not even null (so ``[] contains
+    null`` is false, as DuckDB's ``list_contains``), while whether another list holds an
+    unknown value is unknown (null).
     """
     array = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
     if pa.types.is_large_list(array.type):
         array = array.cast(pa.list_(array.type.value_type))
-    n = len(array)
     wanted = list(dict.fromkeys(v for v in values if v is not None))  # index_in wants no repeats
     if mode == "one" and not wanted:
-        return pa.nulls(n, pa.bool_())
+        empty = pc.equal(pc.list_value_length(array), 0)
+        return pc.if_else(empty, pa.scalar(False), pa.scalar(None, pa.bool_()))
+    n = len(array)
     flat = pc.list_flatten(array)
     parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
     element_type = array.type.value_type

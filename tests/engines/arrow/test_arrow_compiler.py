@@ -225,7 +225,7 @@ LISTS = table(tags=pa.array([["yoga", "run"], [], None, ["yoga", None], [None], 
     [
         # null where the list is null; an empty list holds nothing; null items never match
         ("tags contains \"yoga\"", [T, F, N, T, F, F]),
-        ("tags contains null", [N, N, N, N, N, N]),
+        ("tags contains null", [N, F, N, N, N, N]),  # [] holds nothing, as in DuckDB
         ("tags contains any (\"run\", \"swim\")", [T, F, N, F, F, T]),
         ("tags contains any (\"run\", null)", [T, F, N, F, F, F]),
         ("tags contains all (\"yoga\", \"run\")", [T, F, N, F, F, F]),

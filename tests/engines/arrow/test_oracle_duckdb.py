@@ -651,6 +651,9 @@ NULL_ARGUMENT = ("cmp", "bool", "==", ("col", "int", "i1"),
 NULL_OPERAND = ("in", "bool", True, ("lit", "null", None, "date"), (("lit", "date", TODAY),))
 OVERFLOW_IN_NULL = ("in", "bool", False, ("arith", "int", "+", ("col", "int", "i1"), ("col", "int", "i1")),
                     (("lit", "null", None, "int"),))
+#: `[] contains null`: false in DuckDB (an empty list holds nothing), null for other lists.
+EMPTY_CONTAINS_NULL = ("listc", "bool", "one", ("col", "list", "l1"), (None,))
+ALL_OF_NULL = ("listc", "bool", "all", ("col", "list", "l1"), (None,))
 FOLDED_OVERFLOW = ("or", "bool", ("cmp", "bool", "==", ("col", "int", "i1"),
                                   ("arith", "int", "+", ("col", "int", "i1"), ("col", "int", "i1"))),
                    ("rank", "bool", False, ("call", "int", "year", ("builtin", "date", "today")), "0.5"))
@@ -664,6 +667,7 @@ FOLDED_OVERFLOW = ("or", "bool", ("cmp", "bool", "==", ("col", "int", "i1"),
 @example(found(50, 3, NULL_ARGUMENT, NULL_OPERAND))
 @example(found(50, 4, OVERFLOW_IN_NULL))
 @example(found(50, 5, FOLDED_OVERFLOW))
+@example(found(50, 6, EMPTY_CONTAINS_NULL, ALL_OF_NULL, l1=[[], ["a"], ["a", None]]))
 def test_membership_matches_duckdb_where(case: tuple[Data, list[tuple]]) -> None:
     data, statements = case
     ours, theirs = data.tables()
