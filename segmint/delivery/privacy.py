@@ -10,7 +10,6 @@ platforms' customer-match uploads expect.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 
 import attrs
@@ -18,12 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import DataError
+from segmint.phone import normalize_phone
 from segmint.plugin.api import RunResult
 
 #: Text values of a consent column that mean yes (compared trimmed and lower-cased).
 YES = frozenset({"true", "t", "yes", "y", "1", "opt-in", "opted-in", "optin", "subscribed",
                  "granted", "consented"})
-_PHONE_FORMATTING = re.compile(r"[\s().\-/]")
 
 
 def normalise_email(value: str) -> str:
@@ -32,21 +31,8 @@ def normalise_email(value: str) -> str:
 
 
 def normalise_phone(value: str) -> str | None:
-    """E.164: ``+`` then the country code and number, digits only (``+16505551234``).
-
-    Spaces, dots, dashes, slashes and brackets are dropped and a leading ``00`` is read as
-    ``+``; the number must already carry its country code. Anything else that is not a
-    digit, or a length outside E.164's 8 to 15 digits, gives None (the number is not sent).
-    """
-    text = _PHONE_FORMATTING.sub("", value.strip())
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    digits = text[1:] if text.startswith("+") else text
-    if not digits.isascii() or not digits.isdigit() or not 8 <= len(digits) <= 15:
-        return None
-    if digits.startswith("0"):
-        return None
-    return "+" + digits
+    """E.164 (``+16505551234``), as `segmint.phone` writes keys, or None (not sent)."""
+    return normalize_phone(pa.array([value], pa.string()))[0].as_py()
 
 
 def sha256_hex(text: str) -> str:
@@ -79,9 +65,13 @@ def hash_identifiers(profiles: pa.Table, columns: Mapping[str, str]) -> pa.Table
                 or pa.types.is_integer(values.type)):
             raise DataError(f"identifier column '{column}' ({kind}) must hold text, "
                             f"not {values.type}")
-        hasher = _HASHERS[kind]
-        hashed = pa.array([hasher(None if v is None else str(v)) for v in values.to_pylist()],
-                          pa.string())
+        if kind == "phone":  # normalised as one column, then hashed
+            normal = normalize_phone(values.cast(pa.string())).to_pylist()
+            hashed = pa.array([None if v is None else sha256_hex(v) for v in normal], pa.string())
+        else:
+            hasher = _HASHERS[kind]
+            hashed = pa.array([hasher(None if v is None else str(v)) for v in values.to_pylist()],
+                              pa.string())
         profiles = profiles.set_column(profiles.column_names.index(column), column, hashed)
     return profiles
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import ConfigError, DataError
+from segmint.phone import normalize_phone
 from segmint.plugin.host import PluginRegistry, source_for_path
 from segmint.plugin.options import build_options
 from segmint.plugin.api import EVENTS, PROFILES, BadRow, PluginContext, Source
@@ -110,31 +111,6 @@ def normalize(keys: pa.ChunkedArray | pa.Array, how: str | None, country_code: s
     else:
         return keys
     return pc.if_else(pc.equal(keys, ""), pa.scalar(None, pa.string()), keys)
-
-
-def normalize_phone(numbers: pa.ChunkedArray | pa.Array, country_code: str | None) -> pa.ChunkedArray:
-    """E.164 (``+4915112345678``): ``+`` or ``00`` starts an international number; other
-    numbers are national numbers of `country_code` (a leading trunk ``0`` dropped). An
-    extension (``x12``, ``ext. 12``) is dropped; fewer than 8 or more than 15 digits is null."""
-    text = pc.utf8_trim_whitespace(pc.utf8_lower(numbers))
-    text = pc.replace_substring_regex(text, pattern=r"\s*(x|ext\.?|extension)\s*\d+$", replacement="")
-    international = pc.or_(pc.starts_with(text, "+"), pc.starts_with(text, "00"))
-    digits = pc.replace_substring_regex(text, pattern=r"\D", replacement="")
-    intl_digits = pc.if_else(pc.starts_with(text, "00"), pc.utf8_slice_codeunits(digits, 2), digits)
-    if country_code is None:
-        national = pa.scalar(None, pa.string())
-    else:
-        code = country_code.lstrip("+")
-        local = pc.replace_substring_regex(digits, pattern=r"^0", replacement="")
-        national = pc.binary_join_element_wise(code, local, "")
-        if code == "1":  # North America: 1 + 10 digits is written without a +
-            already = pc.and_(pc.equal(pc.utf8_length(digits), 11), pc.starts_with(digits, "1"))
-            national = pc.if_else(already, digits, national)
-    result = pc.if_else(international, intl_digits, national)
-    length = pc.utf8_length(result)
-    valid = pc.and_(pc.greater_equal(length, 8), pc.less_equal(length, 15))
-    valid = pc.and_(valid, pc.invert(pc.starts_with(result, "0")))
-    return pc.if_else(valid, pc.binary_join_element_wise("+", result, ""), pa.scalar(None, pa.string()))
 
 
 # Applying a policy to what a source read.

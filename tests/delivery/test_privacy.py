@@ -11,8 +11,7 @@ import pytest
 from segmint.errors import DataError
 from segmint.plugin.api import RunResult
 from segmint.delivery.privacy import (
-    apply_consent, consent_mask, hash_email, hash_identifiers, hash_phone, normalise_email,
-    normalise_phone,
+    apply_consent, consent_mask, hash_email, hash_identifiers, normalise_email,
 )
 
 # sha256("test@example.com"), the example digest of Meta's and Google's customer-match docs.
@@ -31,33 +30,7 @@ def test_emails_hash_to_the_published_digest(email: str, digest: str) -> None:
     assert hash_email(email) == digest
 
 
-@pytest.mark.parametrize(
-    ("phone", "e164"),
-    [
-        ("+1 (650) 555-1234", "+16505551234"),
-        ("+1 650.555.1234", "+16505551234"),
-        ("0033 1 23 45 67 89", "+33123456789"),
-        ("+44 20 7946 0958", "+442079460958"),
-        ("16505551234", "+16505551234"),
-        ("650-555-1234 ext 5", None),  # letters: not a phone number
-        ("+1 555", None),  # too short for E.164
-        ("+1234567890123456", None),  # 16 digits: too long
-        ("0650 555 1234", None),  # a national number without its country code
-        ("", None),
-    ],
-)
-def test_phone_numbers_normalise_to_e164(phone: str, e164: str | None) -> None:
-    assert normalise_phone(phone) == e164
-
-
-#: sha256("+16505551234"): a phone number in E.164, as Google Ads' Customer Match hashes it.
-PHONE_DIGEST = "a2996076d3ad4af5dc818b908b3d8e354f26ededf7df0e0aa6ac354143805ee0"
-
-
-def test_phone_digests() -> None:
-    assert hash_phone("+1 (650) 555-1234") == PHONE_DIGEST
-    assert hash_phone("001 650 555 1234") == PHONE_DIGEST
-    assert hash_phone("not a number") is None
+def test_email_edge_cases() -> None:  # phone numbers: tests/test_phone.py
     assert hash_email(None) is None and hash_email("   ") is None
     assert normalise_email(" A@B.C ") == "a@b.c"
 

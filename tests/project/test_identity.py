@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from segmint.cli import cli as main
 from segmint.errors import ConfigError, DataError
 from segmint.plugin.host import get_registry
-from segmint.project.identity import normalize, normalize_phone
+from segmint.project.identity import normalize
 from segmint.project.config import load_project
 from segmint.project.pipeline import execute, prepare
 
@@ -27,25 +27,6 @@ from segmint.project.pipeline import execute, prepare
 )
 def test_email_keys_are_trimmed_and_lowercased(raw, expected):
     assert normalize(pa.array([raw], pa.string()), "email").to_pylist() == [expected]
-
-
-@pytest.mark.parametrize(
-    ("raw", "code", "expected"),
-    [
-        ("+49 151 1234 5678", None, "+4915112345678"),
-        ("0049 (151) 1234-5678", None, "+4915112345678"),
-        ("0151 12345678", "49", "+4915112345678"),
-        ("151 12345678", "+49", "+4915112345678"),
-        ("(415) 555-2671", "1", "+14155552671"),
-        ("1-415-555-2671", "1", "+14155552671"),
-        ("+1 415 555 2671 ext. 12", None, "+14155552671"),
-        ("0151 12345678", None, None),  # national, and no country code to read it with
-        ("+49 12", None, None),  # too short
-        ("+1234567890123456", None, None),  # too long
-    ],
-)
-def test_phone_keys_become_e164(raw, code, expected):
-    assert normalize_phone(pa.array([raw]), code).to_pylist() == [expected]
 
 
 def _project(tmp_path: Path, toml: str, files: dict[str, str]) -> Path:
