@@ -58,6 +58,18 @@ class HeadDeadline:
         if self.awaiting_head() and not self.transport.is_closing():
             self.transport.close()
 
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self.arm_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self.arm_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.cancel_deadline()
+        super().connection_lost(exc)  # type: ignore[misc]
+
 
 class BoundedH11Protocol(HeadDeadline, H11Protocol):
     """uvicorn's h11 protocol (heads bounded by h11 itself) with a head deadline."""
@@ -66,18 +78,6 @@ class BoundedH11Protocol(HeadDeadline, H11Protocol):
         import h11
 
         return self.conn.their_state is h11.IDLE
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.arm_deadline()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self.arm_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.cancel_deadline()
-        super().connection_lost(exc)
 
 
 def _httptools_protocol() -> type | None:
@@ -95,10 +95,6 @@ def _httptools_protocol() -> type | None:
 
         def awaiting_head(self) -> bool:
             return self._in_head
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.arm_deadline()
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -120,14 +116,6 @@ def _httptools_protocol() -> type | None:
         def on_message_complete(self) -> None:
             super().on_message_complete()
             self._in_head, self._head_bytes = True, 0
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self.arm_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.cancel_deadline()
-            super().connection_lost(exc)
 
     return BoundedHttpToolsProtocol
 
