@@ -29,6 +29,7 @@ from segmint.plugin.api import Delivery, PluginContext, RunResult
 from segmint.delivery.sync import ADD, REMOVE, UPDATE, Batch, DiffSink
 
 from segmint.plugins.sinks.http_retry import backoff_delay, retryable, seconds_until_http_date
+from segmint.plugins.sinks.scrub import excerpt, url_secrets
 
 SIGNATURE_HEADER = "X-Segmint-Signature"
 #: The ``event`` of a batch: members who entered, left, or stayed with changed fields.
@@ -163,6 +164,10 @@ class WebhookSink(DiffSink):
             self._rows = {row.pop(result.key): row for row in table.to_pylist()}
         return self._rows
 
+    def _excerpt(self, response: httpx.Response) -> str:
+        """The answer's start, without the secret or what the sink's URL carries."""
+        return excerpt(response.text, [self._secret, *url_secrets(self.options.url)])
+
     def _post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         assert self._client is not None
         options = self.options
@@ -179,7 +184,7 @@ class WebhookSink(DiffSink):
                     return response
                 if not retryable(status):
                     raise SegmintError(f"sink '{self.sink_name}': {self.target()} refused a batch: "
-                                       f"HTTP {status} {_excerpt(response)}")
+                                       f"HTTP {status} {self._excerpt(response)}")
                 last = f"HTTP {status}"
                 wait = retry_after(response.headers.get("Retry-After"))
                 if wait is not None and wait > MAX_RETRY_AFTER:
@@ -207,9 +212,6 @@ def _rejected(response: httpx.Response) -> list[Any]:
     return list(rejected) if isinstance(rejected, list) else []
 
 
-def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    return text[:200] + ("…" if len(text) > 200 else "")
 
 
 @hookimpl

@@ -23,6 +23,7 @@ from segmint.plugin.api import Delivery, PluginContext, RunResult
 from segmint.plugins.sinks.mailchimp.client import Client
 from segmint.plugins.sinks.mailchimp.options import MAX_BATCH, MailchimpError, MailchimpOptions
 from segmint.plugins.sinks.mailchimp.sync import Outcome, TagSync
+from segmint.plugins.sinks.scrub import scrub
 
 _DATA_CENTER = re.compile(r"[a-z]{2,}[0-9]+\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
@@ -301,9 +302,6 @@ class MailchimpSink(DiffSink):
         return f"https://{data_center}.api.mailchimp.com/3.0"
 
     def _redact(self, text: str) -> str:
-        if self._key:
-            text = text.replace(self._key, "[redacted]")
-            secret = self._key.rpartition("-")[0]
-            if len(secret) >= 8:
-                text = text.replace(secret, "[redacted]")
-        return text
+        key = self._key or ""
+        secret = key.rpartition("-")[0]
+        return scrub(text, [key, secret if len(secret) >= 8 else None])
