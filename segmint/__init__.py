@@ -9,14 +9,15 @@ from segmint.api import evaluate, parse_rules
 from segmint.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
 from segmint.plugin.hookspecs import hookimpl
 from segmint.plugin.api import (
-    SQL, Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult, Sink,
-    Source, SqlTable,
+    SQL, CallArgs, Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult,
+    Sink, Source, SqlTable,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SQL",
+    "CallArgs",
     "ConfigError",
     "DataError",
     "Delivery",

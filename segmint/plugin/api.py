@@ -234,21 +234,45 @@ class Metric:
 
 
 @attrs.frozen
+class CallArgs:
+    """What a function's builder gets: the argument expressions (of the engine it builds
+    for: `pyarrow.compute.Expression` for arrow, sqlglot expressions for the SQL engines),
+    their types, their syntax nodes, and the run's time zone."""
+
+    args: tuple[Any, ...]
+    types: tuple[Type, ...]
+    nodes: tuple[Any, ...]
+    timezone: str = "UTC"
+
+
+@attrs.frozen
 class Function:
-    """A function of the rules language.
+    """A function of the rules language: a signature, and one builder per engine.
 
     ``params`` are the parameter types (a tuple of types accepts any of them, ``None``
     accepts any type); with ``variadic`` the last parameter repeats, and ``min_args`` (by
     default the number of params) is the fewest arguments a call may pass. ``returns`` is
-    the result type, or a callable from the argument types to it. ``build(call)`` receives a
-    `segmint.language.functions.CallArgs` (the argument expressions, their types and syntax
-    nodes, and the run's time zone) and returns a `pyarrow.compute.Expression`.
+    the result type, or a callable from the argument types to it.
+
+    ``builders`` maps an engine's name to the function building the call on that engine:
+    it receives a `CallArgs` and returns that engine's expression (``"arrow"``: a
+    `pyarrow.compute.Expression`). ``build`` is the arrow builder, as plugins wrote it
+    before there were other engines; ``builders["arrow"]`` wins over it. A rule calling the
+    function on an engine it has no builder for is refused at check time.
     """
 
     name: str
     params: tuple[Type | tuple[Type, ...] | None, ...]
     returns: Type | Callable[[Sequence[Type]], Type]
-    build: Callable[..., Any]
+    build: Callable[..., Any] | None = None
     variadic: bool = False
     min_args: int | None = None
     description: str = ""
+    builders: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
+
+    def builder(self, engine: str) -> Callable[..., Any] | None:
+        """The builder for the engine called `engine`, or None when there is none."""
+        found = self.builders.get(engine)
+        if found is None and engine == "arrow":
+            return self.build
+        return found

@@ -16,6 +16,9 @@ import numpy as np
 import pyarrow as pa
 
 
+#: The column after a segment with a holdout, flagging its held-out members.
+HOLDOUT_SUFFIX = "__holdout"
+
 def threshold(percent: float) -> int:
     """The smallest u that is not held out: ceil(N/100 * 2**64)."""
     return math.ceil(Fraction(str(percent)) / 100 * 2**64)

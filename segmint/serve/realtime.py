@@ -20,7 +20,8 @@ from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Column
 from segmint.language.checker import CheckedRules, check
 from segmint.errors import SegmintError
-from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, evaluate_checked
+from segmint.engines.arrow.evaluator import evaluate_checked
+from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.project.pipeline import Prepared
 
 #: Event aggregates (`count(orders, last 30d)`), where the language has them.

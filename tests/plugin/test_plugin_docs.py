@@ -19,10 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from segmint.plugin import hookspecs
-from segmint.language.functions import CallArgs
 from segmint.plugin.host import get_registry, load_registry
 from segmint.plugin.options import build_options, describe_options
-from segmint.plugin.api import MetricContext, PluginContext, RunResult, SegmentInfo
+from segmint.plugin.api import CallArgs, MetricContext, PluginContext, RunResult, SegmentInfo
 from segmint.project.config import _TOP_LEVEL
 from segmint.language.types import STRING
 
@@ -110,7 +109,7 @@ def test_example_metric_ignores_orders_after_as_of(acme):
 
 def test_example_function(acme):
     call = CallArgs(args=(pc.field("email"),), types=(STRING,), nodes=())
-    expression = acme.EMAIL_DOMAIN.build(call)
+    expression = acme.EMAIL_DOMAIN.builder("arrow")(call)
     table = pa.table({"email": ["Ann@Gmail.com", None]})
     assert ds.dataset(table).to_table(columns={"d": expression})["d"].to_pylist() == [
         "gmail.com",

@@ -10,8 +10,6 @@ in SQL, division by zero gives null, checked integer arithmetic.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from fractions import Fraction
 from collections.abc import Callable
 from functools import singledispatch
 from typing import Any
@@ -24,8 +22,10 @@ import pyarrow.dataset as ds
 
 from segmint.language import ast
 from segmint.semantics.asof import AsOf
+from segmint.semantics.ranking import cut_position, rank_count
 from segmint.language.checker import CheckedRules
-from segmint.language.functions import CallArgs
+from segmint.engines.arrow.functions import arrow_builder
+from segmint.plugin.api import CallArgs
 from segmint.language.types import Kind, Type
 
 Expr = pc.Expression
@@ -251,7 +251,10 @@ def _call(node: ast.Call, ctx: CompileContext) -> Expr:
         args = promote_numbers(list(node.args), args, ctx)
         if ctx.type_of(node).kind is Kind.TIMESTAMP:  # dates among timestamps: local midnight
             args = [as_timestamp(a, t.kind, ctx.as_of.timezone) for a, t in zip(args, types)]
-    return function.build(CallArgs(tuple(args), types, node.args, ctx.as_of.timezone))
+    build = arrow_builder(function)
+    if build is None:  # the checker refuses such calls for the arrow engine
+        raise NotImplementedError(f"{node.function}() has no builder for the arrow engine")
+    return build(CallArgs(tuple(args), types, node.args, ctx.as_of.timezone))
 
 
 @compile_node.register
@@ -452,16 +455,16 @@ def _rank(node: ast.Rank, ctx: CompileContext) -> Expr:
 
 
 def rank_cut(present: pa.ChunkedArray, percent: float, top: bool) -> tuple[Cut, pa.Scalar | None]:
-    """The k-th largest (top) or smallest (bottom) of n values, k = ceil(n * percent / 100).
+    """The cut of `semantics.ranking`: the k-th largest (top) or smallest (bottom) value.
 
     A partial sort with numpy where the values are numbers or times (linear time), Arrow's
     sort otherwise. None when k is 0: nobody is in.
     """
     n = len(present)
-    k = math.ceil(Fraction(n) * Fraction(str(percent)) / 100)
+    k = rank_count(n, percent)
     if k <= 0:
         return Cut(None, 0, n), None
-    position = n - k if top else k - 1  # of the value in ascending order
+    position = cut_position(n, k, top)
     values = present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present
     kind = values.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind):

@@ -25,11 +25,9 @@ from segmint.semantics.asof import AsOf
 from segmint.language.checker import CheckedRules
 from segmint.errors import DataError, EvaluationError
 from segmint.engines.arrow.event_aggregates import compute_aggregates
-from segmint.semantics.holdout import held_out
+from segmint.semantics.holdout import HOLDOUT_SUFFIX, held_out
+from segmint.semantics.plan import layers
 from segmint.language.types import Kind
-
-HOLDOUT_SUFFIX = "__holdout"
-
 
 @attrs.frozen
 class Evaluation(EngineResult):
@@ -110,17 +108,6 @@ def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
             f"duplicate customer key {duplicate.as_py()!r} (rows {rows[0] + 1} and {rows[1] + 1})",
             source=source, column=key,
         )
-
-
-def layers(checked: CheckedRules) -> list[list[str]]:
-    """Statements grouped so each group depends only on earlier groups."""
-    depth: dict[str, int] = {}
-    for name in checked.order:
-        depth[name] = 1 + max((depth[d] for d in checked.depends.get(name, ())), default=-1)
-    grouped: dict[int, list[str]] = {}
-    for name in checked.order:
-        grouped.setdefault(depth[name], []).append(name)
-    return [grouped[level] for level in sorted(grouped)]
 
 
 def evaluate_checked(

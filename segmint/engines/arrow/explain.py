@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from segmint.language import ast
 from segmint.engines.arrow.compiler import CompileContext
 from segmint.errors import SegmintError
-from segmint.engines.arrow.evaluator import HOLDOUT_SUFFIX, Evaluation
+from segmint.engines.arrow.evaluator import Evaluation
+from segmint.semantics.holdout import HOLDOUT_SUFFIX
 
 _LEAVES = (ast.Compare, ast.InList, ast.Between, ast.IsNull, ast.StringTest, ast.Contains,
            ast.Rank, ast.Within, ast.Name, ast.Call, ast.Literal)

@@ -12,7 +12,7 @@ from segmint import DataError
 from segmint.api import check_rules
 from segmint.engines.arrow.compiler import Cut
 from segmint.semantics.asof import AsOf
-from segmint.engines.arrow.evaluator import evaluate_checked, layers
+from segmint.engines.arrow.evaluator import evaluate_checked
 
 RULES = """\
 segment engaged: visits >= 3
@@ -34,14 +34,6 @@ def profiles(n: int = 8, **extra) -> pa.Table:
         "tags": pa.array([["promo"] if i % 2 else ([] if i % 3 else None) for i in range(n)]),
         **extra,
     })
-
-
-def test_statements_are_layered_by_their_references():
-    checked = check_rules(RULES, profiles().schema)
-    assert layers(checked) == [["engaged"], ["loyal"], ["tier"], ["silver_fans"]]
-    independent = check_rules("segment a: visits > 1\nsegment b: visits > 2\nsegment c: a or b\n",
-                              profiles().schema)
-    assert layers(independent) == [["a", "b"], ["c"]]
 
 
 def test_output_is_key_then_statements_in_file_order_without_hidden_columns():
