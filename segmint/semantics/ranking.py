@@ -3,8 +3,8 @@
 Of the n customers whose value is not null, the cut is the k-th largest value (top) or the
 k-th smallest (bottom), k = ceil(n * N / 100) computed exactly (N as written, in decimal).
 A customer is in when its value is at least the cut (top) or at most it (bottom), so every
-customer tied with the cut is in: more than k may be. When no value is present (n = 0,
-so k = 0) nobody is in; a null value is never in.
+customer tied with the cut is in: more than k may be. k is 0 when no value is present or
+N is 0: then nobody is in. A null value is never in.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from segmint.engines.base import Engine, Job
 from segmint.errors import ConfigError, PluginError
 from segmint.plugin import engines, host
 from segmint.plugin.hookspecs import hookimpl
-from segmint.plugins import files
 
 PROFILES = pa.table({"customer_id": [1, 2, 3], "spend": [10.0, 250.0, None]})
 ORDERS = pa.table({"customer_id": [1, 1, 3], "ordered_at": pa.array([0, 1, 2], pa.timestamp("s")),

@@ -7,7 +7,6 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-import segmint
 
 TABLE = pa.table({
     "customer_id": [1, 2],
@@ -17,8 +16,8 @@ TABLE = pa.table({
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "America/New_York"])
-def test_a_date_in_coalesce_is_local_midnight(timezone: str) -> None:
+def test_a_date_in_coalesce_is_local_midnight(evaluate, timezone: str) -> None:
     rules = "segment same: coalesce(ts, d) == d\nsegment early: coalesce(ts, d) < 2026-01-05\n"
-    result = segmint.evaluate(rules, TABLE, timezone=timezone, as_of="2026-02-01")
+    result = evaluate(rules, TABLE, timezone=timezone, as_of="2026-02-01")
     assert result.column("same").to_pylist() == [True, False]
     assert result.column("early").to_pylist() == [False, True]

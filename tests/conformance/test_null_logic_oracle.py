@@ -1,4 +1,5 @@
-"""Property test: segmint's membership equals DuckDB's `WHERE` for the same condition.
+"""Property test, on every engine: segmint's membership equals DuckDB's `WHERE` for the
+same condition.
 
 Hypothesis draws a profile table (value pools per column, rows picked from the pools by a
 seeded generator, so values repeat and literals hit them) and a small rule file: two
@@ -30,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from fractions import Fraction
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -40,7 +42,6 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
-import segmint
 from segmint.errors import EvaluationError
 
 AS_OF = dt.datetime(2024, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
@@ -668,7 +669,8 @@ FOLDED_OVERFLOW = ("or", "bool", ("cmp", "bool", "==", ("col", "int", "i1"),
 @example(found(50, 4, OVERFLOW_IN_NULL))
 @example(found(50, 5, FOLDED_OVERFLOW))
 @example(found(50, 6, EMPTY_CONTAINS_NULL, ALL_OF_NULL, l1=[[], ["a"], ["a", None]]))
-def test_membership_matches_duckdb_where(case: tuple[Data, list[tuple]]) -> None:
+def test_membership_matches_duckdb_where(evaluate: Callable[..., pa.Table],
+                                         case: tuple[Data, list[tuple]]) -> None:
     data, statements = case
     ours, theirs = data.tables()
     rules = rule_text(statements)
@@ -685,7 +687,7 @@ def test_membership_matches_duckdb_where(case: tuple[Data, list[tuple]]) -> None
     note(f"duckdb: {expected!r}" if isinstance(expected, Exception) else "duckdb: rows")
 
     try:
-        result = segmint.evaluate(rules, ours, as_of=AS_OF)
+        result = evaluate(rules, ours, as_of=AS_OF)
     except EvaluationError as error:
         event("segmint raised")
         assert "overflow" in str(error), f"{error}\nrules:\n{rules}"

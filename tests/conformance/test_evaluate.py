@@ -1,4 +1,4 @@
-"""The evaluator: statement order and layers, keys, input shapes, as_of, and scale."""
+"""segmint.evaluate on every engine: output shape and order, keys, input shapes, as_of, scale."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ import pytest
 
 import segmint
 from segmint import DataError
-from segmint.api import check_rules
-from segmint.engines.arrow.compiler import Cut
-from segmint.semantics.asof import AsOf
-from segmint.engines.arrow.evaluator import evaluate_checked
 
 RULES = """\
 segment engaged: visits >= 3
@@ -36,16 +32,16 @@ def profiles(n: int = 8, **extra) -> pa.Table:
     })
 
 
-def test_output_is_key_then_statements_in_file_order_without_hidden_columns():
-    result = segmint.evaluate(RULES, profiles())
+def test_output_is_key_then_statements_in_file_order_without_hidden_columns(evaluate):
+    result = evaluate(RULES, profiles())
     assert result.column_names == ["customer_id", "engaged", "loyal", "tier", "silver_fans",
                                    "silver_fans__holdout"]
     assert [str(t) for t in result.schema.types] == ["int64", "bool", "bool", "string", "bool", "bool"]
     assert result["customer_id"].to_pylist() == list(range(8))
 
 
-def test_a_small_example_end_to_end():
-    result = segmint.evaluate(RULES, profiles(), holdout_salt="salt")
+def test_a_small_example_end_to_end(evaluate):
+    result = evaluate(RULES, profiles(), holdout_salt="salt")
     # visits: 0 1 2 3 4 0 1 2; spend: null 10 20 30 null 50 60 70; top 50% of 6 values: >= 50
     assert result["engaged"].to_pylist() == [False, False, False, True, True, False, False, False]
     assert result["loyal"].to_pylist() == [False] * 8  # engaged ones have spend 30 and null
@@ -55,34 +51,34 @@ def test_a_small_example_end_to_end():
     assert members == [False, False, False, True, False, False, False, False]
 
 
-def test_rule_set_object_and_text_give_the_same_result():
+def test_rule_set_object_and_text_give_the_same_result(evaluate):
     parsed = segmint.parse_rules(RULES, "rules/retail.seg")
-    assert segmint.evaluate(parsed, profiles()).equals(segmint.evaluate(RULES, profiles()))
+    assert evaluate(parsed, profiles()).equals(evaluate(RULES, profiles()))
 
 
-def test_chunked_input_gives_the_same_result_as_one_chunk():
+def test_chunked_input_gives_the_same_result_as_one_chunk(evaluate):
     data = profiles(40)
     chunked = pa.Table.from_batches(data.to_batches(max_chunksize=7))
     assert chunked["tags"].num_chunks > 1
-    expected = segmint.evaluate(RULES, data, holdout_salt="x").to_pydict()
-    assert segmint.evaluate(RULES, chunked, holdout_salt="x").to_pydict() == expected
+    expected = evaluate(RULES, data, holdout_salt="x").to_pydict()
+    assert evaluate(RULES, chunked, holdout_salt="x").to_pydict() == expected
 
 
-def test_an_empty_table():
-    result = segmint.evaluate(RULES, profiles(0))
+def test_an_empty_table(evaluate):
+    result = evaluate(RULES, profiles(0))
     assert result.num_rows == 0
     assert result.column_names[0] == "customer_id" and "silver_fans__holdout" in result.column_names
 
 
-def test_columns_the_rules_do_not_use_are_not_read():
+def test_columns_the_rules_do_not_use_are_not_read(evaluate):
     data = profiles(extra=pa.array([{"a": 1}] * 8), blob=pa.array([b"x"] * 8))
-    assert segmint.evaluate("segment s: visits > 3\n", data)["s"].to_pylist() == [
+    assert evaluate("segment s: visits > 3\n", data)["s"].to_pylist() == [
         False, False, False, False, True, False, False, False]
 
 
-def test_key_type_is_kept():
+def test_key_type_is_kept(evaluate):
     data = pa.table({"id": pa.array(["b", "a"]).dictionary_encode(), "x": [1, 2]})
-    result = segmint.evaluate("segment s: x > 1\n", data, key="id")
+    result = evaluate("segment s: x > 1\n", data, key="id")
     assert result.schema.field("id").type == data.schema.field("id").type
     assert result["id"].to_pylist() == ["b", "a"]
 
@@ -95,16 +91,16 @@ def test_key_type_is_kept():
         (pa.array(["a", "b", "a"]).dictionary_encode(), "duplicate customer key 'a' (rows 1 and 3)"),
     ],
 )
-def test_bad_keys_are_data_errors(keys, message):
+def test_bad_keys_are_data_errors(evaluate, keys, message):
     data = pa.table({"customer_id": keys, "x": [1, 2, 3]})
     with pytest.raises(DataError) as raised:
-        segmint.evaluate("segment s: x > 1\n", data)
+        evaluate("segment s: x > 1\n", data)
     assert message in str(raised.value)
 
 
-def test_a_missing_key_column_is_a_data_error():
+def test_a_missing_key_column_is_a_data_error(evaluate):
     with pytest.raises(DataError, match="no key column 'id'"):
-        segmint.evaluate("segment s: visits > 1\n", profiles(), key="id")
+        evaluate("segment s: visits > 1\n", profiles(), key="id")
 
 
 @pytest.mark.parametrize(
@@ -119,38 +115,32 @@ def test_a_missing_key_column_is_a_data_error():
         (dt.datetime(2024, 6, 16, 1, 0), "America/Los_Angeles", dt.date(2024, 6, 16)),  # naive: local
     ],
 )
-def test_today_is_the_date_of_as_of_in_the_run_time_zone(as_of, timezone, today):
+def test_today_is_the_date_of_as_of_in_the_run_time_zone(evaluate, as_of, timezone, today):
     days = [today - dt.timedelta(days=1), today, today + dt.timedelta(days=1)]
     data = pa.table({"customer_id": [1, 2, 3], "d": pa.array(days)})
-    result = segmint.evaluate("segment s: d == today\n", data, as_of=as_of, timezone=timezone)
+    result = evaluate("segment s: d == today\n", data, as_of=as_of, timezone=timezone)
     assert result["s"].to_pylist() == [False, True, False]
 
 
-def test_same_inputs_and_as_of_give_the_same_output():
-    first = segmint.evaluate(RULES, profiles(100), as_of="2024-06-15", holdout_salt="x")
-    second = segmint.evaluate(RULES, profiles(100), as_of="2024-06-15", holdout_salt="x")
+def test_same_inputs_and_as_of_give_the_same_output(evaluate):
+    first = evaluate(RULES, profiles(100), as_of="2024-06-15", holdout_salt="x")
+    second = evaluate(RULES, profiles(100), as_of="2024-06-15", holdout_salt="x")
     assert first.equals(second)
 
 
-def test_cut_values_are_kept_for_explain():
-    checked = check_rules("segment big: spend in top 50%\n", profiles().schema)
-    evaluation = evaluate_checked(checked, profiles(), key="customer_id", as_of=AsOf.resolve("2024-06-15"))
-    assert list(evaluation.context.cuts.values()) == [Cut(50.0, 3, 6)]
-
-
-def test_many_statements_and_long_reference_chains():
+def test_many_statements_and_long_reference_chains(evaluate):
     n = 300
     rules = "segment s0: visits >= 0\n" + "".join(f"segment s{i}: s{i - 1} and visits != {i}\n"
                                                   for i in range(1, n))
-    result = segmint.evaluate(rules, profiles(500))
+    result = evaluate(rules, profiles(500))
     assert result.num_columns == n + 1
     visits = profiles(500)["visits"].to_pylist()
     assert result[f"s{n - 1}"].to_pylist() == [v not in range(1, n) for v in visits]
 
 
-def test_a_very_wide_condition():
+def test_a_very_wide_condition(evaluate):
     terms = " or ".join(f"visits == {i}" for i in range(2000))
     rules = f"segment wide: {terms}\nsegment listed: visits in ({', '.join(str(i) for i in range(2000))})\n"
-    result = segmint.evaluate(rules, profiles(20))
+    result = evaluate(rules, profiles(20))
     assert result["wide"].to_pylist() == [True] * 20
     assert result["listed"].to_pylist() == [True] * 20
