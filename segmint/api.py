@@ -92,13 +92,16 @@ def plugin_functions() -> dict[str, Function]:
 
 def check_rules(rules: ast.RuleSet | str, schema: pa.Schema, *, key: str = "customer_id",
                 functions: Mapping[str, Function] | None = None,
-                events: Mapping[str, tuple[pa.Schema, str]] | None = None) -> CheckedRules:
+                events: Mapping[str, tuple[pa.Schema, str]] | None = None,
+                engine: Engine | None = None) -> CheckedRules:
     """Resolve and type-check rules against a profile schema (and event sources' schemas
-    with their timestamp columns, by name), reading no data."""
+    with their timestamp columns, by name) for `engine` (the arrow one by default),
+    reading no data."""
     if isinstance(rules, str):
         rules = parse_rules(rules)
     catalog = Catalog.from_schemas({"profiles": schema}, key=key).with_events(events or {}, key=key)
-    return check(rules, catalog, plugin_functions() if functions is None else functions)
+    return check(rules, catalog, plugin_functions() if functions is None else functions,
+                 engine=engine or ArrowEngine())
 
 
 def _event_data(data: Any, name: str) -> Any:
@@ -151,7 +154,8 @@ def evaluate(
     events = {name: _event_data(data, name) for name, data in (events or {}).items()}
     schemas = {name: (event_schema(data, name), (timestamps or {}).get(name, "timestamp"))
                for name, data in events.items()}
-    checked = check_rules(rules, table.schema, key=key, functions=functions, events=schemas)
+    checked = check_rules(rules, table.schema, key=key, functions=functions, events=schemas,
+                          engine=chosen)
     resolved = AsOf.resolve(as_of, timezone)
     inputs = {name: EventInput(name, data, schemas[name][1]) for name, data in events.items()}
     job = Job(checked, table, key, resolved, inputs, holdout_salt)

@@ -6,13 +6,16 @@ from the engines plugins register through the ``register_engines`` hook; the bui
 ones (``arrow``, later ``duckdb`` and ``spark``) come through the same ``segmint``
 entry-point group as a third party's would (a warehouse, say).
 
-An engine is a subclass of `Engine` with a ``name`` and two methods:
+An engine is a subclass of `Engine` with a ``name``, the method that does the work and
+two the checker asks at check time (so what the engine refuses is a `segmint.RuleError`
+with its position, before any data is read):
 
-- `Engine.pattern_error(pattern)`: why the engine's regular-expression dialect refuses a
-  ``matches`` pattern, or None. The checker calls it at check time, so a bad pattern is a
-  `segmint.RuleError` with its position whatever the engine.
 - `Engine.evaluate(job)`: the membership for a `Job` (the checked rules, the profile table,
   the event sources, key, as_of and holdout salt), as an `EngineResult`.
+- `Engine.pattern_error(pattern)`: why the engine refuses a ``matches`` pattern, or None
+  (by default RE2, the language's syntax, is asked).
+- `Engine.supports(function)`: whether it can build a call of a function (by default: the
+  built-in ones, and a plugin's that has a builder for the engine's name or ``family``).
 
 The membership is the same on every engine, byte for byte: a `pyarrow.Table` with the key
 column as given, then per statement in file order a non-null bool column per segment
@@ -23,8 +26,8 @@ written once in `segmint.semantics`; tests/conformance runs the same suite on ev
 engine.
 
 A plugin function works on an engine when it has a builder for it
-(`segmint.Function.builders`, keyed by engine name); a rule calling a function the chosen
-engine has no builder for is refused at check time, naming both.
+(`segmint.Function.builders`, keyed by engine name or family); a rule calling a function
+the chosen engine has no builder for is refused at check time, naming both.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ from typing import Any, ClassVar
 import attrs
 import pyarrow as pa
 
+from segmint.engines.regex import regex_error
 from segmint.language.checker import CheckedRules
+from segmint.language.functions import is_builtin
+from segmint.plugin.api import Function
 from segmint.semantics.asof import AsOf
 
 #: The engine a run uses unless the project, the command line or the caller names another.
@@ -109,7 +115,7 @@ class NoEngineOptions:
 
 class Engine:
     """An execution engine. Subclass it, set ``name`` and ``description``, implement
-    `evaluate` (and `pattern_error` when the engine checks regular expressions), and
+    `evaluate` (and `pattern_error` or `supports` where the defaults do not fit), and
     return the class from a plugin's ``register_engines`` hook.
 
     ``Options`` (an attrs class) are what the project's ``[engine]`` table may set besides
@@ -119,14 +125,23 @@ class Engine:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: The family whose function builders also serve this engine (`segmint.SQL` for the
+    #: SQL engines), or None.
+    family: ClassVar[str | None] = None
     Options: ClassVar[type] = NoEngineOptions
 
     def __init__(self, options: Any = None) -> None:
         self.options = self.Options() if options is None else options
 
     def pattern_error(self, pattern: str) -> str | None:
-        """Why this engine's regular expressions refuse `pattern`, or None if they accept it."""
-        return None
+        """Why this engine's regular expressions refuse `pattern`, or None if they accept it.
+        The language's patterns are RE2's; by default RE2 itself is asked."""
+        return regex_error(pattern)
+
+    def supports(self, function: Function) -> bool:
+        """Whether the engine can build a call of `function`: every engine builds the
+        built-in functions; a plugin's needs a builder for the engine (or its family)."""
+        return is_builtin(function) or function.builder(self.name, self.family) is not None
 
     def evaluate(self, job: Job) -> EngineResult:
         raise NotImplementedError

@@ -18,6 +18,7 @@ from segmint.language.checked import Binding, CheckedRules
 from segmint.language.checker_base import MAX_DIAGNOSTICS
 from segmint.language.expression_types import ExpressionTypes
 from segmint.language.functions import BUILTIN_FUNCTIONS
+from segmint.language.target import Target
 from segmint.language.types import Kind
 from segmint.plugin.api import Function
 
@@ -25,12 +26,16 @@ __all__ = ["MAX_DIAGNOSTICS", "Binding", "CheckedRules", "check"]
 
 
 def check(
-    rules: ast.RuleSet, catalog: Catalog, functions: Mapping[str, Function] | None = None
+    rules: ast.RuleSet, catalog: Catalog, functions: Mapping[str, Function] | None = None,
+    *, engine: Target | None = None,
 ) -> CheckedRules:
-    """Resolve and type-check `rules` against `catalog`; raise RuleError with every problem."""
+    """Resolve and type-check `rules` against `catalog`; raise RuleError with every problem.
+
+    With `engine` (the engine the rules will run on), also refuse what it cannot run: a
+    `matches` pattern it rejects, a function it has no builder for."""
     all_functions = {f.name: f for f in BUILTIN_FUNCTIONS}
     all_functions.update(functions or {})
-    checker = _Checker(rules, catalog, all_functions)
+    checker = _Checker(rules, catalog, all_functions, engine)
     return checker.run()
 
 

@@ -9,6 +9,7 @@ from segmint.errors import Diagnostic
 from segmint.language import ast
 from segmint.language.catalog import Catalog, EventSource
 from segmint.language.checked import Binding
+from segmint.language.target import Target
 from segmint.language.types import DATE, ERROR, TIMESTAMP, Type
 from segmint.plugin.api import Function
 
@@ -22,10 +23,12 @@ BUILTIN_NAMES: dict[str, Type] = {"today": DATE, "now": TIMESTAMP}
 class CheckerBase:
     """What the checker knows while it walks a rule set, and how it records a problem."""
 
-    def __init__(self, rules: ast.RuleSet, catalog: Catalog, functions: dict[str, Function]) -> None:
+    def __init__(self, rules: ast.RuleSet, catalog: Catalog, functions: dict[str, Function],
+                 engine: Target | None = None) -> None:
         self.rules = rules
         self.catalog = catalog
         self.functions = functions
+        self.engine = engine  # the engine the rules will run on, when known
         self.types: dict[int, Type] = {}
         self.bindings: dict[int, Binding] = {}
         self.diagnostics: list[Diagnostic] = []

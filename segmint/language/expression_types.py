@@ -11,7 +11,6 @@ from segmint.language.checked import Binding
 from segmint.language.checker_base import BUILTIN_NAMES, CheckerBase, did_you_mean
 from segmint.language.catalog import EventSource
 from segmint.language.functions import result_type
-from segmint.language.regex import regex_error
 from segmint.language.type_rules import arithmetic_type, unify_all
 from segmint.language.types import (
     BOOL, DURATION, ERROR, NULL, NUMBER, ORDERED, STRING, TEMPORAL, Kind, Type, comparable,
@@ -119,6 +118,10 @@ class ExpressionTypes(CheckerBase):
         if node.function == "coalesce" and unify_all(types) is None:
             return self.error(node, "the arguments of coalesce() must all have one type: "
                               + ", ".join(str(t) for t in types))
+        if self.engine is not None and not self.engine.supports(function):
+            engines = ", ".join(function.engines) or "none"
+            return self.error(node, f"{node.function}() has no builder for the {self.engine.name} "
+                              f"engine", f"it has builders for: {engines}")
         return ERROR if bad else result_type(function, types)
 
     def _Negate(self, node: ast.Negate) -> Type:
@@ -216,8 +219,8 @@ class ExpressionTypes(CheckerBase):
             return ERROR
         if not (isinstance(node.pattern, ast.Literal) and node.pattern.type == STRING):
             return self.error(node.pattern, f"'{words}' needs a string literal after it")
-        if node.op == "matches":
-            problem = regex_error(node.pattern.value)
+        if node.op == "matches" and self.engine is not None:
+            problem = self.engine.pattern_error(node.pattern.value)
             if problem:
                 return self.error(node.pattern, f"invalid regular expression: {problem}",
                                   "patterns use RE2 syntax")

@@ -254,9 +254,10 @@ class Function:
     default the number of params) is the fewest arguments a call may pass. ``returns`` is
     the result type, or a callable from the argument types to it.
 
-    ``builders`` maps an engine's name to the function building the call on that engine:
-    it receives a `CallArgs` and returns that engine's expression (``"arrow"``: a
-    `pyarrow.compute.Expression`). ``build`` is the arrow builder, as plugins wrote it
+    ``builders`` maps an engine's name (or an engine family: `SQL` serves every SQL
+    engine) to the function building the call on that engine: it receives a `CallArgs` and
+    returns that engine's expression (``"arrow"``: a `pyarrow.compute.Expression`;
+    `SQL`: a sqlglot expression). ``build`` is the arrow builder, as plugins wrote it
     before there were other engines; ``builders["arrow"]`` wins over it. A rule calling the
     function on an engine it has no builder for is refused at check time.
     """
@@ -270,9 +271,20 @@ class Function:
     description: str = ""
     builders: Mapping[str, Callable[..., Any]] = attrs.field(factory=dict)
 
-    def builder(self, engine: str) -> Callable[..., Any] | None:
-        """The builder for the engine called `engine`, or None when there is none."""
+    def builder(self, engine: str, family: str | None = None) -> Callable[..., Any] | None:
+        """The builder for the engine called `engine` (or, failing that, for its `family`,
+        such as `SQL`), or None when there is none."""
         found = self.builders.get(engine)
+        if found is None and family is not None:
+            found = self.builders.get(family)
         if found is None and engine == "arrow":
             return self.build
         return found
+
+    @property
+    def engines(self) -> tuple[str, ...]:
+        """The engines (or engine families) the function has builders for."""
+        names = dict.fromkeys(self.builders)
+        if self.build is not None:
+            names.setdefault("arrow", None)
+        return tuple(sorted(names))

@@ -123,7 +123,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: (_schema(events[name]), events[name].timestamp_column)
         for name in aggregated_sources(rules) if name in events
     }, key=project.key)
-    checked = check(rules, catalog, registry.functions)
+    checked = check(rules, catalog, registry.functions, engine=engine)
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from click.testing import CliRunner
 
@@ -16,7 +17,9 @@ from segmint.engines.arrow import plugin as arrow_plugin
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.engines.base import Engine, Job
 from segmint.errors import ConfigError, PluginError
+from segmint.language.types import STRING
 from segmint.plugin import engines, host
+from segmint.plugin.api import Function
 from segmint.plugin.hookspecs import hookimpl
 
 PROFILES = pa.table({"customer_id": [1, 2, 3], "spend": [10.0, 250.0, None]})
@@ -184,3 +187,39 @@ def test_engines_are_listed_by_segmint_plugins(registry):
     output = invoke("plugins").stdout
     [row] = [line for line in output.splitlines() if "│ arrow " in line]
     assert row.rstrip("│ ").endswith("arrow")
+
+
+# Functions: one builder per engine -------------------------------------------------------
+
+def upper(call):
+    return pc.utf8_upper(call.args[0])
+
+
+def lower(call):
+    return pc.utf8_lower(call.args[0])
+
+
+@pytest.mark.parametrize("function, engine, family, expected", [
+    (Function("f", (STRING,), STRING, build=upper), "arrow", None, upper),
+    (Function("f", (STRING,), STRING, build=upper, builders={"arrow": lower}), "arrow", None, lower),
+    (Function("f", (STRING,), STRING, build=upper), "duckdb", "sql", None),
+    (Function("f", (STRING,), STRING, builders={"sql": lower}), "duckdb", "sql", lower),
+    (Function("f", (STRING,), STRING, builders={"sql": lower, "duckdb": upper}), "duckdb", "sql", upper),
+    (Function("f", (STRING,), STRING, builders={"duckdb": upper}), "spark", "sql", None),
+])
+def test_a_function_has_one_builder_per_engine_or_family(function, engine, family, expected):
+    assert function.builder(engine, family) is expected
+
+
+def test_a_plugin_function_runs_only_on_the_engines_it_has_builders_for(registry):
+    shout = Function("shout", (STRING,), STRING, build=upper)
+    rules = segmint.parse_rules("segment s: shout(name) == 'ANN'", "r.seg")
+    data = pa.table({"customer_id": [1, 2], "name": ["ann", "bob"]})
+    assert segmint.evaluate(rules, data, functions={"shout": shout})["s"].to_pylist() == [True, False]
+    with pytest.raises(segmint.RuleError, match=r"^r.seg:1:12: shout\(\) has no builder for the "
+                       r"recording engine\n(.*\n)*it has builders for: arrow$"):
+        segmint.evaluate(rules, data, functions={"shout": shout}, engine="recording")
+    both = Function("shout", (STRING,), STRING, build=upper, builders={"recording": upper})
+    assert both.engines == ("arrow", "recording")
+    assert segmint.evaluate(rules, data, functions={"shout": both}, engine="recording")["s"].to_pylist() == [
+        True, False]

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from segmint.engines.arrow.evaluator import Evaluation, evaluate_checked
 from segmint.engines.base import Engine, EventInput, Job, Scan
-from segmint.language.regex import regex_error
 
 
 class ArrowEngine(Engine):
     name = "arrow"
     description = "in process, with pyarrow.compute (the default)"
-
-    def pattern_error(self, pattern: str) -> str | None:
-        return regex_error(pattern)
 
     def evaluate(self, job: Job) -> Evaluation:
         events = {name: _arrow_data(source) for name, source in job.events.items()}

@@ -25,6 +25,7 @@ from segmint.language import ast
 from segmint.language.catalog import EventSource
 from segmint.language.checker import CheckedRules
 from segmint.language.types import Kind
+from segmint.semantics.aggregates import empty_result, takes_earliest
 from segmint.semantics.asof import AsOf
 from segmint.semantics.events import source_columns
 from segmint.semantics.windows import window_bounds
@@ -72,7 +73,7 @@ class SourcePass:
                 if self.dense is not None:
                     self.pairs[i] = DenseDistinct(n, self.pairs[i])
             elif aggregate.function in ("first", "last"):
-                earliest = aggregate.function == "first"
+                earliest = takes_earliest(aggregate.function)
                 self.best[i] = Combiner(lambda t, e=earliest: arg_best(t, e))
                 if self.dense is not None:
                     self.best[i] = DenseBest(n, earliest, self.best[i])
@@ -171,7 +172,7 @@ class SourcePass:
             if isinstance(combiner, DenseBest):
                 combiner.add_rows(chosen)
                 continue
-            combiner.add(arg_best(chosen, self.aggregates[i].function == "first"))
+            combiner.add(arg_best(chosen, takes_earliest(self.aggregates[i].function)))
 
     def _combine(self) -> None:
         parts = ([self.state] if self.state is not None else []) + self.pending
@@ -210,9 +211,9 @@ class SourcePass:
             if function in ("count", "exists", "count_distinct", "first", "last"):
                 matched = pc.fill_null(aligned(state, f"n{i}", pa.int64()), 0)
             if function == "count":
-                result = matched
+                result = pc.if_else(pc.greater(matched, 0), matched, pa.scalar(None, pa.int64()))
             elif function == "exists":
-                result = pc.greater(matched, 0)
+                result = pc.if_else(pc.greater(matched, 0), True, pa.scalar(None, pa.bool_()))
             elif function == "sum":
                 result = aligned(state, f"s{i}", value_type)
             elif function == "avg":
@@ -231,7 +232,8 @@ class SourcePass:
                 result = aligned(self.best[i].result(), "v", value_type)
             if self._kind(aggregate) is Kind.DURATION and function != "count_distinct":
                 result = result.cast(pa.duration("us"))
-            results[aggregate] = result
+            empty = empty_result(function)  # over no matching event: null, or this
+            results[aggregate] = result if empty is None else pc.fill_null(result, pa.scalar(empty, result.type))
         return results
 
     def _kind(self, aggregate: ast.Aggregate) -> Kind | None:

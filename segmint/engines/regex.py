@@ -1,4 +1,9 @@
-"""Validation of `matches` patterns with the regex engine evaluation uses (RE2)."""
+"""Validation of `matches` patterns with RE2, the regular expressions of the language.
+
+Every engine evaluates RE2 patterns (the arrow and DuckDB engines run RE2 itself); this is
+the check `Engine.pattern_error` makes by default, with the RE2 that pyarrow ships, so a
+pattern RE2 refuses is a check-time error whatever the engine.
+"""
 
 from __future__ import annotations
 
