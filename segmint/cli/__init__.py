@@ -18,9 +18,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from segmint.cli import diff, explain, history, init, plugins, profile, run, validate
+    from segmint.cli import diff, explain, history, init, plugins, profile, report, run, validate
 
-    for module in (run, validate, explain, profile, history, diff, plugins, init):
+    for module in (run, validate, explain, profile, history, diff, report, plugins, init):
         cli.add_command(module.command)
 
 

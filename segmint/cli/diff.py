@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from segmint.errors import SegmintError
-from segmint.delivery.snapshots import Snapshot, list_snapshots, load_snapshot
+from segmint.delivery.snapshots import Snapshot, load_run
 from segmint.delivery.sync import audiences, changes
 from segmint.cli.common import stdout_console
 from segmint.cli.history import project_option, show_instant, state_path
@@ -59,14 +59,4 @@ def command(project_file: str | None, run_a: str, run_b: str, segment: str | Non
 
 def _load(state: Path, run: str) -> Snapshot:
     """A run by id or prefix, ``latest``, or ``previous`` (the one before the latest)."""
-    if run.lower() == "previous":
-        runs = list_snapshots(state)
-        if len(runs) < 2:
-            raise SegmintError("there is no previous run: fewer than two runs are stored")
-        latest = load_snapshot(state, "latest").run_id
-        ids = [r.run_id for r in runs]
-        index = ids.index(latest) if latest in ids else len(ids) - 1
-        if index == 0:
-            raise SegmintError("there is no run before the latest one")
-        return load_snapshot(state, ids[index - 1])
-    return load_snapshot(state, run)
+    return load_run(state, run)

@@ -194,6 +194,21 @@ def load_snapshot(state_dir: str | os.PathLike[str], run_id: str) -> Snapshot:
     return Snapshot(run_id, _read_metadata(path), path)
 
 
+def load_run(state_dir: str | os.PathLike[str], run: str) -> Snapshot:
+    """A run by id or unique prefix, ``latest``, or ``previous`` (the one before the latest)."""
+    if run.lower() != "previous":
+        return load_snapshot(state_dir, run)
+    runs = list_snapshots(state_dir)
+    if len(runs) < 2:
+        raise SegmintError("there is no previous run: fewer than two runs are stored")
+    latest = load_snapshot(state_dir, "latest").run_id
+    ids = [r.run_id for r in runs]
+    index = ids.index(latest) if latest in ids else len(ids) - 1
+    if index == 0:
+        raise SegmintError("there is no run before the latest one")
+    return load_snapshot(state_dir, ids[index - 1])
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
     try:
         data = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))

@@ -92,6 +92,8 @@ class Project:
     engine_origin: tuple[str | None, str] = attrs.field(default=(None, "engine"), eq=False)
     #: The ``[engine]`` table's options besides ``name`` (``master``, ``memory_limit``...).
     engine_options: Mapping[str, Any] = attrs.field(factory=dict)
+    #: Options of ``segmint report`` (``[report]``, ``[report.costs]``), checked by the report.
+    report: Mapping[str, Any] = attrs.field(factory=dict)
 
     @classmethod
     def without_file(cls, root: Path | None = None) -> Project:
@@ -420,6 +422,7 @@ def _sinks(value: Any, label: str, key: str) -> tuple[SinkConfig, ...]:
 
 
 _top_level("serve")(_options_table("serve"))
+_top_level("report")(_options_table("report"))
 
 
 @_top_level("consent")
