@@ -20,21 +20,24 @@ from segmint.cli import cli
 
 CUSTOMERS = 2357
 #: The starter project's segment sizes as of 1998-06-30 and 1997-12-31 (checked against
-#: pandas for the date-relative ones).
+#: pandas for the date-relative ones; loyal against DuckDB SQL over data/orders.csv in
+#: tests/report/test_report.py).
 SIZES = {
     None: {
         "champions": 96, "at_risk": 291, "big_spenders": 236, "one_and_done": 1218,
         "eu_email": 494, "win_back": 205, "win_back__holdout": 30,
         "lifecycle=active": 300, "lifecycle=lapsing": 518, "lifecycle=lost": 1539,
+        "loyal": 292, "high_clv": 186, "high_clv__holdout": 50, "fading": 64,
     },
     "1997-12-31": {
         "champions": 13, "at_risk": 106, "big_spenders": 236, "one_and_done": 1218,
         "eu_email": 494, "win_back": 75, "win_back__holdout": 14,
         "lifecycle=active": 167, "lifecycle=lapsing": 1675, "lifecycle=lost": 515,
+        "loyal": 296, "high_clv": 189, "high_clv__holdout": 47, "fading": 21,
     },
 }
 SEGMENTS = ["champions", "at_risk", "big_spenders", "one_and_done", "eu_email", "win_back",
-            "win_back__holdout", "lifecycle"]
+            "win_back__holdout", "lifecycle", "loyal", "high_clv", "high_clv__holdout", "fading"]
 
 
 def invoke(*args: str | Path) -> Result:
@@ -144,12 +147,19 @@ def test_run_unknown_sink_is_a_user_error(shop: Path) -> None:
 
 
 def test_run_source_overrides_the_project_source(shop: Path) -> None:
+    """300 customers and their orders (the CLV model needs 20 repeat customers) in place of
+    the project's sources."""
     lines = (shop / "data" / "customers.csv").read_text().splitlines()
-    (shop / "few.csv").write_text("\n".join(lines[:4]) + "\n")
-    result = ok("run", "--source", "customers=few.csv", "--out", "few.parquet")
-    assert ", 3 customers" in result.stdout.split("\n", 1)[0]
+    (shop / "few.csv").write_text("\n".join(lines[:301]) + "\n")
+    orders = (shop / "data" / "orders.csv").read_text().splitlines()
+    few = {str(i) for i in range(1, 301)}
+    (shop / "few_orders.csv").write_text("\n".join(
+        [orders[0]] + [o for o in orders[1:] if o.split(",")[0] in few]) + "\n")
+    result = ok("run", "--source", "customers=few.csv", "--events", "orders=few_orders.csv",
+                "--out", "few.parquet")
+    assert ", 300 customers" in result.stdout.split("\n", 1)[0]
     # keys are read as text, so identifiers such as 00123 keep their zeros
-    assert pq.read_table(shop / "few.parquet").column("customer_id").to_pylist() == ["1", "2", "3"]
+    assert set(pq.read_table(shop / "few.parquet").column("customer_id").to_pylist()) == few
 
 
 def test_run_without_a_project_file(elsewhere: Path) -> None:
@@ -226,7 +236,8 @@ def test_a_rule_error_fails_the_run_and_keeps_the_previous_output(shop: Path) ->
         "rules/broken.seg:1:17: unknown name 'total_spnt'\n"
         "    segment broken: total_spnt > 100\n"
         "                    ^^^^^^^^^^\n"
-        "did you mean 'total_spent'? (columns come from: customers)"
+        "did you mean 'total_spent'? (columns come from: customers, orders via metric purchase, "
+        "orders via metric rfm, orders via metric clv)"
     )
     assert {p: p.read_bytes() for p in before} == before
     assert sorted(p.name for p in shop.iterdir() if p.name.startswith(".")) == [".segmint"]
@@ -249,7 +260,7 @@ def test_a_data_error_fails_the_run_and_keeps_the_previous_output(shop: Path) ->
 def test_validate_ok(shop: Path) -> None:
     result = ok("validate")
     assert result.stdout == (
-        "ok: 6 segment(s), 1 segmentation(s), 5 column(s) used, 1 profile source(s)\n")
+        "ok: 9 segment(s), 1 segmentation(s), 10 column(s) used, 1 profile source(s)\n")
 
 
 def test_validate_reports_every_error_of_every_file(shop: Path) -> None:
@@ -260,7 +271,8 @@ def test_validate_reports_every_error_of_every_file(shop: Path) -> None:
         "rules/broken.seg:1:17: unknown name 'total_spnt'\n"
         "    segment broken: total_spnt > 100\n"
         "                    ^^^^^^^^^^\n"
-        "did you mean 'total_spent'? (columns come from: customers)\n"
+        "did you mean 'total_spent'? (columns come from: customers, orders via metric purchase, "
+        "orders via metric rfm, orders via metric clv)\n"
         "\n"
         "rules/broken.seg:2:16: cannot compare string with number\n"
         "    segment typed: country > 5\n"
@@ -366,7 +378,7 @@ def test_explain_a_segmentation(members: pa.Table) -> None:
          "no segment or segmentation named 'champs'; did you mean 'champions'?"),
         (["--segment", "zzz", "--id", "3"],
          "no segment or segmentation named 'zzz'; segments: champions, at_risk, big_spenders, "
-         "one_and_done, eu_email, win_back, lifecycle"),
+         "one_and_done, eu_email, win_back, lifecycle, loyal, high_clv, fading"),
         (["--segment", "champions", "--id", "999999"], "no customer with key '999999'"),
     ],
 )
