@@ -1,4 +1,5 @@
-"""`segmint validate`: parse and check the rules against the sources' schemas; read no data."""
+"""`segmint validate`: parse and check the rules against the sources' schemas; read no data
+(with ``--data``, evaluate them too and warn of holdouts too small to measure a lift)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from segmint.cli.common import with_project
 
 @click.command("validate")
 @with_project
-def command(project: Project, registry: PluginRegistry) -> None:
+@click.option("--data", "data", is_flag=True,
+              help="Also read the data and warn of holdouts too small to detect a lift.")
+def command(project: Project, registry: PluginRegistry, data: bool) -> None:
     """Check rules, names, types and plugin options without reading data."""
     prepared = prepare(project, registry)
     statements = prepared.rules.statements
@@ -22,3 +25,8 @@ def command(project: Project, registry: PluginRegistry) -> None:
     columns = len(prepared.checked.columns_used)
     click.echo(f"ok: {segments} segment(s), {segmentations} segmentation(s), "
                f"{columns} column(s) used, {len(prepared.profile_sources)} profile source(s)")
+    if data:
+        from segmint.report.build import holdout_check
+
+        for warning in holdout_check(prepared):
+            click.echo(f"warning [{warning.code}]: {warning.message}")

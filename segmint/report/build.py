@@ -197,3 +197,14 @@ def _as_of(instant: dt.datetime, timezone: str) -> dt.date | dt.datetime:
 
 def _ref(run: Snapshot) -> RunRef:
     return RunRef(run.run_id, str(run.metadata.get("as_of", "")), str(run.metadata.get("created_at", "")))
+
+
+def holdout_check(prepared: Prepared) -> list:
+    """`segmint validate --data`: evaluate the rules and warn of holdouts too small to
+    measure a ``min_lift`` lift, so a team sizes its control group before the campaign."""
+    from segmint.project.pipeline import execute
+
+    options = ReportOptions.from_project(prepared.project.report, prepared.project.label)
+    outcome = execute(prepared)
+    found = audiences(outcome.result.membership, prepared.project.key)
+    return checks.holdout_warnings(found, options)
