@@ -13,9 +13,14 @@ $(BIN)/segmint: pyproject.toml
 
 install: $(BIN)/segmint
 
+# Two runs of the example project (as if a campaign went out on 1998-03-31), then the report
+# of the latest against the one before, conversions counted in the 90 days after it.
 demo: install
-	$(BIN)/segmint run -p segmint.toml
+	$(BIN)/segmint run -p segmint.toml --as-of 1997-12-31
+	$(BIN)/segmint run -p segmint.toml --as-of 1998-03-31
 	$(BIN)/segmint explain -p segmint.toml --segment win_back --id 1
+	$(BIN)/segmint report -p segmint.toml --compare previous --outcomes orders --window 90d \
+		--out out/report.html
 
 # `make test` runs a sample of the Spark conformance tests (Spark is slow to start and to
 # run small queries); `make test-all` runs every test, Spark's whole share included.

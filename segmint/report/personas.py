@@ -23,6 +23,7 @@ from segmint.errors import ConfigError
 from segmint.report.audiences import Audience, Audiences
 from segmint.report.model import LevelTrait, NumericTrait, Persona
 from segmint.report.options import ReportOptions
+from segmint.report.overlap import and_counts
 from segmint.report.stats import standardized_mean_difference, wilson
 
 US_PER_DAY = 86_400_000_000
@@ -141,9 +142,9 @@ def _aligned(feature: Numeric | Categorical, rows: np.ndarray, n: int) -> Numeri
 def personas(found: Audiences, features_: Sequence[Numeric | Categorical],
              options: ReportOptions) -> dict[str, Persona]:
     """A persona per audience, traits ranked (strongest first, then by column and level)."""
-    matrix = found.matrix().astype(np.float32)
+    matrix = found.matrix()
     categorical = [f for f in features_ if isinstance(f, Categorical)]
-    counts = [np.rint(matrix @ f.masks.astype(np.float32)).astype(np.int64) for f in categorical]
+    counts = [and_counts(matrix, f.masks.T) for f in categorical]
     base_counts = [f.masks.sum(axis=0) for f in categorical]
     n = found.customers
     numeric_base = [_summary(f.values) for f in features_ if isinstance(f, Numeric)]
