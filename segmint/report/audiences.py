@@ -62,9 +62,10 @@ class Audiences:
         return np.vstack([a.mask for a in self.items])
 
 
-def audiences(membership: pa.Table, key: str,
-              segments: Sequence[Mapping[str, Any]] = ()) -> Audiences:
-    """The audiences of a membership table (`segments`: run.json's kinds and descriptions)."""
+def audiences(membership: pa.Table, key: str, segments: Sequence[Mapping[str, Any]] = (),
+              label_order: Mapping[str, Sequence[str]] | None = None) -> Audiences:
+    """The audiences of a membership table (`segments`: run.json's kinds and descriptions;
+    `label_order`: each segmentation's labels in the order its rule lists them)."""
     described = {s.get("name"): s.get("description") for s in segments}
     keys = membership.column(key).combine_chunks()
     items: list[Audience] = []
@@ -83,7 +84,7 @@ def audiences(membership: pa.Table, key: str,
                 items.append(Audience(name, name, None, mask, described.get(name)))
             continue
         text = column.cast(pa.string()).fill_null(NO_LABEL)
-        found = _label_order(text)
+        found = _label_order(text, (label_order or {}).get(name, ()))
         labels[name] = tuple(found)
         for label in found:
             mask = pc.equal(text, label).to_numpy(zero_copy_only=False)
@@ -91,7 +92,9 @@ def audiences(membership: pa.Table, key: str,
     return Audiences(keys, tuple(items), holdouts, labels)
 
 
-def _label_order(text: pa.Array) -> list[str]:
-    """Labels in the order they first appear among the customers, "(none)" last."""
+def _label_order(text: pa.Array, declared: Sequence[str]) -> list[str]:
+    """Labels in the rule's order, then any others as they first appear, "(none)" last."""
     unique = pc.unique(text).to_pylist()
-    return [u for u in unique if u != NO_LABEL] + ([NO_LABEL] if NO_LABEL in unique else [])
+    rank = {label: i for i, label in enumerate(declared)}
+    ordered = sorted((u for u in unique if u != NO_LABEL), key=lambda u: rank.get(u, len(rank)))
+    return ordered + ([NO_LABEL] if NO_LABEL in unique else [])

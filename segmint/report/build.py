@@ -62,7 +62,8 @@ def build_report(project: Project, registry: PluginRegistry,
         events = ", ".join(prepared.event_sources) or "none"
         raise SegmintError(f"--outcomes: '{request.outcomes}' is not an event source of the project "
                            f"(event sources: {events})")
-    found = audiences(run.membership, run.key, run.metadata.get("segments", ()))
+    order = label_order(project)
+    found = audiences(run.membership, run.key, run.metadata.get("segments", ()), order)
     metric_options = MetricOptions.from_mapping(project.metrics)
     value = read_value(prepared, found, scale=metric_options.amount_scale,
                        clv_column=options.clv_column, average=metric_options.monetary == "average")
@@ -70,18 +71,19 @@ def build_report(project: Project, registry: PluginRegistry,
     if request.outcomes is not None:
         data = _outcomes(prepared, found, request, as_of, options, metric_options.amount_scale)
     return assemble(run, before, found, value, data, options, prepared,
-                    history=changes.history(state))
+                    history=changes.history(state), label_order=order)
 
 
 def assemble(run: Snapshot, before: Snapshot | None, found: Audiences, value: ValueData | None,
              data: Outcomes | None, options: ReportOptions, prepared: Prepared | None = None,
-             history: tuple = ()) -> Report:
+             history: tuple = (), label_order: dict[str, list[str]] | None = None) -> Report:
     """The report from its parts (the benchmark calls this with data it made)."""
     n = found.customers
     counts = pair_counts(found.matrix())
     growth, migration = {}, ()
     if before is not None:
-        previous = audiences(before.membership, before.key, before.metadata.get("segments", ()))
+        previous = audiences(before.membership, before.key, before.metadata.get("segments", ()),
+                             label_order)
         growth = changes.growth(found, previous)
         migration = changes.migrations(found, previous)
     excluded = [] if prepared is None else list(prepared.project.identifiers.values())
@@ -163,6 +165,21 @@ def _mean(values: np.ndarray | None, mask: np.ndarray) -> float | None:
     picked = values[mask]
     picked = picked[~np.isnan(picked)]
     return float(picked.mean()) if len(picked) else None
+
+
+def label_order(project: Project) -> dict[str, list[str]]:
+    """Each segmentation's labels in the order the project's rules list them now (labels of
+    a stored run that the rules no longer have come after them); nothing if they do not parse."""
+    from segmint.language import ast
+    from segmint.project.config import expand_rule_files
+    from segmint.project.pipeline import load_rules
+
+    try:
+        rules = load_rules(expand_rule_files(project))
+    except SegmintError:
+        return {}
+    return {s.name: [arm.label for arm in s.arms] for s in rules.statements
+            if isinstance(s, ast.Segmentation)}
 
 
 def _outcomes(prepared: Prepared, found: Audiences, request: ReportRequest, as_of: dt.datetime,
