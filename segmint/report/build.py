@@ -97,7 +97,8 @@ def assemble(run: Snapshot, before: Snapshot | None, found: Audiences, value: Va
             treated = found.get(name).mask
             effects[name] = effectiveness(name, treated, held, data, options)
     rates = {name: e.holdout.rate for name, e in effects.items()}
-    warnings = (checks.size_warnings(found, options) + checks.overlap_warnings(found, counts, options)
+    pairs = overlaps(found, counts)
+    warnings = (checks.size_warnings(found, options) + checks.overlap_warnings(pairs, options)
                 + checks.sibling_warnings(found, {} if value is None else value.metrics(), options)
                 + checks.holdout_warnings(found, options, rates))
     tagged = checks.by_segment(warnings)
@@ -112,7 +113,7 @@ def assemble(run: Snapshot, before: Snapshot | None, found: Audiences, value: Va
     return Report(
         run=_ref(run), compare=None if before is None else _ref(before), customers=n,
         revenue=None if total is None else Money(total, value.scale),
-        segments=tuple(segments), overlap=overlaps(found, counts), migration=migration,
+        segments=tuple(segments), overlap=pairs, migration=migration,
         history=history, warnings=tuple(warnings),
         notes=notes + (() if value is None else value.notes),
     )

@@ -15,13 +15,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from segmint.report import stats
 from segmint.report.audiences import Audiences
-from segmint.report.model import Warning
+from segmint.report.model import Overlap, Warning
 from segmint.report.options import ReportOptions
 
 
@@ -50,27 +50,21 @@ def size_warnings(found: Audiences, options: ReportOptions) -> list[Warning]:
     return result
 
 
-def overlap_warnings(found: Audiences, counts: np.ndarray, options: ReportOptions) -> list[Warning]:
+def overlap_warnings(pairs: Sequence[Overlap], options: ReportOptions) -> list[Warning]:
+    """Near-duplicates and subsets among the overlapping pairs (`overlap.overlaps`)."""
     result = []
-    items = found.items
-    for i, a in enumerate(items):
-        for j in range(i + 1, len(items)):
-            b = items[j]
-            if a.segmentation is not None and a.segmentation == b.segmentation:
-                continue
-            both, na, nb = int(counts[i, j]), int(counts[i, i]), int(counts[j, j])
-            if not both:
-                continue
-            union = na + nb - both
-            if union and both / union >= options.near_duplicate:
-                result.append(Warning("near-duplicate", (a.id, b.id), (
-                    f"{a.id} and {b.id} share {both / union:.0%} of their members (Jaccard index): "
-                    "keep one, or tell them apart with another condition.")))
-            elif both == na or both == nb:
-                inner, outer = (a, b) if both == na else (b, a)
-                result.append(Warning("subset", (inner.id, outer.id), (
-                    f"every member of {inner.id} is in {outer.id}: if that is not by design, "
-                    f"exclude {outer.id} from {inner.id} or treat {inner.id} as a part of it.")))
+    for pair in pairs:
+        if not pair.both:
+            continue
+        if pair.jaccard is not None and pair.jaccard >= options.near_duplicate:
+            result.append(Warning("near-duplicate", (pair.a, pair.b), (
+                f"{pair.a} and {pair.b} share {pair.jaccard:.0%} of their members (Jaccard index): "
+                "keep one, or tell them apart with another condition.")))
+        elif pair.a_in_b == 1 or pair.b_in_a == 1:
+            inner, outer = (pair.a, pair.b) if pair.a_in_b == 1 else (pair.b, pair.a)
+            result.append(Warning("subset", (inner, outer), (
+                f"every member of {inner} is in {outer}: if that is not by design, "
+                f"exclude {outer} from {inner} or treat {inner} as a part of it.")))
     return result
 
 
