@@ -173,7 +173,9 @@ def test_newcombe_interval_reproduces_the_published_example() -> None:
 def test_persona_levels_and_smd(shop, run_ids, report) -> None:
     membership = pq.read_table(shop / ".segmint" / "runs" / run_ids[1] / "membership.parquet")
     profiles = pq.read_table(shop / ".segmint" / "runs" / run_ids[1] / "profiles.parquet")
-    assert "email" not in {t.column for s in report.segments for t in s.persona.numeric}
+    described = {t.column for s in report.segments for t in (*s.persona.numeric, *s.persona.categorical)}
+    assert "email" not in described and "customer_id" not in described  # identifiers left out
+    assert {"country", "orders", "monetary"} <= described
     eu = report.segment("eu_email").persona
     country = profiles.column("country").to_pylist()
     members = membership.column("eu_email").to_pylist()
