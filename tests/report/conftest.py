@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from report_helpers import segmint
 
-from segmint.cli import cli
 from segmint.delivery.snapshots import list_snapshots
-
-
-def segmint(*args: str | Path) -> object:
-    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="segmint")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import segmint
+from report_helpers import segmint
 from segmint.delivery.snapshots import load_snapshot
 from segmint.plugin.host import get_registry
 from segmint.project.config import load_project

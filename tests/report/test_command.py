@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import segmint
+from report_helpers import segmint
 
 
 def user_error(*args: str | Path) -> str:
