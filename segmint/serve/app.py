@@ -183,7 +183,10 @@ def create_app(config: ServeConfig, watcher: SnapshotWatcher | None = None) -> S
     ]
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        return _error(error.status_code, error.detail, headers=error.headers)
+        headers = dict(error.headers or {})
+        if "Allow" in headers:  # Starlette builds it from a set: give it one order
+            headers["Allow"] = ", ".join(sorted(headers["Allow"].split(", ")))
+        return _error(error.status_code, error.detail, headers=headers)
 
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={HTTPException: http_error})
