@@ -1,0 +1,425 @@
+"""What differs between SQL dialects, as small subclasses of one base (in the style of ibis's
+SQLGlot compilers): the functions behind hashing, time, text and list tests, regex flavour,
+whether aggregates take ``FILTER (WHERE ...)``, and how a string is compared byte by byte.
+
+Every method builds `sqlglot` expressions; none pastes SQL text. The representation is the
+same in every dialect: numbers are BIGINT or DOUBLE, timestamps are TIMESTAMP values
+holding the UTC wall clock (zone-free, so no session time zone matters), durations are
+BIGINT microseconds, dates DATE.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import sqlglot.expressions as exp
+
+from segmint.engines.sql.regex import Flavour
+
+Expr = exp.Expression
+
+
+def call(name: str, *args: Expr) -> Expr:
+    """A call of a function by name, as the dialect spells it."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def string(value: str) -> Expr:
+    return exp.Literal.string(value)
+
+
+def number(value: int | float) -> Expr:
+    return exp.Literal.number(value)
+
+
+class SqlDialect:
+    """The base dialect: ANSI-ish SQL; subclasses override what their engine spells differently."""
+
+    name: ClassVar[str] = ""
+    #: The sqlglot dialect that generates this dialect's text.
+    sqlglot: ClassVar[str] = ""
+    regex: ClassVar[Flavour] = Flavour.RE2
+    #: Whether aggregates take ``FILTER (WHERE ...)``; otherwise ``CASE WHEN ... END`` inside.
+    supports_filter: ClassVar[bool] = True
+    double: ClassVar[str] = "DOUBLE"
+    bigint: ClassVar[str] = "BIGINT"
+    text: ClassVar[str] = "VARCHAR"
+    #: Whether strings need an explicit byte-order collation to compare as UTF-8 bytes.
+    needs_byte_collation: ClassVar[bool] = False
+
+    # types --------------------------------------------------------------------------
+    def cast(self, value: Expr, to: str) -> Expr:
+        return exp.Cast(this=value, to=exp.DataType.build(to, dialect=self.sqlglot))
+
+    def to_double(self, value: Expr) -> Expr:
+        return self.cast(value, self.double)
+
+    def to_bigint(self, value: Expr) -> Expr:
+        return self.cast(value, self.bigint)
+
+    def to_text(self, value: Expr) -> Expr:
+        return self.cast(value, self.text)
+
+    def double_literal(self, value: float) -> Expr:
+        if value != value or value in (float("inf"), float("-inf")):
+            word = "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+            return self.to_double(string(word))
+        return self.to_double(number(repr(value)))  # type: ignore[arg-type]
+
+    def date_literal(self, iso: str) -> Expr:
+        return self.cast(string(iso), "DATE")
+
+    def timestamp_literal(self, text: str) -> Expr:
+        """A TIMESTAMP literal holding a UTC wall clock (`text` as 'YYYY-MM-DD HH:MM:SS.ffffff')."""
+        return self.cast(string(text), "TIMESTAMP")
+
+    def date_to_timestamp(self, value: Expr) -> Expr:
+        return self.cast(value, "TIMESTAMP")
+
+    # NaN ----------------------------------------------------------------------------
+    def is_nan(self, value: Expr) -> Expr:
+        return exp.IsNan(this=value)
+
+    # time ---------------------------------------------------------------------------
+    def to_micros(self, timestamp: Expr) -> Expr:
+        """Microseconds since 1970 of a (UTC wall clock) TIMESTAMP, as BIGINT."""
+        return exp.UnixMicros(this=timestamp)
+
+    def from_micros(self, micros: Expr) -> Expr:
+        return call("TIMESTAMP_MICROS", micros)
+
+    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        """A wall-clock TIMESTAMP in `zone` as the UTC wall clock of the same instant."""
+        return call("TO_UTC_TIMESTAMP", timestamp, string(zone))
+
+    def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
+        return call("FROM_UTC_TIMESTAMP", timestamp, string(zone))
+
+    def utc_from_aware(self, timestamp: Expr) -> Expr:
+        """A zone-aware timestamp column as the UTC wall clock."""
+        return self.cast(timestamp, "TIMESTAMP")
+
+    def interval_micros(self, interval: Expr) -> Expr:
+        """A duration (INTERVAL) column as BIGINT microseconds."""
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=interval)
+        return self.to_bigint(exp.Mul(this=seconds, expression=number(1_000_000)))
+
+    def year(self, value: Expr) -> Expr:
+        return exp.Extract(this=exp.var("YEAR"), expression=value)
+
+    def month(self, value: Expr) -> Expr:
+        return exp.Extract(this=exp.var("MONTH"), expression=value)
+
+    def day_of_week(self, value: Expr) -> Expr:
+        """ISO day of the week, Monday 1 to Sunday 7."""
+        return exp.Extract(this=exp.var("ISODOW"), expression=value)
+
+    # text ---------------------------------------------------------------------------
+    def starts_with(self, value: Expr, prefix: str) -> Expr:
+        return exp.StartsWith(this=value, expression=string(prefix))
+
+    def ends_with(self, value: Expr, suffix: str) -> Expr:
+        return exp.EndsWith(this=value, expression=string(suffix))
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return exp.GT(this=exp.StrPosition(this=value, substr=string(part)), expression=number(0))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return exp.RegexpLike(this=value, expression=string(pattern))
+
+    def length(self, value: Expr) -> Expr:
+        return exp.Length(this=value)
+
+    def byte_order(self, value: Expr) -> Expr:
+        """A string expression compared by its UTF-8 bytes."""
+        return value
+
+    # lists --------------------------------------------------------------------------
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        """Whether a non-null list holds `item` (null elements never match): never null for a
+        non-null list."""
+        return exp.ArrayContains(this=values, expression=item)
+
+    def list_length(self, values: Expr) -> Expr:
+        return exp.ArraySize(this=values)
+
+    # hashing ------------------------------------------------------------------------
+    def sha256_hex(self, text: Expr) -> Expr:
+        """The lowercase hex SHA-256 digest of the UTF-8 bytes of `text`."""
+        return exp.SHA2(this=text, length=number(256))
+
+    # numbers ------------------------------------------------------------------------
+    def round_half_even(self, value: Expr) -> Expr:
+        return call("ROUND_EVEN", value, number(0))
+
+    def round_half_away(self, value: Expr, digits: int) -> Expr:
+        return exp.Round(this=value, decimals=number(digits))
+
+    # aggregates ---------------------------------------------------------------------
+    def bool_min(self, value: Expr) -> Expr:
+        return exp.LogicalAnd(this=value)
+
+    def bool_max(self, value: Expr) -> Expr:
+        return exp.LogicalOr(this=value)
+
+    def aggregate(self, function: Expr, where: Expr | None) -> Expr:
+        """`function` (an aggregate call) restricted to the rows where `where` is true."""
+        if where is None:
+            return function
+        if self.supports_filter:
+            return exp.Filter(this=function, expression=exp.Where(this=where))
+        return function  # the caller moved the condition into a CASE (see `filtered`)
+
+    def filtered(self, value: Expr, where: Expr | None) -> Expr:
+        """The aggregated value, null where the row does not count (dialects without FILTER)."""
+        if where is None or self.supports_filter:
+            return value
+        return exp.Case(ifs=[exp.If(this=where, true=value)])
+
+
+class DuckDBDialect(SqlDialect):
+    name = "duckdb"
+    sqlglot = "duckdb"
+
+    def to_micros(self, timestamp: Expr) -> Expr:
+        return call("EPOCH_US", timestamp)
+
+    def from_micros(self, micros: Expr) -> Expr:
+        return call("MAKE_TIMESTAMP", micros)
+
+    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        return call("TIMEZONE", string("UTC"), call("TIMEZONE", string(zone), timestamp))
+
+    def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
+        return call("TIMEZONE", string(zone), call("TIMEZONE", string("UTC"), timestamp))
+
+    def utc_from_aware(self, timestamp: Expr) -> Expr:
+        return call("TIMEZONE", string("UTC"), timestamp)
+
+    def interval_micros(self, interval: Expr) -> Expr:
+        return call("EPOCH_US", interval)
+
+    def day_of_week(self, value: Expr) -> Expr:
+        return call("ISODOW", value)
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return call("CONTAINS", value, string(part))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return call("REGEXP_MATCHES", value, string(pattern))
+
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        return call("LIST_CONTAINS", values, item)
+
+    def list_length(self, values: Expr) -> Expr:
+        return call("LEN", values)
+
+    def sha256_hex(self, text: Expr) -> Expr:
+        return call("SHA256", text)
+
+
+class PostgresDialect(SqlDialect):
+    name = "postgres"
+    sqlglot = "postgres"
+    regex = Flavour.POSIX
+    double = "DOUBLE PRECISION"
+    text = "TEXT"
+    needs_byte_collation = True
+
+    def is_nan(self, value: Expr) -> Expr:
+        return exp.EQ(this=value, expression=self.to_double(string("NaN")))
+
+    def to_micros(self, timestamp: Expr) -> Expr:
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=timestamp)  # numeric, exact
+        return self.to_bigint(exp.Mul(this=seconds, expression=number(1_000_000)))
+
+    def from_micros(self, micros: Expr) -> Expr:
+        epoch = self.timestamp_literal("1970-01-01 00:00:00")
+        step = exp.Mul(this=exp.Paren(this=micros), expression=exp.Interval(
+            this=string("1"), unit=exp.var("MICROSECOND")))
+        return exp.Add(this=epoch, expression=step)
+
+    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        aware = exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string(zone))
+        return exp.AtTimeZone(this=exp.Paren(this=aware), zone=string("UTC"))
+
+    def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
+        aware = exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string("UTC"))
+        return exp.AtTimeZone(this=exp.Paren(this=aware), zone=string(zone))
+
+    def utc_from_aware(self, timestamp: Expr) -> Expr:
+        return exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string("UTC"))
+
+    def starts_with(self, value: Expr, prefix: str) -> Expr:
+        return call("STARTS_WITH", value, string(prefix))
+
+    def ends_with(self, value: Expr, suffix: str) -> Expr:
+        tail = call("RIGHT", value, number(len(suffix)))
+        return exp.EQ(this=tail, expression=string(suffix)) if suffix else exp.Not(
+            this=exp.Is(this=value, expression=exp.Null()))
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return exp.GT(this=call("STRPOS", value, string(part)), expression=number(0))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return exp.RegexpLike(this=self.byte_order(value), expression=string(pattern))
+
+    def byte_order(self, value: Expr) -> Expr:
+        return exp.Collate(this=value, expression=exp.Identifier(this="C", quoted=True))
+
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        # `item = ANY(list)` is null when the list holds a null and no match.
+        found = exp.EQ(this=item, expression=exp.Any(this=values))
+        return exp.Coalesce(this=found, expressions=[exp.false()])
+
+    def list_length(self, values: Expr) -> Expr:
+        return call("CARDINALITY", values)
+
+    def sha256_hex(self, text: Expr) -> Expr:
+        digest = call("SHA256", call("CONVERT_TO", text, string("UTF8")))
+        return call("ENCODE", digest, string("hex"))
+
+    def round_half_even(self, value: Expr) -> Expr:
+        return call("ROUND", self.to_double(value))  # round(double precision) ties to even
+
+    def round_half_away(self, value: Expr, digits: int) -> Expr:
+        # round(numeric, n) ties away from zero; round(double precision) would tie to even.
+        rounded = exp.Round(this=self.cast(value, "NUMERIC"), decimals=number(digits))
+        return self.to_double(rounded)
+
+
+class SparkDialect(SqlDialect):
+    name = "spark"
+    sqlglot = "spark"
+    regex = Flavour.JAVA
+    text = "STRING"
+
+    def from_micros(self, micros: Expr) -> Expr:
+        return call("TIMESTAMP_MICROS", micros)
+
+    def day_of_week(self, value: Expr) -> Expr:
+        return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=value)
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return exp.GT(this=call("INSTR", value, string(part)), expression=number(0))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return exp.RegexpLike(this=value, expression=string(pattern))
+
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        # array_contains is null when the array holds a null and no match.
+        return exp.Coalesce(this=call("ARRAY_CONTAINS", values, item), expressions=[exp.false()])
+
+    def list_length(self, values: Expr) -> Expr:
+        return call("SIZE", values)
+
+    def round_half_even(self, value: Expr) -> Expr:
+        return call("BROUND", value, number(0))
+
+
+class BigQueryDialect(SqlDialect):
+    name = "bigquery"
+    sqlglot = "bigquery"
+    supports_filter = False
+    double = "FLOAT64"
+    bigint = "INT64"
+    text = "STRING"
+
+    def is_nan(self, value: Expr) -> Expr:
+        return call("IS_NAN", value)
+
+    def to_micros(self, timestamp: Expr) -> Expr:
+        return call("UNIX_MICROS", call("TIMESTAMP", timestamp))
+
+    def from_micros(self, micros: Expr) -> Expr:
+        return call("DATETIME", call("TIMESTAMP_MICROS", micros))
+
+    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        return call("DATETIME", call("TIMESTAMP", timestamp, string(zone)), string("UTC"))
+
+    def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
+        return call("DATETIME", call("TIMESTAMP", timestamp, string("UTC")), string(zone))
+
+    def utc_from_aware(self, timestamp: Expr) -> Expr:
+        return call("DATETIME", timestamp, string("UTC"))
+
+    def day_of_week(self, value: Expr) -> Expr:
+        return exp.Extract(this=exp.var("DAYOFWEEK"), expression=value)  # adjusted below
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return exp.GT(this=call("STRPOS", value, string(part)), expression=number(0))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return call("REGEXP_CONTAINS", value, string(pattern))
+
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        return exp.In(this=item, unnest=exp.Unnest(expressions=[values]))
+
+    def list_length(self, values: Expr) -> Expr:
+        return call("ARRAY_LENGTH", values)
+
+    def sha256_hex(self, text: Expr) -> Expr:
+        return call("TO_HEX", call("SHA256", text))
+
+    def round_half_even(self, value: Expr) -> Expr:
+        return call("ROUND", self.cast(value, "NUMERIC"), number(0), string("ROUND_HALF_EVEN"))
+
+
+class SnowflakeDialect(SqlDialect):
+    name = "snowflake"
+    sqlglot = "snowflake"
+    regex = Flavour.POSIX
+    supports_filter = False
+    text = "VARCHAR"
+
+    def is_nan(self, value: Expr) -> Expr:
+        return exp.EQ(this=value, expression=self.to_double(string("NaN")))
+
+    def to_micros(self, timestamp: Expr) -> Expr:
+        return call("DATE_PART", exp.var("EPOCH_MICROSECOND"), timestamp)
+
+    def from_micros(self, micros: Expr) -> Expr:
+        return call("TO_TIMESTAMP_NTZ", micros, number(6))
+
+    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        return call("CONVERT_TIMEZONE", string(zone), string("UTC"), timestamp)
+
+    def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
+        return call("CONVERT_TIMEZONE", string("UTC"), string(zone), timestamp)
+
+    def utc_from_aware(self, timestamp: Expr) -> Expr:
+        return call("CONVERT_TIMEZONE", string("UTC"), timestamp)
+
+    def day_of_week(self, value: Expr) -> Expr:
+        return call("DAYOFWEEKISO", value)
+
+    def contains_text(self, value: Expr, part: str) -> Expr:
+        return call("CONTAINS", value, string(part))
+
+    def regex_match(self, value: Expr, pattern: str) -> Expr:
+        return exp.GT(this=call("REGEXP_INSTR", value, string(pattern)), expression=number(0))
+
+    def byte_order(self, value: Expr) -> Expr:
+        return value
+
+    def list_contains(self, values: Expr, item: Expr) -> Expr:
+        return call("ARRAY_CONTAINS", self.cast(item, "VARIANT"), values)
+
+    def list_length(self, values: Expr) -> Expr:
+        return call("ARRAY_SIZE", values)
+
+    def round_half_even(self, value: Expr) -> Expr:
+        return call("ROUND", value, number(0), string("HALF_TO_EVEN"))
+
+
+DIALECTS: dict[str, type[SqlDialect]] = {
+    d.name: d for d in (DuckDBDialect, SparkDialect, PostgresDialect, BigQueryDialect, SnowflakeDialect)
+}
+
+
+def dialect_named(name: str) -> SqlDialect:
+    """The dialect called `name`; raise `KeyError` with the known names."""
+    try:
+        return DIALECTS[name]()
+    except KeyError:
+        raise KeyError(f"unknown SQL dialect '{name}' (dialects: {', '.join(DIALECTS)})") from None

@@ -1,0 +1,222 @@
+"""The membership query: one SELECT, built of CTEs, computing every segment of a rule set.
+
+    base            the key and every profile column the rules use, in canonical types
+    events:S ...    per event source S, its events cut to what aggregates see, and their
+    aggregates:S    GROUP BY of the customer key (see aggregates.py)
+    joined          base with every aggregate, empty values filled in
+    layer:1 ...     the statements of each dependency layer, as member / label columns
+    holdouts        the holdout draw of every member of a segment with a holdout
+    (final)         the key, then per statement its output columns in file order
+
+A segment's member flag is its condition with null as false; a segmentation is a CASE over
+its labels in order; a holdout is the first 16 hex digits of SHA-256 of
+``salt:segment:key`` compared with the bound ceil(N/100 * 2^64) written in hex, exactly as
+`segmint.semantics.holdout` defines it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from segmint.engines.sql.aggregates import by_source, source_aggregates
+from segmint.engines.sql.columns import canonical
+from segmint.engines.sql.compiler import (
+    Inexpressible, SqlContext, and_, case, column, float_type, identifier, not_, string,
+)
+from segmint.engines.sql.dialects import SqlDialect
+from segmint.engines.sql.plan import layers
+from segmint.errors import Diagnostic, RuleError
+from segmint.language import ast
+from segmint.language.checker import CheckedRules
+from segmint.semantics.asof import AsOf
+from segmint.semantics.holdout import threshold
+
+Expr = exp.Expression
+
+HOLDOUT_SUFFIX = "__holdout"
+BASE, JOINED, HOLDOUTS = "base", "joined", "holdouts"
+
+
+def segment_name(name: str) -> str:
+    return f"segment:{name}"
+
+
+@attrs.frozen
+class Relations:
+    """Where the query reads: the profiles (one row per customer, columns under their
+    physical names) and each event source the rules aggregate over, as the source holds
+    them. `types` gives a profile column's Arrow type where it differs from the catalog's;
+    `order` names a profile column the result is sorted by (else the key)."""
+
+    profiles: Expr
+    events: Mapping[str, Expr] = attrs.field(factory=dict)
+    types: Mapping[str, pa.DataType] = attrs.field(factory=dict)
+    order: str | None = None
+
+
+def membership_query(checked: CheckedRules, relations: Relations, *, dialect: SqlDialect,
+                     as_of: AsOf, key: str, holdout_salt: str = "",
+                     key_type: pa.DataType | None = None) -> exp.Select:
+    """The query computing the membership table; raise RuleError naming every rule the
+    dialect cannot compute exactly as the language defines it."""
+    ctx = SqlContext(checked, as_of, dialect)
+    builder = _Builder(ctx, relations, key, holdout_salt, key_type)
+    return builder.build()
+
+
+class _Builder:
+    def __init__(self, ctx: SqlContext, relations: Relations, key: str, salt: str,
+                 key_type: pa.DataType | None) -> None:
+        self.ctx, self.relations, self.key, self.salt = ctx, relations, key, salt
+        self.key_type = key_type
+        self.checked = ctx.checked
+        self.ctes: list[tuple[str, exp.Select]] = []
+        self.problems: list[Diagnostic] = []
+
+    def build(self) -> exp.Select:
+        self.base()
+        self.aggregates()
+        previous = JOINED
+        for number, layer in enumerate(layers(self.checked), start=1):
+            items = [item for name in layer for item in self.statement(name)]
+            if items:
+                name = f"layer:{number}"
+                self.ctes.append((name, exp.select(exp.Star(), *items).from_(identifier(previous))))
+                previous = name
+        if self.problems:
+            raise RuleError(sorted(self.problems, key=lambda d: (d.filename, d.line, d.column)))
+        previous = self.holdouts(previous)
+        return self.final(previous)
+
+    # profiles -------------------------------------------------------------------------
+    def base(self) -> None:
+        ctx, dialect = self.ctx, self.ctx.dialect
+        items: list[Expr] = [column(self.key)]
+        if self.relations.order is not None:
+            items.append(column(self.relations.order))
+        for found in self.checked.columns_used:
+            arrow_type = self.relations.types.get(found.physical, found.arrow_type)
+            ctx.floats[found.physical] = float_type(arrow_type)
+            value = canonical(column(found.physical), arrow_type, found.type, dialect, ctx.zone)
+            items.append(exp.alias_(value, identifier(found.physical)))
+            ctx.columns[found.physical] = column(found.physical)
+        self.ctes.append((BASE, exp.select(*items).from_(self.relations.profiles)))
+
+    def aggregates(self) -> None:
+        items: list[Expr] = [exp.Column(this=exp.Star(), table=identifier(BASE))]
+        joined = exp.select().from_(identifier(BASE))
+        for source, aggregates in by_source(self.checked).items():
+            spec = self.checked.catalog.event_source(source)
+            assert spec is not None  # the checker made sure
+            relation = self.relations.events.get(source)
+            if relation is None:
+                relation = exp.Table(this=identifier(source))
+            try:
+                found = source_aggregates(self.ctx, spec, aggregates, relation, self.key)
+            except Inexpressible as error:
+                self.refuse(error, f"an aggregate over '{source}'")
+                continue
+            self.ctes.extend(found.ctes)
+            joined = joined.join(identifier(found.table), on=exp.EQ(
+                this=column(self.key, BASE), expression=column(self.key, found.table)), join_type="left")
+            for index, aggregate in aggregates:
+                name = f"aggregate:{index}"
+                items.append(exp.alias_(found.values[aggregate], identifier(name)))
+                self.ctx.aggregates[aggregate] = column(name)
+        self.ctes.append((JOINED, joined.select(*items)))
+
+    # statements -----------------------------------------------------------------------
+    def statement(self, name: str) -> list[Expr]:
+        statement = self.checked.rules.get(name)
+        assert statement is not None
+        self.ctx.statement = name
+        try:
+            value = self.condition(statement)
+        except Inexpressible as error:
+            what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
+            self.refuse(error, f"{what} '{name}'", statement)
+            value = exp.Null()
+        self.ctx.segments[name] = column(segment_name(name))
+        return [exp.alias_(value, identifier(segment_name(name)))]
+
+    def condition(self, statement: ast.Statement) -> Expr:
+        ctx = self.ctx
+        if isinstance(statement, ast.Segment):
+            return exp.Coalesce(this=ctx.compile(statement.condition), expressions=[exp.false()])
+        ifs, default = [], None
+        for arm in statement.arms:
+            if arm.condition is None:
+                default = string(arm.label)
+                break
+            ifs.append(exp.If(this=ctx.compile(arm.condition), true=string(arm.label)))
+        if not ifs:
+            return default if default is not None else ctx.dialect.cast(exp.Null(), ctx.dialect.text)
+        return exp.Case(ifs=ifs, default=default)
+
+    def refuse(self, error: Inexpressible, what: str, statement: Any = None) -> None:
+        node = error.node if error.node is not None else statement
+        span = node.span if node is not None else ast.NO_SPAN
+        line = self.checked.rules.source_line(span)
+        width = span.end_column - span.column if span.end_line == span.line else len(line) - span.column + 1
+        self.problems.append(Diagnostic(span.filename, span.line, span.column, f"{what}: {error.message}",
+                                        line, max(width, 1), "run these rules on an engine that can "
+                                        "(the arrow or duckdb engine), or rewrite the rule"))
+
+    # outputs --------------------------------------------------------------------------
+    def holdouts(self, previous: str) -> str:
+        items = []
+        for statement in self.checked.rules.statements:
+            if isinstance(statement, ast.Segment) and statement.holdout is not None:
+                member = column(segment_name(statement.name))
+                held = case(member, self.held_out(statement.name, statement.holdout), exp.false())
+                items.append(exp.alias_(held, identifier(f"holdout:{statement.name}")))
+        if not items:
+            return previous
+        self.ctes.append((HOLDOUTS, exp.select(exp.Star(), *items).from_(identifier(previous))))
+        return HOLDOUTS
+
+    def held_out(self, segment: str, percent: float) -> Expr:
+        """u < ceil(N/100 * 2^64), u the first 8 bytes of SHA-256 of salt:segment:key."""
+        dialect = self.ctx.dialect
+        bound = threshold(percent)
+        if bound <= 0:
+            return exp.false()
+        if bound >= 2**64:
+            return exp.true()
+        if self.key_type is not None and (pa.types.is_floating(self.key_type) or pa.types.is_decimal(self.key_type)):
+            raise RuleError(Diagnostic("<engine>", 1, 1, f"segment '{segment}': holdouts of "
+                            f"customer keys of type {self.key_type} cannot be drawn in SQL", "", 1,
+                            "use text or integer keys"))
+        key = column(self.key)
+        if self.key_type is None or not (pa.types.is_string(self.key_type) or pa.types.is_large_string(self.key_type)):
+            key = dialect.to_text(key)
+        text = exp.DPipe(this=string(f"{self.salt}:{segment}:"), expression=key, safe=True)
+        digits = exp.Left(this=dialect.sha256_hex(text), expression=exp.Literal.number(16))
+        return exp.LT(this=dialect.byte_order(digits), expression=string(f"{bound:016x}"))
+
+    def final(self, previous: str) -> exp.Select:
+        items: list[Expr] = [column(self.key)]
+        for statement in self.checked.rules.statements:
+            member = column(segment_name(statement.name))
+            if isinstance(statement, ast.Segment) and statement.holdout is not None:
+                held = column(f"holdout:{statement.name}")
+                items.append(exp.alias_(and_(member, not_(held)), identifier(statement.name)))
+                items.append(exp.alias_(and_(member.copy(), held.copy()),
+                                        identifier(statement.name + HOLDOUT_SUFFIX)))
+            else:
+                items.append(exp.alias_(member, identifier(statement.name)))
+        order = column(self.relations.order or self.key)
+        query = exp.select(*items).from_(identifier(previous)).order_by(order)
+        for name, cte in self.ctes:
+            query = query.with_(identifier(name), as_=cte)
+        return query
+
+
+def to_sql(query: exp.Expression, dialect: SqlDialect, *, pretty: bool = True) -> str:
+    """The query's text in the dialect."""
+    return query.sql(dialect=dialect.sqlglot, pretty=pretty)
