@@ -36,6 +36,11 @@ def aggregate_name(index: int) -> str:
     return f"aggregate:{index}"
 
 
+def event_column(name: str) -> str:
+    """An event source's column in its events CTE."""
+    return f"e:{name}"
+
+
 @attrs.define
 class SourceAggregates:
     """The CTEs computing one event source's aggregates, and each aggregate's value."""
@@ -52,7 +57,7 @@ def source_aggregates(ctx: SqlContext, spec: EventSource, aggregates: list[tuple
     as CTEs named after it."""
     dialect, zone = ctx.dialect, ctx.zone
     used = _columns(ctx, spec, [a for _, a in aggregates])
-    names = {name: f"e:{name}" for name in used}
+    names = {name: event_column(name) for name in used}
 
     def source_column(name: str) -> Expr:
         found = spec.find(name)

@@ -23,7 +23,7 @@ import attrs
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from segmint.engines.sql.aggregates import by_source, source_aggregates
+from segmint.engines.sql.aggregates import by_source, event_column, source_aggregates
 from segmint.engines.sql.columns import canonical
 from segmint.engines.sql.compiler import (
     Inexpressible, SqlContext, and_, case, column, float_type, identifier, not_, string,
@@ -33,6 +33,7 @@ from segmint.engines.sql.plan import layers
 from segmint.errors import Diagnostic, RuleError
 from segmint.language import ast
 from segmint.language.checker import CheckedRules
+from segmint.language.types import Kind
 from segmint.semantics.asof import AsOf
 from segmint.semantics.holdout import threshold
 
@@ -59,14 +60,38 @@ class Relations:
     order: str | None = None
 
 
+@attrs.frozen
+class MembershipQuery:
+    """The membership query, and what probing it needs: its CTEs by name, the layer CTE
+    holding each statement, and the integer arithmetic each statement computes (whose
+    overflow must be an error wherever it happens, whatever AND/OR could skip)."""
+
+    select: exp.Select
+    ctes: tuple[tuple[str, exp.Select], ...]
+    layer_of: Mapping[str, str]
+    #: statement -> (relation, value) of each integer operation ("" : the statement's layer)
+    checks: Mapping[str, tuple[tuple[str, Expr], ...]]
+
+    def probe(self, items: list[Expr], relation: str) -> exp.Select:
+        """A query computing `items` over the CTE `relation` (with the CTEs before it)."""
+        query = exp.select(*items).from_(identifier(relation))
+        for name, cte in self.ctes:
+            query = query.with_(identifier(name), as_=cte.copy())
+            if name == relation:
+                break
+        return query
+
+
 def membership_query(checked: CheckedRules, relations: Relations, *, dialect: SqlDialect,
                      as_of: AsOf, key: str, holdout_salt: str = "",
-                     key_type: pa.DataType | None = None) -> exp.Select:
+                     key_type: pa.DataType | None = None) -> MembershipQuery:
     """The query computing the membership table; raise RuleError naming every rule the
     dialect cannot compute exactly as the language defines it."""
     ctx = SqlContext(checked, as_of, dialect)
     builder = _Builder(ctx, relations, key, holdout_salt, key_type)
-    return builder.build()
+    select = builder.build()
+    return MembershipQuery(select, tuple(builder.ctes), builder.layer_of,
+                           {name: tuple(found) for name, found in builder.checks.items()})
 
 
 class _Builder:
@@ -77,6 +102,8 @@ class _Builder:
         self.checked = ctx.checked
         self.ctes: list[tuple[str, exp.Select]] = []
         self.problems: list[Diagnostic] = []
+        self.layer_of: dict[str, str] = {}
+        self.checks: dict[str, list[tuple[str, Expr]]] = {}
 
     def build(self) -> exp.Select:
         self.base()
@@ -86,6 +113,7 @@ class _Builder:
             items = [item for name in layer for item in self.statement(name)]
             if items:
                 name = f"layer:{number}"
+                self.layer_of.update(dict.fromkeys(layer, name))
                 self.ctes.append((name, exp.select(exp.Star(), *items).from_(identifier(previous))))
                 previous = name
         if self.problems:
@@ -137,12 +165,23 @@ class _Builder:
         self.ctx.statement = name
         try:
             value = self.condition(statement)
+            self.checks[name] = [(relation, self.check_value(relation, node)) for relation, node
+                                 in integer_arithmetic(self.checked, statement, self.ctx)]
         except Inexpressible as error:
             what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
             self.refuse(error, f"{what} '{name}'", statement)
             value = exp.Null()
         self.ctx.segments[name] = column(segment_name(name))
         return [exp.alias_(value, identifier(segment_name(name)))]
+
+    def check_value(self, relation: str, node: Any) -> Expr:
+        """An integer operation's value over its relation (a `where`'s over the events)."""
+        if not relation.startswith("events:"):
+            return self.ctx.compile(node)
+        spec = self.checked.catalog.event_source(relation.removeprefix("events:"))
+        assert spec is not None
+        names = {c.name: column(event_column(c.name)) for c in spec.columns}
+        return attrs.evolve(self.ctx, events=names).compile(node)
 
     def condition(self, statement: ast.Statement) -> Expr:
         ctx = self.ctx
@@ -215,6 +254,27 @@ class _Builder:
         for name, cte in self.ctes:
             query = query.with_(identifier(name), as_=cte)
         return query
+
+
+def integer_arithmetic(checked: CheckedRules, statement: ast.Statement,
+                       ctx: SqlContext) -> list[tuple[str, Any]]:
+    """Every integer operation of a statement that can overflow, with the relation it is
+    computed over: the statement's layer, or the events of the source a `where` reads."""
+    found: list[tuple[str, Any]] = []
+    stack: list[tuple[Any, str]] = [(statement, "")]
+    while stack:
+        node, relation = stack.pop()
+        if isinstance(node, ast.Aggregate):
+            if node.where is not None:
+                stack.append((node.where, f"events:{node.source}"))
+            continue
+        overflows = isinstance(node, (ast.Arithmetic, ast.Negate)) or (
+            isinstance(node, ast.Call) and node.function in ("abs", "round"))
+        if overflows and checked.type_of(node).kind is Kind.NUMBER and not ctx.is_float(node) \
+                and not (isinstance(node, ast.Arithmetic) and node.op == "/"):
+            found.append((relation, node))
+        stack.extend((child, relation) for child in ast.children(node))
+    return found
 
 
 def to_sql(query: exp.Expression, dialect: SqlDialect, *, pretty: bool = True) -> str:

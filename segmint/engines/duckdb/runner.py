@@ -1,0 +1,199 @@
+"""Running the membership query in an in-process DuckDB.
+
+The profile table is handed over as Arrow (with its row numbers, so the result keeps its
+order); an event source is handed over as Arrow too (a table, a record batch reader, a
+dataset: DuckDB scans datasets with projection and filter pushdown), or, when the source
+describes itself as a scan of Parquet, CSV or JSON Lines files, read by DuckDB itself. The
+result comes back as an Arrow table.
+
+Integer overflow is an error wherever an integer operation overflows for some customer
+(or event), as on the Arrow engine, even where SQL's AND/OR would have skipped the row: a
+check query computes every integer operation of the rules over all rows first, and names
+the first statement whose operation overflows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import sqlglot.expressions as exp
+
+from segmint.engines.duckdb.connection import Settings, connect, memory_error
+from segmint.engines.sql.compiler import column, identifier
+from segmint.engines.sql.dialects import DuckDBDialect, call, string
+from segmint.engines.sql.query import MembershipQuery, Relations, membership_query, to_sql
+from segmint.errors import DataError, EvaluationError
+from segmint.language import ast
+from segmint.language.checker import CheckedRules
+from segmint.semantics.asof import AsOf
+
+ROW = "__segmint_row"
+DIALECT = DuckDBDialect()
+#: DuckDB's errors that an overflowing computation raises.
+_OVERFLOW = (duckdb.OutOfRangeException, duckdb.ConversionException)
+
+
+def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf,
+             events: Mapping[str, Any], holdout_salt: str = "",
+             settings: Settings | None = None) -> pa.Table:
+    """The membership table of `checked` over `profiles` and `events`, computed in DuckDB.
+
+    `events` maps an event source's name to its data: an Arrow table, record batch reader
+    or dataset, or a `Scan`-like object with ``format`` and ``paths``."""
+    con = connect(settings or Settings())
+    try:
+        return _Run(con, checked, profiles, key, as_of, events, holdout_salt).run()
+    finally:
+        con.close()
+
+
+class _Run:
+    def __init__(self, con: duckdb.DuckDBPyConnection, checked: CheckedRules, profiles: pa.Table,
+                 key: str, as_of: AsOf, events: Mapping[str, Any], salt: str) -> None:
+        self.con, self.checked, self.key, self.as_of, self.salt = con, checked, key, as_of, salt
+        self.profiles = profiles
+        self.events = events
+
+    def run(self) -> pa.Table:
+        table = self.profiles
+        check_keys(self.con, table, self.key)
+        numbered = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        self.con.register("profiles", numbered)
+        relations = Relations(
+            profiles=exp.Table(this=identifier("profiles")),
+            events={name: self.event_relation(name) for name in self._aggregated()},
+            types={name: table.schema.field(name).type for name in table.column_names},
+            order=ROW,
+        )
+        query = membership_query(self.checked, relations, dialect=DIALECT, as_of=self.as_of,
+                                 key=self.key, holdout_salt=self.salt,
+                                 key_type=table.schema.field(self.key).type)
+        self.check_overflow(query)
+        try:
+            result = self.fetch(query.select)
+        except _OVERFLOW as error:
+            raise self.culprit(query, error) from None
+        except duckdb.OutOfMemoryException as error:
+            raise memory_error(error) from None
+        return result.set_column(0, self.key, table.column(self.key))
+
+    def _aggregated(self) -> list[str]:
+        return list(dict.fromkeys(a.source for a in self.checked.aggregates))
+
+    def event_relation(self, name: str) -> exp.Expression:
+        """The event source as DuckDB reads it: a file scan, or Arrow data registered."""
+        if name not in self.events:
+            raise DataError(f"no data for the event source (rules aggregate over it); event data "
+                            f"given: {', '.join(self.events) or 'none'}", source=name)
+        data = self.events[name]
+        scan = file_scan(data)
+        if scan is not None:
+            return scan
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()  # the query reads the events more than once
+        view = f"events_{len(self.con.execute('SHOW TABLES').fetchall())}"
+        self.con.register(view, data)
+        return exp.Table(this=identifier(view))
+
+    def fetch(self, select: exp.Expression) -> pa.Table:
+        text = to_sql(select, DIALECT, pretty=False)
+        return self.con.sql(text).to_arrow_table()
+
+    # integer overflow -----------------------------------------------------------------
+    def check_overflow(self, query: MembershipQuery) -> None:
+        """Compute every integer operation over all rows; name the statement that overflows."""
+        probes = self.probes(query)
+        if not probes:
+            return
+        try:
+            for relation, items in _by_relation(probes).items():
+                self.fetch(query.probe([exp.Count(this=item) for _, item in items], relation))
+        except _OVERFLOW as error:
+            raise self.culprit(query, error) from None
+
+    def probes(self, query: MembershipQuery) -> list[tuple[str, str, exp.Expression]]:
+        """(statement, relation, value) of every integer operation, in file order."""
+        found = []
+        for statement in self.checked.rules.statements:
+            for relation, value in query.checks.get(statement.name, ()):
+                found.append((statement.name, relation or query.layer_of[statement.name], value))
+        return found
+
+    def culprit(self, query: MembershipQuery, error: Exception) -> EvaluationError:
+        """The error naming the first statement (in file order) whose computation fails."""
+        probes = self.probes(query)
+        for statement in self.checked.rules.statements:
+            mine = [(relation, value) for name, relation, value in probes if name == statement.name]
+            relation = query.layer_of.get(statement.name)
+            if relation is None:
+                continue
+            mine.append((relation, column(f"segment:{statement.name}")))
+            for where, value in mine:
+                try:
+                    self.fetch(query.probe([exp.Count(this=value)], where))
+                except _OVERFLOW as own:
+                    return evaluation_error(statement, own)
+        return evaluation_error(None, error)
+
+
+def _by_relation(probes: list[tuple[str, str, exp.Expression]]) -> dict[str, list[tuple[str, exp.Expression]]]:
+    grouped: dict[str, list[tuple[str, exp.Expression]]] = {}
+    for name, relation, value in probes:
+        grouped.setdefault(relation, []).append((name, value))
+    return grouped
+
+
+def evaluation_error(statement: ast.Statement | None, error: Exception) -> EvaluationError:
+    """The error of a failed evaluation, worded as the Arrow engine words it."""
+    text = str(error)
+    overflow = "overflow" in text.lower() or "out of range" in text.lower()
+    reason = "integer overflow" if overflow else text
+    hint = " (the result does not fit a 64-bit integer; divide first or use smaller units)" if overflow else ""
+    if statement is None:
+        return EvaluationError(f"{reason} while evaluating{hint}")
+    what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
+    span = statement.span
+    return EvaluationError(f"{span.filename}:{span.line}: {what} '{statement.name}': {reason} "
+                           f"while evaluating{hint}")
+
+
+def check_keys(con: duckdb.DuckDBPyConnection, table: pa.Table, key: str) -> None:
+    """Refuse a missing key column, null keys and duplicate keys, naming the row."""
+    if key not in table.column_names:
+        raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
+                        source="profiles")
+    keys = pa.table({"k": table.column(key)})
+    con.register("__segmint_keys", keys)
+    nulls = con.execute('SELECT min(r) FROM (SELECT row_number() OVER () AS r, k FROM "__segmint_keys") '
+                        'WHERE k IS NULL').fetchone()[0]
+    if nulls is not None:
+        raise DataError("the customer key is empty", source="profiles", row=nulls, column=key)
+    duplicate = con.execute('SELECT k, list(r ORDER BY r) FROM (SELECT row_number() OVER () AS r, k '
+                            'FROM "__segmint_keys") GROUP BY k HAVING count(*) > 1 ORDER BY min(r) '
+                            'LIMIT 1').fetchone()
+    con.unregister("__segmint_keys")
+    if duplicate is not None:
+        value, rows = duplicate
+        raise DataError(f"duplicate customer key {value!r} (rows {rows[0]} and {rows[1]})",
+                        source="profiles", column=key)
+
+
+_READERS = {"parquet": "read_parquet", "csv": "read_csv", "jsonl": "read_json"}
+
+
+def file_scan(data: Any) -> exp.Expression | None:
+    """A scan DuckDB performs itself, when the data describes one of files it reads."""
+    fmt, paths = getattr(data, "format", None), getattr(data, "paths", None)
+    if not isinstance(fmt, str) or fmt not in _READERS or not paths:
+        return None
+    files = exp.Array(expressions=[string(str(p)) for p in paths])
+    arguments: list[exp.Expression] = [files]
+    if fmt == "parquet":
+        arguments.append(exp.EQ(this=exp.var("hive_partitioning"), expression=exp.true()))
+    if fmt == "jsonl":
+        arguments.append(exp.EQ(this=exp.var("format"), expression=string("newline_delimited")))
+    return exp.Table(this=call(_READERS[fmt], *arguments))
