@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
 from segmint.engines.duckdb.connection import Settings, connect, memory_error
@@ -59,8 +60,8 @@ class _Run:
         self.events = events
 
     def run(self) -> pa.Table:
-        table = self.profiles
-        check_keys(self.con, table, self.key)
+        check_keys(self.con, self.profiles, self.key)
+        table = adapt(self.profiles, "profiles", [self.key])
         numbered = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         self.con.register("profiles", numbered)
         relations = Relations(
@@ -79,7 +80,7 @@ class _Run:
             raise self.culprit(query, error) from None
         except duckdb.OutOfMemoryException as error:
             raise memory_error(error) from None
-        return result.set_column(0, self.key, table.column(self.key))
+        return result.set_column(0, self.key, self.profiles.column(self.key))
 
     def _aggregated(self) -> list[str]:
         return list(dict.fromkeys(a.source for a in self.checked.aggregates))
@@ -95,6 +96,8 @@ class _Run:
             return scan
         if isinstance(data, pa.RecordBatchReader):
             data = data.read_all()  # the query reads the events more than once
+        if isinstance(data, pa.Table):
+            data = adapt(data, name, [self.key], key_type=self.profiles.schema.field(self.key).type)
         view = f"events_{len(self.con.execute('SHOW TABLES').fetchall())}"
         self.con.register(view, data)
         return exp.Table(this=identifier(view))
@@ -166,20 +169,58 @@ def check_keys(con: duckdb.DuckDBPyConnection, table: pa.Table, key: str) -> Non
     if key not in table.column_names:
         raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
                         source="profiles")
-    keys = pa.table({"k": table.column(key)})
-    con.register("__segmint_keys", keys)
-    nulls = con.execute('SELECT min(r) FROM (SELECT row_number() OVER () AS r, k FROM "__segmint_keys") '
-                        'WHERE k IS NULL').fetchone()[0]
+    keys = table.column(key)
+    if pa.types.is_dictionary(keys.type):
+        keys = keys.cast(keys.type.value_type)
+    con.register("__segmint_keys", pa.table({"k": keys, "r": np.arange(1, len(keys) + 1)}))
+    try:
+        nulls = con.sql('SELECT min(r) FROM "__segmint_keys" WHERE k IS NULL').fetchall()[0][0]
+        duplicate = con.sql('SELECT k, list(r ORDER BY r) FROM "__segmint_keys" GROUP BY k '
+                            'HAVING count(*) > 1 ORDER BY min(r) LIMIT 1').fetchall()
+    finally:
+        con.unregister("__segmint_keys")
     if nulls is not None:
         raise DataError("the customer key is empty", source="profiles", row=nulls, column=key)
-    duplicate = con.execute('SELECT k, list(r ORDER BY r) FROM (SELECT row_number() OVER () AS r, k '
-                            'FROM "__segmint_keys") GROUP BY k HAVING count(*) > 1 ORDER BY min(r) '
-                            'LIMIT 1').fetchone()
-    con.unregister("__segmint_keys")
-    if duplicate is not None:
-        value, rows = duplicate
+    if duplicate:
+        value, rows = duplicate[0]
         raise DataError(f"duplicate customer key {value!r} (rows {rows[0]} and {rows[1]})",
                         source="profiles", column=key)
+
+
+def adapt(table: pa.Table, source: str, keys: list[str], key_type: pa.DataType | None = None) -> pa.Table:
+    """Columns in Arrow types DuckDB reads as the Arrow engine reads them: times in
+    microseconds (out of range an error naming the column), unsigned 64-bit integers as
+    int64 (as float64 when a value does not fit), 256-bit decimals as float64; an event
+    source's keys in the profiles' key type."""
+    for index, field in enumerate(table.schema):
+        kind, target, safe = field.type, None, True
+        if field.name in keys:
+            if key_type is None or kind == key_type:
+                continue  # the profiles' keys are hashed and returned as they are
+            target = key_type
+        elif pa.types.is_timestamp(kind) and kind.unit != "us":
+            target = pa.timestamp("us", tz=kind.tz)
+        elif pa.types.is_duration(kind) and kind.unit != "us":
+            target = pa.duration("us")
+        elif pa.types.is_date64(kind):
+            target = pa.date32()
+        elif pa.types.is_decimal(kind) and kind.bit_width > 128:
+            target = pa.float64()
+        elif kind == pa.uint64():
+            too_big = pc.any(pc.greater(table.column(index), pa.scalar(2**63 - 1, pa.uint64()))).as_py()
+            target, safe = (pa.float64(), False) if too_big else (pa.int64(), True)
+        if target is None:
+            continue
+        try:
+            values = table.column(index).cast(options=pc.CastOptions(
+                target, allow_time_truncate=True, allow_float_truncate=not safe, allow_int_overflow=not safe))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            if field.name in keys:
+                raise DataError(f"its customer keys are {kind}, the profiles' are {key_type}, and "
+                                f"they do not convert", source=source, column=field.name) from None
+            raise DataError(f"cannot read its values: {error}", source=source, column=field.name) from None
+        table = table.set_column(index, field.name, values)
+    return table
 
 
 _READERS = {"parquet": "read_parquet", "csv": "read_csv", "jsonl": "read_json"}

@@ -285,6 +285,8 @@ def _call(node: ast.Call, ctx: SqlContext) -> Expr:
     if build is None or ctx.checked.functions.get(node.function) is not _builtin(node.function):
         raise Inexpressible(node, f"the function {node.function}() has no SQL implementation "
                                   f"for the {ctx.dialect.name} dialect")
+    if node.function != "coalesce" and any(ctx.kind(a) is Kind.NULL for a in node.args[:1]):
+        return exp.Null()  # every function but coalesce is null for a null argument
     return build(node, ctx)
 
 
@@ -409,6 +411,11 @@ def _in_list(node: ast.InList, ctx: SqlContext) -> Expr:
     if ctx.kind(node.operand) is Kind.NULL:
         return exp.Null()
     items = node.items.items
+    if not all(isinstance(i, ast.Literal) for i in items):  # compared item by item
+        found = or_(*[exp.Null() if ctx.kind(i) is Kind.NULL else exp.EQ(
+            **dict(zip(("this", "expression"), map(wrap, pair(node.operand, i, ctx)), strict=True)))
+            for i in items])
+        return not_(found) if node.negated else found
     nodes = [node.operand, *items]
     values = numbers(nodes, [ctx.compile(n) for n in nodes], ctx)
     if ctx.kind(node.operand) is Kind.DATE and any(ctx.kind(i) is Kind.TIMESTAMP for i in items) or (

@@ -144,6 +144,12 @@ class SqlDialect:
         return exp.ArraySize(this=values)
 
     # hashing ------------------------------------------------------------------------
+    def float_key_text(self, key: Expr) -> Expr:
+        """A floating point key as the holdout hashes it: a whole number in all its digits."""
+        whole = exp.EQ(this=key, expression=exp.Floor(this=key.copy()))
+        digits = self.to_text(self.cast(key.copy(), "DECIMAL(38, 0)"))
+        return exp.Case(ifs=[exp.If(this=whole, true=digits)], default=self.to_text(key.copy()))
+
     def sha256_hex(self, text: Expr) -> Expr:
         """The lowercase hex SHA-256 digest of the UTF-8 bytes of `text`."""
         return exp.SHA2(this=text, length=number(256))

@@ -227,12 +227,10 @@ class _Builder:
             return exp.false()
         if bound >= 2**64:
             return exp.true()
-        if self.key_type is not None and (pa.types.is_floating(self.key_type) or pa.types.is_decimal(self.key_type)):
-            raise RuleError(Diagnostic("<engine>", 1, 1, f"segment '{segment}': holdouts of "
-                            f"customer keys of type {self.key_type} cannot be drawn in SQL", "", 1,
-                            "use text or integer keys"))
         key = column(self.key)
-        if self.key_type is None or not (pa.types.is_string(self.key_type) or pa.types.is_large_string(self.key_type)):
+        if self.key_type is not None and pa.types.is_floating(self.key_type):
+            key = dialect.float_key_text(key)
+        elif self.key_type is None or not (pa.types.is_string(self.key_type) or pa.types.is_large_string(self.key_type)):
             key = dialect.to_text(key)
         text = exp.DPipe(this=string(f"{self.salt}:{segment}:"), expression=key, safe=True)
         digits = exp.Left(this=dialect.sha256_hex(text), expression=exp.Literal.number(16))
