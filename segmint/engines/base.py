@@ -33,6 +33,7 @@ the chosen engine has no builder for is refused at check time, naming both.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -130,8 +131,11 @@ class Engine:
     family: ClassVar[str | None] = None
     Options: ClassVar[type] = NoEngineOptions
 
-    def __init__(self, options: Any = None) -> None:
+    def __init__(self, options: Any = None, *, state_dir: Path | None = None) -> None:
+        """`state_dir` is the project's state directory, where an engine may keep files
+        (DuckDB spills there); None outside a project."""
         self.options = self.Options() if options is None else options
+        self.state_dir = state_dir
 
     def pattern_error(self, pattern: str) -> str | None:
         """Why this engine's regular expressions refuse `pattern`, or None if they accept it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from segmint.engines.base import Engine
@@ -18,14 +19,15 @@ INSTALL_HINTS: dict[str, str] = {
 
 
 def engine_named(name: str, registry: PluginRegistry, *, file: str | None = None,
-                 key: str | None = None, options: Mapping[str, Any] | None = None) -> Engine:
+                 key: str | None = None, options: Mapping[str, Any] | None = None,
+                 state_dir: Path | None = None) -> Engine:
     """The engine registered as `name`, built with `options` (the ``[engine]`` table); a
     clear `ConfigError` (naming `file` and `key`) when none is: how to install a known
     one, the known ones for a typo; or when an option is wrong."""
     cls = registry.engines.get(name)
     if cls is not None:
         return cls(build_options(cls.Options, options or {}, plugin=f"engine {name}",
-                                 where=file or "[engine]"))
+                                 where=file or "[engine]"), state_dir=state_dir)
     known = ", ".join(sorted(registry.engines)) or "none"
     hint = INSTALL_HINTS.get(name)
     if hint is not None:

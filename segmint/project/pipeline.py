@@ -101,7 +101,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     as_of = AsOf.resolve(project.as_of, project.timezone)
     file, key = project.engine_origin
     engine = engine_named(project.engine, registry, file=file, key=key,
-                          options=project.engine_options)
+                          options=project.engine_options, state_dir=project.state_path)
     files = expand_rule_files(project)
     if not files and require_rules:
         raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
