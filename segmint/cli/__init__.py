@@ -18,9 +18,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from segmint.cli import diff, explain, history, init, plugins, profile, report, run, validate
+    from segmint.cli import (diff, explain, history, init, plugins, profile, report, run, sql,
+                             validate)
 
-    for module in (run, validate, explain, profile, history, diff, report, plugins, init):
+    for module in (run, validate, explain, profile, history, diff, report, plugins, init, sql):
         cli.add_command(module.command)
 
 

@@ -20,7 +20,7 @@ import sqlglot.expressions as exp
 
 from segmint.engines.sql.columns import canonical, timestamp
 from segmint.engines.sql.compiler import (
-    SqlContext, and_, case, column, identifier, is_null, not_, wrap,
+    SqlContext, and_, case, column, identifier, is_null, named, not_, wrap,
 )
 from segmint.engines.sql.plan import window_bounds
 from segmint.language import ast
@@ -72,8 +72,8 @@ def source_aggregates(ctx: SqlContext, spec: EventSource, aggregates: list[tuple
             exp.LTE(this=wrap(stamp.copy()), expression=ctx.timestamp(ctx.as_of.instant))]
     if earliest is not None:
         keep.append(exp.GTE(this=wrap(stamp.copy()), expression=ctx.timestamp(earliest)))
-    selected = [exp.alias_(column(key), identifier(key)), exp.alias_(stamp, identifier(TS))]
-    selected += [exp.alias_(source_column(name), identifier(names[name])) for name in used]
+    selected = [column(key), named(stamp, TS)]
+    selected += [named(source_column(name), names[name]) for name in used]
     base = f"events:{spec.name}"
     ctes: list[tuple[str, exp.Select]] = [
         (base, exp.select(*selected).from_(relation).where(and_(*keep)))]

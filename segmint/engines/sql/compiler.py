@@ -54,10 +54,12 @@ def wrap(value: Expr) -> Expr:
     return exp.Paren(this=value) if isinstance(value, _OPERATORS) else value
 
 
-def _logic(value: Expr) -> Expr:
-    """An operand of AND, OR or NOT: only AND and OR need parentheses there (comparisons,
-    IS, IN and NOT bind tighter in every dialect)."""
-    return exp.Paren(this=value) if isinstance(value, exp.Connector) else value
+def _logic(value: Expr, within: type[exp.Expression] | None = None) -> Expr:
+    """An operand of AND, OR (`within`) or NOT: only an AND or OR of the other kind needs
+    parentheses there (comparisons, IS, IN and NOT bind tighter in every dialect)."""
+    if isinstance(value, exp.Connector) and not (within is not None and isinstance(value, within)):
+        return exp.Paren(this=value)
+    return value
 
 
 def balanced(join: Callable[[Expr, Expr], Expr], items: list[Expr]) -> Expr:
@@ -71,11 +73,11 @@ def balanced(join: Callable[[Expr, Expr], Expr], items: list[Expr]) -> Expr:
 
 
 def and_(*items: Expr) -> Expr:
-    return balanced(lambda a, b: exp.And(this=_logic(a), expression=_logic(b)), list(items))
+    return balanced(lambda a, b: exp.And(this=_logic(a, exp.And), expression=_logic(b, exp.And)), list(items))
 
 
 def or_(*items: Expr) -> Expr:
-    return balanced(lambda a, b: exp.Or(this=_logic(a), expression=_logic(b)), list(items))
+    return balanced(lambda a, b: exp.Or(this=_logic(a, exp.Or), expression=_logic(b, exp.Or)), list(items))
 
 
 def not_(value: Expr) -> Expr:
@@ -92,6 +94,13 @@ def case(condition: Expr, then: Expr, otherwise: Expr | None = None) -> Expr:
 
 def identifier(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
+
+
+def named(value: Expr, name: str) -> Expr:
+    """`value AS name`, or the column itself when it already has that name."""
+    if isinstance(value, exp.Column) and value.name == name and not value.table:
+        return value
+    return exp.alias_(value, identifier(name))
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
@@ -216,8 +225,11 @@ def as_timestamp(node: Any, value: Expr, ctx: SqlContext) -> Expr:
     """A date node's value as its midnight (a date literal folded here), else as it is."""
     if ctx.kind(node) is not Kind.DATE:
         return value
-    if isinstance(node, ast.Literal) and node.value is not None:
-        return ctx.timestamp(AsOf.resolve(dt.datetime.combine(node.value, dt.time()), ctx.zone).instant)
+    day = node.value if isinstance(node, ast.Literal) else None
+    if isinstance(node, ast.Name) and ctx.checked.binding(node).kind == "builtin":
+        day = ctx.as_of.date  # today
+    if day is not None:
+        return ctx.timestamp(AsOf.resolve(dt.datetime.combine(day, dt.time()), ctx.zone).instant)
     return ctx.midnight(value)
 
 

@@ -26,7 +26,7 @@ import sqlglot.expressions as exp
 from segmint.engines.sql.aggregates import by_source, event_column, source_aggregates
 from segmint.engines.sql.columns import canonical
 from segmint.engines.sql.compiler import (
-    Inexpressible, SqlContext, and_, case, column, float_type, identifier, not_, string,
+    Inexpressible, SqlContext, and_, case, column, float_type, identifier, named, not_, string,
 )
 from segmint.engines.sql.dialects import SqlDialect
 from segmint.engines.sql.plan import layers
@@ -107,8 +107,7 @@ class _Builder:
 
     def build(self) -> exp.Select:
         self.base()
-        self.aggregates()
-        previous = JOINED
+        previous = self.aggregates()
         for number, layer in enumerate(layers(self.checked), start=1):
             items = [item for name in layer for item in self.statement(name)]
             if items:
@@ -131,11 +130,14 @@ class _Builder:
             arrow_type = self.relations.types.get(found.physical, found.arrow_type)
             ctx.floats[found.physical] = float_type(arrow_type)
             value = canonical(column(found.physical), arrow_type, found.type, dialect, ctx.zone)
-            items.append(exp.alias_(value, identifier(found.physical)))
+            items.append(named(value, found.physical))
             ctx.columns[found.physical] = column(found.physical)
         self.ctes.append((BASE, exp.select(*items).from_(self.relations.profiles)))
 
-    def aggregates(self) -> None:
+    def aggregates(self) -> str:
+        """The CTEs computing the aggregates, joined to the profiles; the relation to go on from."""
+        if not self.checked.aggregates:
+            return BASE
         items: list[Expr] = [exp.Column(this=exp.Star(), table=identifier(BASE))]
         joined = exp.select().from_(identifier(BASE))
         for source, aggregates in by_source(self.checked).items():
@@ -157,6 +159,7 @@ class _Builder:
                 items.append(exp.alias_(found.values[aggregate], identifier(name)))
                 self.ctx.aggregates[aggregate] = column(name)
         self.ctes.append((JOINED, joined.select(*items)))
+        return JOINED
 
     # statements -----------------------------------------------------------------------
     def statement(self, name: str) -> list[Expr]:
