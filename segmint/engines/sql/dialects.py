@@ -24,6 +24,12 @@ def call(name: str, *args: Expr) -> Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
+def _operand(value: Expr) -> Expr:
+    """`value` as the operand of a postfix operator: in parentheses unless a plain value."""
+    plain = (exp.Column, exp.Literal, exp.Cast, exp.Anonymous, exp.Paren)
+    return value if isinstance(value, plain) else exp.Paren(this=value)
+
+
 def string(value: str) -> Expr:
     return exp.Literal.string(value)
 
@@ -246,15 +252,15 @@ class PostgresDialect(SqlDialect):
         return exp.Add(this=epoch, expression=step)
 
     def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
-        aware = exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string(zone))
-        return exp.AtTimeZone(this=exp.Paren(this=aware), zone=string("UTC"))
+        aware = exp.AtTimeZone(this=_operand(timestamp), zone=string(zone))
+        return exp.AtTimeZone(this=_operand(aware), zone=string("UTC"))
 
     def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
-        aware = exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string("UTC"))
-        return exp.AtTimeZone(this=exp.Paren(this=aware), zone=string(zone))
+        aware = exp.AtTimeZone(this=_operand(timestamp), zone=string("UTC"))
+        return exp.AtTimeZone(this=_operand(aware), zone=string(zone))
 
     def utc_from_aware(self, timestamp: Expr) -> Expr:
-        return exp.AtTimeZone(this=exp.Paren(this=timestamp), zone=string("UTC"))
+        return exp.AtTimeZone(this=_operand(timestamp), zone=string("UTC"))
 
     def starts_with(self, value: Expr, prefix: str) -> Expr:
         return call("STARTS_WITH", value, string(prefix))
@@ -275,7 +281,7 @@ class PostgresDialect(SqlDialect):
 
     def list_contains(self, values: Expr, item: Expr) -> Expr:
         # `item = ANY(list)` is null when the list holds a null and no match.
-        found = exp.EQ(this=item, expression=exp.Any(this=values))
+        found = exp.EQ(this=item, expression=exp.Any(this=exp.Paren(this=values)))
         return exp.Coalesce(this=found, expressions=[exp.false()])
 
     def list_length(self, values: Expr) -> Expr:

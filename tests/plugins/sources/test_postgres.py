@@ -6,13 +6,6 @@ server binaries are not installed (``.ci/run`` installs them)."""
 from __future__ import annotations
 
 import datetime as dt
-import glob
-import os
-import shlex
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,67 +24,14 @@ adbc = pytest.importorskip("adbc_driver_postgresql.dbapi")
 ENV = "SEGMINT_TEST_PG_DSN"
 
 
-def _binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
-    return Path(found[-1]).parent if found[-1] else None
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def dsn() -> Iterator[str]:
-    bin_dir = _binaries()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    as_user: list[str] = []
-    base = Path(tempfile.mkdtemp(prefix="segmint-pg-"))
-    if os.geteuid() == 0:  # the server refuses to run as root
-        user = "postgres" if _user_exists("postgres") else "nobody"
-        as_user = ["runuser", "-u", user, "--"] if shutil.which("runuser") else ["su", user, "-s", "/bin/sh", "-c"]
-        shutil.chown(base, user)
-    data, port = base / "data", _free_port()
-
-    def run(*args: str) -> None:
-        command = [str(bin_dir / args[0]), *args[1:]]
-        if as_user[:1] == ["su"]:
-            command = [*as_user, " ".join(shlex.quote(c) for c in command)]
-        else:
-            command = [*as_user, *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    try:
-        run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        run("pg_ctl", "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60", "-o",
-            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        raise RuntimeError(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}") from None
-    uri = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    try:
-        with adbc.connect(uri) as connection, connection.cursor() as cursor:
-            for statement in SETUP:
-                cursor.execute(statement)
-            connection.commit()
-        yield uri
-    finally:
-        try:
-            run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
+def dsn(postgres_server: str) -> Iterator[str]:
+    """The session's throwaway server (tests/conftest.py), with this module's tables."""
+    with adbc.connect(postgres_server) as connection, connection.cursor() as cursor:
+        for statement in SETUP:
+            cursor.execute(statement)
+        connection.commit()
+    yield postgres_server
 
 
 SETUP = [
