@@ -1,0 +1,88 @@
+"""`segmint sql` and `--engine duckdb` on the command line: output, and every bad input as a
+clear message with exit code 1 (no traceback)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+
+from segmint.cli import cli
+from segmint.plugin.host import get_registry
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), prog_name="segmint")
+
+
+def user_error(*args: str) -> str:
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+    return result.stderr.partition("error: ")[2]
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The starter project of `segmint init`, as the current directory."""
+    assert invoke("init", str(tmp_path / "shop")).exit_code == 0
+    monkeypatch.chdir(tmp_path / "shop")
+    return tmp_path / "shop"
+
+
+def test_run_on_duckdb_gives_the_arrow_engines_sizes(shop: Path) -> None:
+    arrow, duck = invoke("run", "--dry-run"), invoke("run", "--dry-run", "--engine", "duckdb")
+    assert arrow.exit_code == 0 and duck.exit_code == 0, duck.output
+    assert duck.stdout == arrow.stdout
+    assert "win_back__holdout" in duck.stdout
+
+
+def test_the_printed_sql_runs_in_duckdb_and_counts_what_run_counts(shop: Path) -> None:
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("WITH ") and result.stdout.endswith(";\n")
+    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert membership.num_rows == 2357
+    assert sum(membership["win_back__holdout"].to_pylist()) == 30  # as tests/cli/test_cli.py says
+
+
+@pytest.mark.parametrize("dialect", ["spark", "postgres", "bigquery", "snowflake"])
+def test_every_dialect_prints(shop: Path, dialect: str) -> None:
+    result = invoke("sql", "--dialect", dialect)
+    assert result.exit_code == 0, result.output
+    assert "segment:win_back" in result.stdout.replace("`", '"')
+
+
+def test_an_unknown_dialect(shop: Path) -> None:
+    assert user_error("sql", "--dialect", "oracle") == (
+        "--dialect: unknown SQL dialect 'oracle' (dialects: duckdb, spark, postgres, bigquery, "
+        "snowflake)\n")
+
+
+def test_sqlglot_missing_names_the_extra(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "sqlglot.expressions", None)
+    assert "install it with pip install 'segmint[sql]'" in user_error("sql")
+
+
+def test_the_duckdb_engine_missing_names_the_extra(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(get_registry().engines, "duckdb")
+    message = user_error("run", "--dry-run", "--engine", "duckdb")
+    assert "the duckdb engine is not installed; install it with pip install 'segmint[duckdb]'" in message
+
+
+def test_a_memory_limit_too_small(shop: Path) -> None:
+    project = Path("segmint.toml")
+    project.write_text(project.read_text() + '\n[engine]\nname = "duckdb"\nmemory_limit = "2MB"\n')
+    message = user_error("run", "--dry-run")
+    assert "memory_limit" in message and "too small" in message
+
+
+def test_a_rule_the_dialect_cannot_express(shop: Path) -> None:
+    Path("rules/extra.seg").write_text('segment word: country matches "\\\\bDE"\n')
+    message = user_error("sql", "--dialect", "spark")
+    assert message.startswith("rules/extra.seg:1:31: segment 'word': the spark dialect's regular "
+                              "expressions cannot match this pattern exactly as RE2 does")
+    assert invoke("sql", "--dialect", "duckdb").exit_code == 0
