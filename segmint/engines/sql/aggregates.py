@@ -22,10 +22,11 @@ from segmint.engines.sql.columns import canonical, timestamp
 from segmint.engines.sql.compiler import (
     SqlContext, and_, case, column, identifier, is_null, named, not_, wrap,
 )
-from segmint.engines.sql.plan import window_bounds
 from segmint.language import ast
 from segmint.language.catalog import EventSource
 from segmint.language.types import Kind
+from segmint.semantics.events import source_columns
+from segmint.semantics.windows import window_bounds
 
 Expr = exp.Expression
 
@@ -56,7 +57,9 @@ def source_aggregates(ctx: SqlContext, spec: EventSource, aggregates: list[tuple
     """The aggregates over one event source (its rows in `relation`, as the source has them),
     as CTEs named after it."""
     dialect, zone = ctx.dialect, ctx.zone
-    used = _columns(ctx, spec, [a for _, a in aggregates])
+    read = source_columns(ctx.checked, spec, [a for _, a in aggregates])
+    # the timestamp is __timestamp; a column of its own only when an aggregate reads it
+    used = read if any(_names(a, spec.timestamp) for _, a in aggregates) else read[1:]
     names = {name: event_column(name) for name in used}
 
     def source_column(name: str) -> Expr:
@@ -169,17 +172,12 @@ def _aggregate(ctx: SqlContext, aggregate: ast.Aggregate, value: Expr | None, wh
     return [exp.alias_(found, identifier(name))]
 
 
-def _columns(ctx: SqlContext, spec: EventSource, aggregates: list[ast.Aggregate]) -> list[str]:
-    """The event source's columns the aggregates read: aggregated and named in `where`."""
-    used: dict[str, None] = {}
-    for aggregate in aggregates:
-        if aggregate.column is not None:
-            used[aggregate.column] = None
-        if aggregate.where is not None:
-            for node in ast.walk(aggregate.where):
-                if isinstance(node, ast.Name) and ctx.checked.binding(node).kind == "event":
-                    used[node.name] = None
-    return list(used)
+def _names(aggregate: ast.Aggregate, name: str) -> bool:
+    """Whether an aggregate reads the column `name` itself (as its column or in its where)."""
+    if aggregate.column == name:
+        return True
+    return aggregate.where is not None and any(
+        isinstance(node, ast.Name) and node.name == name for node in ast.walk(aggregate.where))
 
 
 def _arrow_type(spec: EventSource, name: str) -> pa.DataType | None:

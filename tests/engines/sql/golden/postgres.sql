@@ -18,9 +18,7 @@ WITH "base" AS (
     "email_address",
     "city",
     "interests",
-    CAST((
-      "last_seen_at"
-    ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS "last_seen_at",
+    CAST("last_seen_at" AT TIME ZONE 'UTC' AS TIMESTAMP) AS "last_seen_at",
     "signup_date"
   FROM (
     SELECT
@@ -62,9 +60,7 @@ WITH "base" AS (
 ), "events:sales" AS (
   SELECT
     "email",
-    CAST((
-      "ordered_at"
-    ) AT TIME ZONE 'UTC' AS TIMESTAMP) AS "__timestamp",
+    CAST("ordered_at" AT TIME ZONE 'UTC' AS TIMESTAMP) AS "__timestamp",
     "category" AS "e:category",
     CASE
       WHEN "amount" = CAST('NaN' AS DOUBLE PRECISION)
@@ -75,12 +71,8 @@ WITH "base" AS (
   FROM "sales"
   WHERE
     NOT "email" IS NULL
-    AND NOT CAST((
-      "ordered_at"
-    ) AT TIME ZONE 'UTC' AS TIMESTAMP) IS NULL
-    AND CAST((
-      "ordered_at"
-    ) AT TIME ZONE 'UTC' AS TIMESTAMP) <= CAST('2026-01-31 22:59:59.999999' AS TIMESTAMP)
+    AND NOT CAST("ordered_at" AT TIME ZONE 'UTC' AS TIMESTAMP) IS NULL
+    AND CAST("ordered_at" AT TIME ZONE 'UTC' AS TIMESTAMP) <= CAST('2026-01-31 22:59:59.999999' AS TIMESTAMP)
 ), "best:sales" AS (
   SELECT
     "email",
@@ -188,8 +180,12 @@ WITH "base" AS (
       CASE
         WHEN "interests" IS NULL
         THEN NULL
-        ELSE COALESCE('yoga' = ANY "interests", FALSE)
-        AND COALESCE('run' = ANY "interests", FALSE)
+        ELSE COALESCE('yoga' = ANY(
+          "interests"
+        ), FALSE)
+        AND COALESCE('run' = ANY(
+          "interests"
+        ), FALSE)
       END
       OR CAST(CARDINALITY("interests") AS BIGINT) = 0,
       FALSE
@@ -203,9 +199,7 @@ WITH "base" AS (
       AND (
         CAST('1970-01-01 00:00:00' AS TIMESTAMP) + (
           CAST(EXTRACT(EPOCH FROM (
-            (
-              CAST("signup_date" AS TIMESTAMP)
-            ) AT TIME ZONE 'Europe/Berlin'
+            CAST("signup_date" AS TIMESTAMP) AT TIME ZONE 'Europe/Berlin'
           ) AT TIME ZONE 'UTC') * 1000000 AS BIGINT) + 2592000000000 /* 30d */
         ) * INTERVAL '1 MICROSECOND'
       ) < "last_seen_at",
@@ -214,16 +208,12 @@ WITH "base" AS (
     COALESCE(
       (
         CAST(EXTRACT(EPOCH FROM CAST('2026-01-30 23:00:00.000000' AS TIMESTAMP)) * 1000000 AS BIGINT) - CAST(EXTRACT(EPOCH FROM (
-          (
-            CAST("signup_date" AS TIMESTAMP)
-          ) AT TIME ZONE 'Europe/Berlin'
+          CAST("signup_date" AS TIMESTAMP) AT TIME ZONE 'Europe/Berlin'
         ) AT TIME ZONE 'UTC') * 1000000 AS BIGINT)
       ) >= 31536000000000 /* 365d */
       AND CAST(EXTRACT(YEAR FROM "signup_date") AS BIGINT) < 2025
       AND CAST(EXTRACT(ISODOW FROM (
-        (
-          "last_seen_at"
-        ) AT TIME ZONE 'UTC'
+        "last_seen_at" AT TIME ZONE 'UTC'
       ) AT TIME ZONE 'Europe/Berlin') AS BIGINT) >= 6,
       FALSE
     ) AS "segment:old_hands",
