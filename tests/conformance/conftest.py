@@ -25,7 +25,7 @@ from segmint.plugin.host import get_registry
 from differences import marks_for
 
 #: The engines the conformance suite runs on. An engine joins the suite by being added here.
-ENGINES: tuple[str, ...] = ("arrow",)
+ENGINES: tuple[str, ...] = ("arrow", "duckdb")
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -9,7 +9,7 @@ import attrs
 from segmint.engines.base import Engine, EngineResult, Job
 from segmint.engines.duckdb.connection import Settings, default_memory, parse_size
 from segmint.engines.duckdb.runner import evaluate
-from segmint.language.regex import regex_error
+from segmint.plugin.api import SQL
 
 
 def _size(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
@@ -40,10 +40,8 @@ class DuckDBOptions:
 class DuckDBEngine(Engine):
     name = "duckdb"
     description = "in process, in DuckDB: data larger than memory, files read by DuckDB itself"
+    family = SQL  # a plugin function's SQL builder serves it; its regexes are RE2's
     Options = DuckDBOptions
-
-    def pattern_error(self, pattern: str) -> str | None:
-        return regex_error(pattern)  # DuckDB's regular expressions are RE2's
 
     def settings(self) -> Settings:
         options: DuckDBOptions = self.options

@@ -26,7 +26,9 @@ from segmint.engines.sql.dialects import SqlDialect, call, number, string
 from segmint.engines.sql.regex import UnmatchableRegex, translate
 from segmint.language import ast
 from segmint.language.checker import CheckedRules
+from segmint.language.functions import is_builtin
 from segmint.language.types import Kind
+from segmint.plugin.api import SQL, CallArgs, Function
 from segmint.semantics.asof import AsOf
 
 Expr = exp.Expression
@@ -293,8 +295,11 @@ def _name(node: ast.Name, ctx: SqlContext) -> Expr:
 
 @compile_node.register
 def _call(node: ast.Call, ctx: SqlContext) -> Expr:
+    function = ctx.checked.functions[node.function]
+    if not is_builtin(function):
+        return _plugin_call(function, node, ctx)
     build = FUNCTIONS.get(node.function)
-    if build is None or ctx.checked.functions.get(node.function) is not _builtin(node.function):
+    if build is None:
         raise Inexpressible(node, f"the function {node.function}() has no SQL implementation "
                                   f"for the {ctx.dialect.name} dialect")
     if node.function != "coalesce" and any(ctx.kind(a) is Kind.NULL for a in node.args[:1]):
@@ -302,10 +307,16 @@ def _call(node: ast.Call, ctx: SqlContext) -> Expr:
     return build(node, ctx)
 
 
-def _builtin(name: str) -> Any:
-    from segmint.language.functions import BUILTIN_FUNCTIONS
-
-    return next((f for f in BUILTIN_FUNCTIONS if f.name == name), None)
+def _plugin_call(function: Function, node: ast.Call, ctx: SqlContext) -> Expr:
+    """A plugin function's call, built by its `SQL` builder (the checker refuses a call
+    of one without, on a SQL engine; `segmint sql` meets it here)."""
+    build = function.builder(ctx.dialect.name, SQL)
+    if build is None:
+        raise Inexpressible(node, f"the function {node.function}() has no SQL builder "
+                                  f"(Function.builders[segmint.SQL])")
+    args = tuple(ctx.compile(a) for a in node.args)
+    types = tuple(ctx.checked.type_of(a) for a in node.args)
+    return build(CallArgs(args, types, node.args, ctx.zone))
 
 
 def _args(node: ast.Call, ctx: SqlContext) -> list[Expr]:
@@ -496,10 +507,12 @@ def _contains(node: ast.Contains, ctx: SqlContext) -> Expr:
         return join(*tests)
     present = list(dict.fromkeys(v for v in wanted if v is not None))
     if not present:
-        # The Arrow engine's answer (issue 12 may change it): `contains null` is null, and
-        # `contains any`/`all` of nulls only are false/true for every list that is not null.
+        # The language's answer: `contains null` is false for an empty list (it holds
+        # nothing) and null for any other, and `contains any`/`all` of nulls only are
+        # false/true for every list that is not null.
         if node.mode == "one":
-            return exp.Null()
+            empty = exp.EQ(this=ctx.dialect.list_length(value.copy()), expression=number(0))
+            return case(empty, exp.Boolean(this=False), exp.Null())
         return case(is_null(value), exp.Null(), exp.Boolean(this=node.mode == "all"))
     element = ctx.checked.type_of(node.operand).element
     element_kind = element.kind if element is not None else Kind.NULL

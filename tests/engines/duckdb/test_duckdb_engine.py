@@ -59,12 +59,12 @@ CASES = [
     (dict(s=["abc", "ABC", "", None, "a\nc"]), 's matches "(?i)^abc"', [T, T, F, F, F]),
     (dict(s=["ab", "B", "é", "a"]), 's < "b"', [T, T, F, T]),
     (dict(s=["ab", "Ä", "é"]), 'upper(s) == "AB" or lower(s) == "ä" or length(s) == 1', [T, T, T]),
-    # lists: [] holds nothing, a null list is null, `contains null` as the arrow engine says
+    # lists: [] holds nothing (not even null), a null list is null, `contains null` unknown
     (dict(l=[["a"], [], None, ["b", None]]), 'l contains "a"', [T, F, F, F]),
     (dict(l=[["a"], [], None, ["b", None]]), 'not (l contains "a")', [F, T, F, T]),
     (dict(l=[["a"], [], None, ["b", None]]), 'l contains all ("a", "b")', [F, F, F, F]),
     (dict(l=[["a"], [], None, ["b", None]]), 'l contains any ("b", "z")', [F, F, F, T]),
-    (dict(l=[["a"], [], None, ["b", None]]), "(l contains null) is null", [T, T, T, T]),
+    (dict(l=[["a"], [], None, ["b", None]]), "(l contains null) is null", [T, F, T, T]),
     (dict(l=[["a"], [], None, ["b", None]]), "l contains all (null)", [T, T, F, T]),
     # top / bottom: k = ceil(n * P / 100), ties at the cut all in, nulls never
     (dict(m=[10, 9, 9, 9, 5, 4, 3, 1, None, None]), "m in top 20%", [T, T, T, T, F, F, F, F, F, F]),
