@@ -38,8 +38,10 @@ from typing import Any, ClassVar
 
 import attrs
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmint.engines.regex import regex_error
+from segmint.errors import DataError
 from segmint.language.checker import CheckedRules
 from segmint.language.functions import is_builtin
 from segmint.plugin.api import Function
@@ -149,3 +151,24 @@ class Engine:
 
     def evaluate(self, job: Job) -> EngineResult:
         raise NotImplementedError
+
+
+def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
+    """Refuse a missing key column, null keys and duplicate keys, naming the row: what
+    every engine checks of the profiles (one row per customer)."""
+    if key not in table.column_names:
+        raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})", source=source)
+    keys = table.column(key)
+    if pa.types.is_dictionary(keys.type):
+        keys = keys.cast(keys.type.value_type)
+    if keys.null_count:
+        row = pc.index(pc.is_null(keys), True).as_py()
+        raise DataError("the customer key is empty", source=source, row=row + 1, column=key)
+    if pc.count_distinct(keys).as_py() != len(keys):
+        counts = pc.value_counts(keys)
+        duplicate = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
+        rows = pc.indices_nonzero(pc.equal(keys, duplicate)).to_pylist()[:2]
+        raise DataError(
+            f"duplicate customer key {duplicate.as_py()!r} (rows {rows[0] + 1} and {rows[1] + 1})",
+            source=source, column=key,
+        )

@@ -24,9 +24,8 @@ from segmint.language.catalog import Catalog, Column
 from segmint.language.checker import CheckedRules, check
 from segmint.errors import DataError, PluginError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
-from segmint.engines.arrow.evaluator import check_keys
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
-from segmint.engines.base import Engine, EngineResult, EventInput, Job
+from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.plugin.host import PluginRegistry, provenance

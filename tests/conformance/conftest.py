@@ -12,6 +12,7 @@ the suite once the engine conforms, so the list stays true).
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,11 @@ from segmint.plugin.host import get_registry
 from differences import marks_for
 
 #: The engines the conformance suite runs on. An engine joins the suite by being added here.
-ENGINES: tuple[str, ...] = ("arrow", "duckdb")
+ENGINES: tuple[str, ...] = ("arrow", "duckdb", "spark")
+#: Spark takes a second or more for even a tiny query, so `make test` runs one in
+#: SPARK_SAMPLE of its conformance tests (by a stable hash of the test id, so always the
+#: same ones); the others are marked `full` and run under `make test-all`.
+SPARK_SAMPLE = 20
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -36,6 +41,8 @@ def engine(request: pytest.FixtureRequest) -> str:
         engine_named(name, get_registry())
     except ConfigError as error:
         pytest.skip(f"engine '{name}' is not available: {error}")
+    if name == "spark":
+        request.getfixturevalue("spark")  # the test session's local Spark (tests/conftest.py)
     return name
 
 
@@ -53,3 +60,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if name is not None:
             for mark in marks_for(name, item.name):
                 item.add_marker(mark)
+        if name == "spark" and zlib.crc32(item.name.encode()) % SPARK_SAMPLE:
+            item.add_marker(pytest.mark.full)

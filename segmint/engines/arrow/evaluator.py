@@ -20,7 +20,7 @@ from segmint.language import ast
 from segmint.engines.arrow.compiler import (
     DURATION_TYPE, TIMESTAMP_TYPE, CompileContext, aggregate_column, project, segment_column,
 )
-from segmint.engines.base import EngineResult
+from segmint.engines.base import EngineResult, check_keys
 from segmint.semantics.asof import AsOf
 from segmint.language.checker import CheckedRules
 from segmint.errors import DataError, EvaluationError
@@ -88,26 +88,6 @@ def _truncating_cast(values: pa.ChunkedArray, target: pa.DataType) -> pa.Chunked
     """Cast to a coarser time unit, dropping nanoseconds (a date64's time of day) but still
     refusing values out of range."""
     return values.cast(options=pc.CastOptions(target, allow_time_truncate=True))
-
-
-def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
-    """Refuse a missing key column, null keys and duplicate keys, naming the row."""
-    if key not in table.column_names:
-        raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})", source=source)
-    keys = table.column(key)
-    if pa.types.is_dictionary(keys.type):
-        keys = keys.cast(keys.type.value_type)
-    if keys.null_count:
-        row = pc.index(pc.is_null(keys), True).as_py()
-        raise DataError("the customer key is empty", source=source, row=row + 1, column=key)
-    if pc.count_distinct(keys).as_py() != len(keys):
-        counts = pc.value_counts(keys)
-        duplicate = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
-        rows = pc.indices_nonzero(pc.equal(keys, duplicate)).to_pylist()[:2]
-        raise DataError(
-            f"duplicate customer key {duplicate.as_py()!r} (rows {rows[0] + 1} and {rows[1] + 1})",
-            source=source, column=key,
-        )
 
 
 def evaluate_checked(

@@ -69,6 +69,8 @@ def spark_session(
     partitions`` for a small local run, say).
     """
     sql = pyspark_module()
+    if master is not None:
+        probe(master)  # named explicitly: it must answer, whatever session is active
     session = sql.SparkSession.getActiveSession()
     if session is None:
         session = _start(sql, master, settings or {}, app_name)
@@ -82,7 +84,6 @@ def _start(sql: Any, master: str | None, settings: dict[str, str], app_name: str
         builder = sql.SparkSession.builder  # spark-submit's --master and --conf apply
     else:
         master = master or DEFAULT_MASTER
-        probe(master)
         builder = sql.SparkSession.builder.master(master)
     builder = builder.appName(app_name)
     for name, value in {**START_SETTINGS, **settings}.items():

@@ -1,0 +1,212 @@
+"""The spark engine: the membership query in the spark dialect, run by Spark SQL.
+
+The profiles go to Spark as Arrow (``createDataFrame``) with a row number, so the result
+comes back, as Arrow, in the profiles' order and the key column is the one given, type
+and all. Parquet event sources are read by Spark itself (``spark.read.parquet``: column
+pruning and filter pushdown); other event data is handed over as Arrow. Each input is a
+temporary view with a name of this run only, dropped afterwards.
+
+What Spark does differently is handled in the spark dialect of the SQL compiler and in the
+session's settings (see `session` and docs/engines.md): ANSI mode on (integer overflow is
+an error, as the language says; division by zero is guarded in the SQL), the session time
+zone UTC (the SQL applies the run's zone itself), Java regular expressions used only where
+they match exactly what RE2 matches, ``sha2(x, 256)`` for the holdout hash.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.dataset as pa_dataset
+from pyarrow.fs import LocalFileSystem
+
+from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
+from segmint.engines.spark.session import first_line, spark_session
+from segmint.engines.sql.dialects import SparkDialect
+from segmint.engines.sql.query import Relations, membership_query, to_sql
+from segmint.engines.sql.regex import UnmatchableRegex, translate
+from segmint.errors import DataError, EvaluationError
+from segmint.language import ast
+from segmint.plugin.api import SQL
+
+ROW = "__segmint_row"
+_SEGMENT_ALIAS = re.compile(r"AS `segment:([^`]+)`")
+_POSITION = re.compile(r"line (\d+), position (\d+)")
+
+
+@attrs.frozen
+class SparkOptions:
+    """The ``[engine]`` options of the spark engine."""
+
+    master: str | None = attrs.field(default=None, metadata={
+        "help": 'the cluster, like "spark://host:7077", "yarn" or "k8s://https://host:6443"'
+                " (default: the session spark-submit made, else local[*])"})
+
+
+class SparkEngine(Engine):
+    name = "spark"
+    description = "Spark SQL through PySpark: local mode, or a cluster ([engine] master)"
+    family = SQL  # a plugin function's SQL builder serves it
+    Options = SparkOptions
+    dialect = SparkDialect()
+
+    def pattern_error(self, pattern: str) -> str | None:
+        try:
+            translate(pattern, self.dialect.regex)
+        except UnmatchableRegex as error:
+            return f"{error} (Spark's Java regular expressions cannot match it as RE2 does)"
+        return None
+
+    def evaluate(self, job: Job) -> EngineResult:
+        check_keys(job.profiles, job.key)
+        session = spark_session(self.options.master)
+        with views(session) as view:
+            profiles = spark_ready(job.profiles.append_column(
+                ROW, pa.array(range(job.profiles.num_rows), pa.int64())))
+            relations = Relations(
+                profiles=view(session.createDataFrame(profiles)),
+                events={name: view(event_frame(session, source))
+                        for name, source in job.events.items()},
+                types={f.name: f.type for f in profiles.schema},
+                order=ROW,
+            )
+            query = membership_query(job.checked, relations, dialect=self.dialect,
+                                     as_of=job.as_of, key=job.key, holdout_salt=job.holdout_salt,
+                                     key_type=job.profiles.schema.field(job.key).type)
+            text = to_sql(query.select, self.dialect)
+            try:
+                result = session.sql(text).toArrow()
+            except Exception as error:
+                raise spark_error(error, text, job.checked.rules) from None
+        return EngineResult(membership(result, job))
+
+
+def membership(result: pa.Table, job: Job) -> pa.Table:
+    """The membership table: the profiles' own key column, then bools and labels as the
+    arrow engine types them (nullable fields, plain strings)."""
+    columns: dict[str, Any] = {job.key: job.profiles.column(job.key)}
+    for statement in job.checked.rules.statements:
+        names = [statement.name]
+        if isinstance(statement, ast.Segment) and statement.holdout is not None:
+            names.append(statement.name + "__holdout")
+        kind = pa.bool_() if isinstance(statement, ast.Segment) else pa.string()
+        for name in names:
+            columns[name] = result.column(name).cast(kind).combine_chunks()
+    return pa.table(columns)
+
+
+@contextmanager
+def views(session: Any) -> Iterator[Any]:
+    """A function making a Spark DataFrame a temporary view (a sqlglot table naming it);
+    the views are dropped on the way out."""
+    made: list[str] = []
+    run = uuid.uuid4().hex[:12]
+
+    def view(frame: Any) -> Any:
+        from sqlglot import exp
+
+        name = f"segmint_{run}_{len(made)}"
+        frame.createOrReplaceTempView(name)
+        made.append(name)
+        return exp.table_(name)
+
+    try:
+        yield view
+    finally:
+        for name in made:
+            session.catalog.dropTempView(name)
+
+
+def event_frame(session: Any, source: EventInput) -> Any:
+    """A Spark DataFrame of an event source: Parquet read by Spark, the rest as Arrow."""
+    data = source.data
+    if isinstance(data, Scan) and data.format == "parquet":
+        frame = session.read.parquet(*data.paths)
+        return frame.select(*data.columns) if data.columns else frame
+    if isinstance(data, Scan):
+        data = data.arrow()
+    if parquet_files(data):
+        return session.read.parquet(*data.files)
+    if isinstance(data, pa_dataset.Dataset):
+        data = data.to_table()
+    if isinstance(data, pa.RecordBatchReader):
+        data = data.read_all()
+    return session.createDataFrame(spark_ready(data))
+
+
+def parquet_files(data: Any) -> bool:
+    """Whether `data` is a dataset of plain local Parquet files (no partitioning by
+    directory), which Spark reads itself."""
+    if not isinstance(data, pa_dataset.FileSystemDataset):
+        return False
+    partitioned = data.partitioning is not None and len(data.partitioning.schema) > 0
+    return (isinstance(data.format, pa_dataset.ParquetFileFormat) and not partitioned
+            and isinstance(data.filesystem, LocalFileSystem) and bool(data.files))
+
+
+def spark_ready(table: pa.Table) -> pa.Table:
+    """`table` in Arrow types Spark's conversion takes: dictionaries decoded, large and
+    view types made plain, unsigned integers widened, date64 as date32."""
+    fields = []
+    for field in table.schema:
+        fields.append(field.with_type(_spark_type(field.type)))
+    schema = pa.schema(fields)
+    return table if schema == table.schema else table.cast(schema)
+
+
+def _spark_type(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(kind):
+        return _spark_type(kind.value_type)
+    if pa.types.is_large_string(kind) or getattr(pa.types, "is_string_view", bool)(kind):
+        return pa.string()
+    if pa.types.is_large_binary(kind):
+        return pa.binary()
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind):
+        return pa.list_(_spark_type(kind.value_type))
+    if kind in (pa.uint8(), pa.uint16(), pa.uint32()):
+        return pa.int64()
+    if kind == pa.uint64():
+        return pa.decimal128(20, 0)
+    if pa.types.is_date64(kind):
+        return pa.date32()
+    if pa.types.is_timestamp(kind) and kind.unit == "ns":
+        return pa.timestamp("us", kind.tz)
+    return kind
+
+
+def spark_error(error: Exception, text: str, rules: ast.RuleSet) -> Exception:
+    """A Spark failure as segmint's error: overflow names the segment, else Spark's words."""
+    message = first_line(error)
+    if "ARITHMETIC_OVERFLOW" in message or "overflow" in message.lower():
+        name = failing_segment(str(error), text)
+        statement = rules.get(name) if name else None
+        if statement is not None:
+            span = statement.span
+            what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
+            where = f"{span.filename}:{span.line}: {what} '{name}'"
+        else:
+            where = "a segment"
+        return EvaluationError(
+            f"{where}: integer overflow while evaluating (the result does not fit a 64-bit"
+            " integer; divide first or use smaller units)")
+    return DataError(f"Spark failed: {message}", source="engine spark")
+
+
+def failing_segment(message: str, text: str) -> str | None:
+    """The segment whose expression Spark's error points at (its SQL line and position)."""
+    found = _POSITION.search(message)
+    if found is None:
+        return None
+    lines = text.splitlines()
+    line = int(found[1]) - 1
+    if not 0 <= line < len(lines):
+        return None
+    rest = "\n".join([lines[line][int(found[2]):], *lines[line + 1:]])
+    alias = _SEGMENT_ALIAS.search(rest)
+    return alias[1] if alias else None
