@@ -57,6 +57,9 @@ class SparkEngine(Engine):
     dialect = SparkDialect()
 
     def pattern_error(self, pattern: str) -> str | None:
+        refused = super().pattern_error(pattern)  # RE2's own refusals first, as everywhere
+        if refused is not None:
+            return refused
         try:
             translate(pattern, self.dialect.regex)
         except UnmatchableRegex as error:
