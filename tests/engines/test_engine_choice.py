@@ -169,7 +169,7 @@ def test_the_project_file_and_the_flag_choose_the_engine(project, registry):
     ('engine = "arrwo"', "segmint.toml: engine: unknown engine 'arrwo' (did you mean 'arrow'?); "
                          "known engines: arrow, duckdb, recording, spark"),
     ("--engine=duckdb", "--engine: the duckdb engine is not installed; install it with "
-                        "pip install 'segmint[duckdb]' (installed engines: arrow, recording)"),
+                        "pip install 'segmint[duckdb]' (installed engines: arrow, recording, spark)"),
     ('engine = 3', "segmint.toml: engine: must be an engine's name, like \"arrow\" or \"duckdb\""),
 ])
 def test_an_engine_that_cannot_be_had_is_a_user_error(project, registry, monkeypatch, command,
