@@ -5,15 +5,29 @@ The public API: `parse_rules` and `evaluate`, the error types, and what plugins 
 `RunResult`). Everything else is private.
 """
 
-from segmint.api import evaluate, parse_rules
-from segmint.errors import ConfigError, DataError, EvaluationError, PluginError, RuleError, SegmintError
-from segmint.plugin.hookspecs import hookimpl
-from segmint.plugin.api import (
-    SQL, CallArgs, Delivery, Function, Metric, MetricColumn, MetricContext, PluginContext, RunResult,
-    Sink, Source, SqlTable,
-)
+from typing import Any
 
 __version__ = "0.1.0"
+
+#: Where the public API lives: imported on first use, so `segmint --version` and other
+#: light commands do not pay for pyarrow, lark, pluggy or attrs.
+_LAZY = {
+    **dict.fromkeys(["ConfigError", "DataError", "EvaluationError", "PluginError", "RuleError",
+                     "SegmintError"], "segmint.errors"),
+    "evaluate": "segmint.api", "parse_rules": "segmint.api", "hookimpl": "segmint.plugin.hookspecs",
+    **dict.fromkeys(["SQL", "CallArgs", "Delivery", "Function", "Metric", "MetricColumn", "MetricContext",
+                     "PluginContext", "RunResult", "Sink", "Source", "SqlTable"], "segmint.plugin.api"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'segmint' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "SQL",

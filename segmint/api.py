@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pa_dataset
 
 from segmint.language import ast
 from segmint.semantics.asof import AsOf
@@ -106,7 +106,9 @@ def check_rules(rules: ast.RuleSet | str, schema: pa.Schema, *, key: str = "cust
 
 def _event_data(data: Any, name: str) -> Any:
     """Event data as given when it streams (a reader, a dataset), else as a table."""
-    if isinstance(data, (pa.Table, pa.RecordBatchReader, pa_dataset.Dataset)):
+    dataset = sys.modules.get("pyarrow.dataset")  # not imported: data cannot be a Dataset
+    if isinstance(data, (pa.Table, pa.RecordBatchReader)) or (
+            dataset is not None and isinstance(data, dataset.Dataset)):
         return data
     if hasattr(data, "__arrow_c_stream__") and not type(data).__module__.startswith(("polars", "pandas")):
         return pa.RecordBatchReader.from_stream(data)

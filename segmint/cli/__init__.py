@@ -8,28 +8,17 @@ from __future__ import annotations
 import click
 
 from segmint import __version__
-from segmint.cli.common import SegmintGroup
+from segmint.cli.group import LazyGroup
 
-
-@click.group(cls=SegmintGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="segmint")
-def cli() -> None:
-    """Customer segmentation rules over Apache Arrow."""
-
-
-def _register() -> None:
-    from segmint.cli import (diff, explain, history, init, plugins, profile, report, run, sql,
-                             validate)
-
-    for module in (run, validate, explain, profile, history, diff, report, plugins, init, sql):
-        cli.add_command(module.command)
-
-
-_register()
+_plugins_added = False
 
 
 def _plugin_commands() -> None:
-    """Commands that plugins add through the ``register_commands`` hook."""
+    """Commands that plugins add through the ``register_commands`` hook (added once)."""
+    global _plugins_added
+    if _plugins_added:
+        return
+    _plugins_added = True
     from segmint.plugin.host import get_registry
     from segmint.cli.common import stderr
 
@@ -44,6 +33,12 @@ def _plugin_commands() -> None:
                          f"{type(error).__name__}: {error}")
 
 
+@click.group(cls=LazyGroup, plugin_commands=_plugin_commands,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="segmint")
+def cli() -> None:
+    """Customer segmentation rules over Apache Arrow."""
+
+
 def main() -> None:
-    _plugin_commands()
     cli(prog_name="segmint")

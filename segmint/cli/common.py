@@ -6,7 +6,6 @@ import datetime as dt
 import functools
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,7 @@ import click
 from rich.console import Console
 
 from segmint.semantics.asof import parse_as_of
-from segmint.errors import ConfigError, SegmintError, SegmintWarning
+from segmint.errors import ConfigError
 from segmint.plugin.host import PluginRegistry, get_registry
 from segmint.project.config import Project, find_project_file, load_project
 
@@ -26,31 +25,6 @@ def stdout_console() -> Console:
     wrapped or cut off), a terminal gets its own width."""
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=10_000)
-
-
-class SegmintGroup(click.Group):
-    """A group that turns every segmint error into a message and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("always", SegmintWarning)
-                warnings.showwarning = _show_warning
-                return super().invoke(ctx)
-        except SegmintError as error:
-            click.echo(f"error: {error}", err=True)
-            ctx.exit(1)
-
-
-_python_showwarning = warnings.showwarning
-
-
-def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    """A `SegmintWarning` as one line, ``warning: message``; others as Python shows them."""
-    if issubclass(category, SegmintWarning):
-        click.echo(f"warning: {message}", err=True)
-    else:
-        _python_showwarning(message, category, *args, **kwargs)
 
 
 class NameEqualsPath(click.ParamType):

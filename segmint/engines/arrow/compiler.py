@@ -18,7 +18,6 @@ import attrs
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from segmint.language import ast
 from segmint.semantics.asof import AsOf
@@ -115,6 +114,8 @@ class CompileContext:
 
 def project(table: pa.Table, expressions: dict[str, Expr]) -> pa.Table:
     """Evaluate named expressions over a table in one bulk pass."""
+    import pyarrow.dataset as ds  # imported when first used: it brings in pandas
+
     return ds.dataset(table).to_table(columns=expressions)
 
 

@@ -3,11 +3,11 @@ pandas) as tables of about BATCH_ROWS rows holding only the columns an aggregate
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from segmint.errors import DataError
 
@@ -17,7 +17,8 @@ BATCH_ROWS = 1 << 19
 
 def batches(data: Any, columns: list[str], source: str) -> Iterator[pa.Table]:
     """Tables of about BATCH_ROWS rows with `columns`, from a table, reader or dataset."""
-    if isinstance(data, ds.Dataset):
+    dataset = sys.modules.get("pyarrow.dataset")  # not imported: data cannot be a Dataset
+    if dataset is not None and isinstance(data, dataset.Dataset):
         require(data.schema, columns, source)
         # A little readahead keeps the cores busy; more only holds more batches in memory.
         stream: Any = data.to_batches(columns=columns, batch_size=BATCH_ROWS, batch_readahead=4,

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from segmint.engines.arrow import grouped_states
 from segmint.engines.arrow.compiler import TIMESTAMP_TYPE, CompileContext, as_timestamp, project
@@ -151,6 +150,8 @@ class SourcePass:
                 expressions[f"v{i}"] = pc.if_else(mask, value, _null_like(ctx, value))
             if aggregate.function in ("first", "last"):
                 expressions[f"t{i}"] = pc.if_else(mask, ts, _stamp(None))
+        import pyarrow.dataset as ds  # imported when first used: it brings in pandas
+
         rows = ds.dataset(ctx.table).to_table(columns=expressions, filter=keep)
         if self.simple and self.dense is not None:
             self.dense.add_rows(rows, self.simple)

@@ -46,7 +46,9 @@ GRID = (
     ("New Customers", "Potential Loyalist", "Loyal", "Champions", "Champions"),
 )
 
-_CELLS = pa.array([name for row in GRID for name in row])
+#: The GRID's names in one flat tuple, row by row (an Arrow array is made of it when used:
+#: making one at import would import pandas, through pyarrow, for every command).
+_CELLS = tuple(name for row in GRID for name in row)
 
 
 def quintile_scores(values: np.ndarray, *, descending: bool) -> np.ndarray:
@@ -62,7 +64,7 @@ def quintile_scores(values: np.ndarray, *, descending: bool) -> np.ndarray:
 def segment_names(r: np.ndarray, f: np.ndarray, m: np.ndarray) -> pa.Array:
     """The grid's segment for each (R, F, M) score triple."""
     fm = (f + m) // 2
-    return _CELLS.take(pa.array((r - 1) * 5 + (fm - 1)))
+    return pa.array(_CELLS).take(pa.array((r - 1) * 5 + (fm - 1)))
 
 
 def rfm_scores(t: CustomerTotals, options: MetricOptions) -> dict[str, pa.Array]:

@@ -18,10 +18,9 @@ import os
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
 
 from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.hookspecs import hookimpl
@@ -30,6 +29,9 @@ from segmint.delivery.sync import ADD, REMOVE, UPDATE, Batch, DiffSink
 
 from segmint.plugins.sinks.http_retry import backoff_delay, retryable, seconds_until_http_date
 from segmint.plugins.sinks.scrub import excerpt, url_secrets
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Segmint-Signature"
 #: The ``event`` of a batch: members who entered, left, or stayed with changed fields.
@@ -125,6 +127,8 @@ class WebhookSink(DiffSink):
                                   f"'{self.options.secret_env}' (secret_env) is not set")
         self._rows = None
         try:
+            import httpx  # here, not at import: only a delivery needs it
+
             with httpx.Client(timeout=self.options.timeout) as self._client:
                 return super().deliver(result, dry_run=dry_run)
         finally:
@@ -169,6 +173,8 @@ class WebhookSink(DiffSink):
         return excerpt(response.text, [self._secret, *url_secrets(self.options.url)])
 
     def _post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        import httpx
+
         assert self._client is not None
         options = self.options
         last = ""

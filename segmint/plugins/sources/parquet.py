@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from segmint.errors import DataError
 from segmint.plugin.api import PROFILES
@@ -35,7 +35,10 @@ class ParquetSource(FileSource):
     extensions = (".parquet",)
     reads_directories = True
 
-    def _dataset(self) -> ds.Dataset:
+    def _dataset(self) -> Any:
+        """The files as a `pyarrow.dataset.Dataset` (imported here: it brings in pandas)."""
+        import pyarrow.dataset as ds
+
         if self.path.is_dir():
             dataset = ds.dataset(self.path, format="parquet", partitioning="hive")
             if not dataset.files:
