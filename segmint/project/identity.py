@@ -125,7 +125,7 @@ class Keys:
         self.context = context
         self.report = report
         self._identity: dict[tuple[Path, str, str, str | None], pa.Table] = {}
-        self.keysets: dict[str, pa.Array] = {}  # distinct keys per source, for matching
+        self._keys: dict[str, list[pa.Array]] = {}  # distinct keys per source (per batch read)
         self.events: dict[str, pa.Table] = {}  # event tables read whole, read once per run
         self._taken: dict[str, int] = {}  # how many of each source's skipped rows are reported
         self._counted: set[str] = set()  # event sources already read (and counted) once
@@ -178,10 +178,20 @@ class Keys:
         if profiles and policy.on_duplicate_keys == "latest":
             table = self._latest(name, source, policy, table, report)
         found = pc.drop_null(pc.unique(table.column(self.key).combine_chunks()))
-        if accumulate and name in self.keysets and self.keysets[name].type == found.type:
-            found = pc.unique(pa.concat_arrays([self.keysets[name], found]))
-        self.keysets[name] = found
+        parts = self._keys.get(name, [])
+        if accumulate and parts and parts[0].type == found.type:
+            parts.append(found)  # merged once, when the keys are matched (not per batch)
+        else:
+            self._keys[name] = [found]
         return table
+
+    @property
+    def keysets(self) -> dict[str, pa.Array]:
+        """The distinct keys each source read, for matching sources' keys."""
+        for name, parts in self._keys.items():
+            if len(parts) > 1:
+                self._keys[name] = [pc.unique(pa.concat_arrays(parts))]
+        return {name: parts[0] for name, parts in self._keys.items()}
 
     def _map(self, name: str, source: Source, policy: SourcePolicy, table: pa.Table,
              report: SourceReport) -> pa.Table:
@@ -258,16 +268,17 @@ class Keys:
 
     def count_unmatched(self, profile_sources: list[str], event_sources: list[str]) -> None:
         """Keys of each profile source found in no other one, and event keys with no profile."""
-        profiles = [n for n in profile_sources if n in self.keysets]
+        keysets = self.keysets
+        profiles = [n for n in profile_sources if n in keysets]
         union = {}
         for name in profiles:
-            others = [self.keysets[o] for o in profiles if o != name]
+            others = [keysets[o] for o in profiles if o != name]
             if others:
-                pool = pa.chunked_array(others, type=self.keysets[name].type) if len({a.type for a in others} | {self.keysets[name].type}) == 1 else None
+                pool = pa.chunked_array(others, type=keysets[name].type) if len({a.type for a in others} | {keysets[name].type}) == 1 else None
                 if pool is not None:
-                    hits = pc.is_in(self.keysets[name], value_set=pool.combine_chunks())
+                    hits = pc.is_in(keysets[name], value_set=pool.combine_chunks())
                     self.report.source(name, "profiles").unmatched = len(hits) - (pc.sum(hits).as_py() or 0)
-            union[name] = self.keysets[name]
+            union[name] = keysets[name]
         if not union:
             return
         types = {a.type for a in union.values()}
@@ -275,6 +286,6 @@ class Keys:
             return
         everyone = pa.chunked_array(list(union.values())).combine_chunks()
         for name in event_sources:
-            if name in self.keysets and self.keysets[name].type in types:
-                hits = pc.is_in(self.keysets[name], value_set=everyone)
+            if name in keysets and keysets[name].type in types:
+                hits = pc.is_in(keysets[name], value_set=everyone)
                 self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)

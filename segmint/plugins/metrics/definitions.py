@@ -31,7 +31,10 @@ from segmint.plugins.metrics.clv import ClvFit, fit_summary, summarize_orders
 from segmint.plugins.metrics.durations import parse_duration
 from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
 from segmint.plugins.metrics.orders import SOURCE, Orders, as_table, read_orders
-from segmint.plugins.metrics.purchase import PURCHASE_COLUMNS, customer_totals, historical_margin
+from segmint.plugins.metrics.purchase import (
+    PURCHASE_COLUMNS, CustomerTotals, customer_totals, historical_margin,
+)
+from segmint.plugins.metrics.shared import shared
 from segmint.plugins.metrics.rfm import RFM_COLUMNS, rfm_scores
 from segmint.plugins.metrics.summary import PurchaseSummary
 
@@ -68,10 +71,20 @@ class Request:
         return as_table(self.ctx.events[role])
 
     def orders(self, *, margin: bool = False, channel: bool = False) -> Orders:
-        return read_orders(
-            self.events(SOURCE), self.as_of, self.options, self.ctx.key,
-            margin=margin, channel=channel,
-        )
+        """The orders prepared for aggregation; metrics computed over the same orders table
+        in one run (purchase, rfm, clv...) share them, so the keys are grouped once."""
+        table = self.events(SOURCE)
+        return shared(table, ("orders", self._setting(), margin, channel), lambda: read_orders(
+            table, self.as_of, self.options, self.ctx.key, margin=margin, channel=channel))
+
+    def totals(self, *, margin: bool = False) -> CustomerTotals:
+        """`customer_totals` of the orders: one pass over them for all the metrics of a run."""
+        table = self.events(SOURCE)
+        return shared(table, ("totals", self._setting(), margin),
+                      lambda: customer_totals(self.orders(margin=margin)))
+
+    def _setting(self) -> str:
+        return repr((self.options, self.as_of, self.ctx.key))
 
     def table(self, keys: pa.Array, columns: dict[str, pa.Array]) -> pa.Table:
         return pa.table({self.ctx.key: keys, **columns})
@@ -80,13 +93,13 @@ class Request:
 def compute_purchase(ctx: MetricContext) -> pa.Table:
     request = Request.of(ctx)
     wanted = [c for c in PURCHASE_COLUMNS if c.name in request.wanted(PURCHASE_COLUMNS)]
-    totals = customer_totals(request.orders(margin=any(c.needs_margin for c in wanted)))
+    totals = request.totals(margin=any(c.needs_margin for c in wanted))
     return request.table(totals.keys, {c.name: c.compute(totals, request.options) for c in wanted})
 
 
 def compute_rfm(ctx: MetricContext) -> pa.Table:
     request = Request.of(ctx)
-    totals = customer_totals(request.orders())
+    totals = request.totals()
     scores = rfm_scores(totals, request.options)
     return request.table(totals.keys, {n: scores[n] for n in request.wanted(RFM_COLUMNS)})
 
@@ -181,7 +194,7 @@ def _margin_rate(request: Request) -> float:
     """Margin share for predictive CLV: the option, else the data's margin/revenue, else 1."""
     if request.options.margin_rate is not None:
         return request.options.margin_rate
-    totals = customer_totals(request.orders(margin=True))
+    totals = request.totals(margin=True)
     revenue = int(totals.units.sum())
     if totals.margin is None or revenue <= 0:
         return 1.0
@@ -223,7 +236,7 @@ def compute_acquisition(ctx: MetricContext) -> pa.Table:
 def _value_for_cac(request: Request) -> tuple[pa.Array, np.ndarray]:
     name = request.options.clv_to_cac_from
     if name == "clv_historical":
-        totals = customer_totals(request.orders(margin=True))
+        totals = request.totals(margin=True)
         return totals.keys, historical_margin(totals, request.options)
     result = fit_for(request)
     return result.summary.keys, clv_values(result, name, request.options)
