@@ -29,6 +29,7 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "SQL",
     "CallArgs",

@@ -47,3 +47,9 @@ def test_importing_segmint_imports_no_engine():
     code = "import json, sys, segmint; print(json.dumps([m for m in %r if m in sys.modules]))" % HEAVY
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(result.stdout) == []
+
+
+def test_every_public_name_resolves():
+    import segmint
+
+    assert all(getattr(segmint, name) is not None for name in segmint.__all__)
