@@ -11,7 +11,11 @@ each engine in its own fresh process, alternating, ``--repeat`` times:
   query over the same Arrow table, both returning an Arrow table of key, recency, frequency,
   monetary, aov, tenure, rfm_r, rfm_f, rfm_m, rfm_score, rfm_segment;
 - *from Parquet*: the same, timing the read too (segmint reads with pyarrow; DuckDB scans
-  the file itself).
+  the file itself);
+- *command*: end to end as a user runs it, each a fresh process writing Parquet: ``segmint
+  profile --events orders=FILE --metrics ... --out FILE`` against ``python -c`` running the
+  DuckDB query over ``read_parquet`` with ``COPY ... TO``; peak memory is the child's
+  peak resident set (``/usr/bin/time``), start-up included.
 
 Both compute the same semantics: orders at or before as_of, amounts in cents, refunds
 lower monetary but are not orders, SQL rank() quintiles. Time is the best of the repeats;
@@ -182,12 +186,46 @@ def measure(engine: str, path: Path, mode: str) -> dict:
     }
 
 
+RFM = ["rfm_r", "rfm_f", "rfm_m", "rfm_score", "rfm_segment"]
+
+
+def run_command(engine: str, path: Path) -> dict:
+    """One end-to-end command in a fresh process (outside any project directory)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "profile.parquet"
+        if engine == "segmint":
+            command = [str(Path(sys.executable).with_name("segmint")), "profile",
+                       "--events", f"orders={path}", "--as-of", str(AS_OF),
+                       "--metrics", ",".join(COLUMNS + RFM), "--out", str(out)]
+        else:
+            sql = DUCKDB_SQL.format(source=f"read_parquet('{path}')",
+                                    cutoff=f"{AS_OF} 23:59:59.999999+00", day=AS_OF)
+            script = ("import duckdb, sys; c = duckdb.connect(); c.execute(\"SET TimeZone = 'UTC'\");"
+                      " c.execute(sys.argv[1])")
+            command = [sys.executable, "-c", script, f"COPY ({sql}) TO '{out}' (FORMAT parquet)"]
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=work, capture_output=True,
+                              text=True)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            sys.exit(f"{engine} failed:\n{done.stdout}\n{done.stderr}")
+        result = pq.read_table(out)
+    return {
+        "engine": engine, "mode": "command", "seconds": seconds,
+        "peak_bytes": int(done.stderr.strip().splitlines()[-1]) * 1024,
+        "customers": result.num_rows, "frequency": pc.sum(result["frequency"]).as_py(),
+        "champions": pc.sum(pc.equal(result["rfm_segment"], "Champions")).as_py(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--modes", default="memory,parquet")
+    parser.add_argument("--modes", default="memory,parquet,command")
     parser.add_argument("--measure", choices=sorted(ENGINES), help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -203,6 +241,9 @@ def main() -> None:
         runs = {engine: [] for engine in ENGINES}
         for _ in range(args.repeat):
             for engine in ENGINES:
+                if mode == "command":
+                    runs[engine].append(run_command(engine, path))
+                    continue
                 output = subprocess.run(
                     [sys.executable, __file__, "--customers", str(args.customers),
                      "--orders", str(args.orders), "--measure", engine, "--mode", mode],

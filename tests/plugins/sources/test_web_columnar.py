@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from segmint.plugin.api import PluginContext
@@ -82,9 +83,10 @@ def _segment_line(rng: random.Random, clean: bool) -> str:
 
 
 def _ga4_line(rng: random.Random, clean: bool) -> str:
-    params = [{"key": k, "value": rng.choice([{"string_value": "x"}, {"int_value": str(rng.randint(1, 9))},
-                                               {"double_value": 2.5}, {}])}
-              for k in rng.sample(["page_location", "ga_session_id", "value", "engagement_time_msec"], 2)]
+    kinds = {"page_location": {"string_value": "x"}, "ga_session_id": {"int_value": str(rng.randint(1, 9))},
+             "value": {"double_value": rng.choice([2.5, 3])}, "engagement_time_msec": {}}
+    params = [{"key": k, "value": kinds[k] if clean else rng.choice(list(kinds.values()))}
+              for k in rng.sample(sorted(kinds), 2)]
     row = {"event_timestamp": str(1740000000000000 + rng.randint(0, 10**9)),
            "event_name": rng.choice(["page_view", "purchase", "session_start"]),
            "event_params": params, "user_pseudo_id": f"p.{rng.randint(1, 20)}",
@@ -108,6 +110,7 @@ CASES = [
     ("segment_events", {"anonymous": "keep"}, True),
     ("ga4", {}, True),
     ("ga4", {"anonymous": "keep"}, False),
+    ("ga4", {"anonymous": "keep"}, True),
 ]
 
 
@@ -125,7 +128,7 @@ def test_block_by_block_reads_what_line_by_line_reads(tmp_path, kind, options, c
         source._slow = lambda *args: (read_slowly.append(1), slow(*args))[1]
         read_slowly: list[int] = []
         table = source.read()
-        if clean and block > 2048 and kind == "segment_events":  # ga4: line by line still
+        if clean and block > 2048:
             assert not read_slowly  # clean data never meets Python per event
         assert table.schema == schema
         assert table.to_pylist() == expected.to_pylist()
@@ -145,3 +148,25 @@ def test_the_first_bad_line_is_the_error(tmp_path):
     source = _source("segment_events", tmp_path, mode="error", block=8192)
     with pytest.raises(Exception, match="row 2501, column 'timestamp': no valid timestamp"):
         source.read()
+
+
+def test_a_ga4_parquet_export_reads_as_its_rows_do(tmp_path):
+    rng = random.Random(9)
+    rows = [json.loads(_ga4_line(rng, True)) for _ in range(3000)]
+    for row in rows:
+        row["event_timestamp"] = int(row["event_timestamp"])
+        for param in row["event_params"]:
+            value = param["value"]
+            param["value"] = {"string_value": value.get("string_value"),
+                              "int_value": int(value["int_value"]) if "int_value" in value else None,
+                              "double_value": value.get("double_value")}
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "e.parquet", row_group_size=500)
+    cls = get_registry().sources["ga4"]
+    source = cls("events", build_options(cls.Options, {"path": "e.parquet"}, plugin="ga4", where="test"),
+                 PluginContext(project_dir=tmp_path))
+    expected = source._table(source.events(), source.schema())
+    slow = source._slow
+    source._slow = lambda *args: (read_slowly.append(1), slow(*args))[1]
+    read_slowly: list[int] = []
+    assert source.read().to_pylist() == expected.to_pylist()
+    assert not read_slowly

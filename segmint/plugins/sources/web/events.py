@@ -132,8 +132,9 @@ class EventFileSource(Source):
         at, value) the calls make, in file order; bad records go to `bad_row`."""
         raise NotImplementedError
 
-    def fast_calls(self, block: Block, links_only: bool) -> Calls:
-        """A block read by Arrow; `Fallback` where that would not read it exactly."""
+    def fast_calls(self, block: Block | None, table: pa.Table | None, links_only: bool) -> Calls:
+        """A block (JSON Lines, or a table such as a Parquet batch) read by Arrow; `Fallback`
+        where that would not read it exactly."""
         raise Fallback
 
     def blocks(self) -> Iterator[tuple[Block | None, pa.Table | None]]:
@@ -267,9 +268,7 @@ class EventFileSource(Source):
         return pa.RecordBatchReader.from_batches(wanted, batches())
 
     def _calls(self, block: Block | None, table: pa.Table | None, links_only: bool = False) -> Calls:
-        if block is None:
-            raise Fallback
-        return self.fast_calls(block, links_only)
+        return self.fast_calls(block, table, links_only)
 
     def _slow(self, block: Block | None, table: pa.Table | None) -> Calls:
         """A block read line by line (records of a table one by one)."""

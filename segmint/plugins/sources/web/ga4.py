@@ -12,7 +12,7 @@ front, and ``device``, ``geo``, ``traffic_source`` become ``device_category``,
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,15 +21,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segmint.plugins.sources.web.columnar import Block
-from segmint.plugins.sources.web.events import EventFileSource, Scan, column_name, flatten, identifier
+from segmint.plugins.sources.web.columnar import Block, Fallback, parse
+from segmint.plugins.sources.web.events import Calls, EventFileSource, Scan, column_name, flatten, identifier
+from segmint.plugins.sources.web.ga4_columns import RECORDS as _RECORDS, SKIPPED as _SKIPPED, ga4_calls
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: Rows of a Parquet export read at once.
 BATCH_ROWS = 65_536
-_RECORDS = ("device", "geo", "traffic_source", "app_info", "ecommerce", "collected_traffic_source")
-_SKIPPED = {"event_params", "user_properties", "event_timestamp", "event_name", "user_id",
-            "user_pseudo_id", "items", *_RECORDS}
 
 
 @attrs.frozen
@@ -83,6 +81,16 @@ class Ga4Source(EventFileSource):
                 "__row", pa.array(np.arange(first, first + batch.num_rows)))
             first += batch.num_rows
 
+    def fast_calls(self, block: Block | None, table: pa.Table | None, links_only: bool) -> Calls:
+        fixed = (self.context.key, "timestamp", "name", "user_pseudo_id")
+        if block is not None:
+            parsed = parse(block)
+            return ga4_calls(parsed, _checked_lines(block, parsed.num_rows), links_only=links_only,
+                             fixed=fixed)
+        assert table is not None
+        rows = table["__row"].to_numpy()
+        return ga4_calls(table.drop_columns(["__row"]), lambda: rows, links_only=links_only, fixed=fixed)
+
     def table_records(self, table: pa.Table | None) -> Iterator[tuple[int, dict[str, Any]]]:
         assert table is not None
         for row in table.to_pylist():
@@ -126,6 +134,15 @@ class Ga4Source(EventFileSource):
             if limit is not None and len(found) >= limit:
                 break
         return found, links, []
+
+
+def _checked_lines(block: Block, rows: int) -> Callable[[], np.ndarray]:
+    def lines() -> np.ndarray:
+        numbers = block.row_lines()
+        if len(numbers) != rows:
+            raise Fallback
+        return numbers
+    return lines
 
 
 def _params(params: Any) -> dict[str, Any]:

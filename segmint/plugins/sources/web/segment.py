@@ -109,7 +109,9 @@ class SegmentSource(EventFileSource):
                 break
         return found, links, traits
 
-    def fast_calls(self, block: Block, links_only: bool) -> Calls:
+    def fast_calls(self, block: Block | None, table: pa.Table | None, links_only: bool) -> Calls:
+        if block is None:
+            raise Fallback
         table = None
         if links_only:  # only what links ids: the rest of each line is skipped, not built
             with contextlib.suppress(Fallback):
