@@ -118,7 +118,11 @@ class ConfigError(SegmintError):
 
 
 class DataError(SegmintError):
-    """Bad or missing input data; names the source, file, row and column where known."""
+    """Bad or missing input data; names the source, file, line (or row) and column where known.
+
+    ``line`` is a line of a file as an editor numbers it (a CSV header is line 1); ``row``
+    is a row of a table handed over in memory (the first row is row 1).
+    """
 
     def __init__(
         self,
@@ -128,10 +132,12 @@ class DataError(SegmintError):
         file: str | None = None,
         row: int | None = None,
         column: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.source = source
         self.file = file
         self.row = row
+        self.line = line
         self.column = column
         self.reason = message  # the message without the place
         where = []
@@ -139,6 +145,8 @@ class DataError(SegmintError):
             where.append(f"source '{source}'")
         if file:
             where.append(str(file))
+        if line is not None:
+            where.append(f"line {line}")
         if row is not None:
             where.append(f"row {row}")
         if column:

@@ -153,22 +153,30 @@ class Engine:
         raise NotImplementedError
 
 
-def check_keys(table: pa.Table, key: str, source: str = "profiles") -> None:
-    """Refuse a missing key column, null keys and duplicate keys, naming the row: what
-    every engine checks of the profiles (one row per customer)."""
+def check_keys(table: pa.Table, key: str, source: str = "profiles",
+               lines: pa.ChunkedArray | pa.Array | None = None) -> None:
+    """Refuse a missing key column, null keys and duplicate keys, naming the row (or, given
+    `lines`, each row's line in the source's file): what every engine checks of the
+    profiles (one row per customer)."""
     if key not in table.column_names:
         raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})", source=source)
     keys = table.column(key)
     if pa.types.is_dictionary(keys.type):
         keys = keys.cast(keys.type.value_type)
+
+    def where(index: int) -> int:
+        return index + 1 if lines is None else lines[index].as_py()
+
+    word = "row" if lines is None else "line"
     if keys.null_count:
-        row = pc.index(pc.is_null(keys), True).as_py()
-        raise DataError("the customer key is empty", source=source, row=row + 1, column=key)
+        index = pc.index(pc.is_null(keys), True).as_py()
+        raise DataError("the customer key is empty", source=source, column=key,
+                        **{word: where(index)})
     if pc.count_distinct(keys).as_py() != len(keys):
         counts = pc.value_counts(keys)
         duplicate = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
         rows = pc.indices_nonzero(pc.equal(keys, duplicate)).to_pylist()[:2]
         raise DataError(
-            f"duplicate customer key {duplicate.as_py()!r} (rows {rows[0] + 1} and {rows[1] + 1})",
+            f"duplicate customer key {duplicate.as_py()!r} ({word}s {where(rows[0])} and {where(rows[1])})",
             source=source, column=key,
         )

@@ -38,13 +38,17 @@ class PluginContext:
 
 @attrs.frozen
 class BadRow:
-    """A row a source left out under ``on_bad_rows = "skip"``: where it was, why, its text."""
+    """A row a source left out under ``on_bad_rows = "skip"``: where it was, why, its text.
+
+    ``line`` is the file's line the row starts on (a CSV header is line 1); ``row`` the row
+    of a source that has no lines."""
 
     reason: str
     row: int | None = None
     column: str | None = None
     file: str | None = None
     text: str = ""
+    line: int | None = None
 
 
 class Source:
@@ -87,6 +91,7 @@ class Source:
         self.skipped_rows.append(BadRow(
             reason=getattr(error, "reason", str(error)), row=getattr(error, "row", None),
             column=getattr(error, "column", None), file=getattr(error, "file", None), text=text,
+            line=getattr(error, "line", None),
         ))
 
     def schema(self) -> pa.Schema:

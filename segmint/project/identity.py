@@ -70,6 +70,8 @@ class SourcePolicy:
 
 #: The option names `SourcePolicy` takes away from a source's table before its plugin's.
 POLICY_OPTIONS = frozenset(f.alias for f in attrs.fields(SourcePolicy))
+#: A column the run adds to a file source's rows while keys are applied: each row's line.
+LINE_COLUMN = "__segmint_line"
 DEFAULT_POLICY = SourcePolicy()
 
 
@@ -242,9 +244,10 @@ class Keys:
             return table
         missing = pc.is_null(keys)
         for row in table.filter(missing).slice(0, 10_000).to_pylist():
+            line = row.pop(LINE_COLUMN, None)
             text = ",".join("" if v is None else str(v) for v in row.values())
             report.bad_rows.append(BadRow("the customer key is empty (or not a valid key)",
-                                          column=self.key, text=text))
+                                          column=self.key, text=text, line=line))
         return table.filter(pc.invert(missing))
 
     def _latest(self, name: str, source: Source, policy: SourcePolicy, table: pa.Table,

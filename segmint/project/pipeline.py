@@ -29,7 +29,7 @@ from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_ke
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.plugin.host import PluginRegistry, provenance
-from segmint.project.identity import Keys
+from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
@@ -288,9 +288,13 @@ def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
     table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    lines = getattr(source, "line_numbers", None)  # a file source's line of each row
+    if lines is not None and len(lines) == table.num_rows:
+        table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
     if keys is not None:
         table = keys.apply(name, source, table, profiles=True)
-    check_keys(table, key, source=name)
+    check_keys(table, key, source=name,
+               lines=table.column(LINE_COLUMN) if LINE_COLUMN in table.column_names else None)
     missing = [c.name for c in columns if c.name not in table.column_names]
     if missing:
         raise DataError(f"the source did not return column(s) {', '.join(missing)}", source=name)

@@ -1,6 +1,7 @@
 """The quarantine: rows sources left out under ``on_bad_rows = "skip"``, written one CSV
 file per source to ``<state_dir>/quarantine/<source>.csv`` so someone can fix and re-feed
-them. Each row says where the bad row was (file, row, column), why, and its text."""
+them. Each row says where the bad row was (file, line, column), why, and its text; the line
+is the file's line as an editor numbers it (a CSV header is line 1)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from segmint.delivery.atomic import atomic_write
 from segmint.errors import SegmintError
 from segmint.project.data_report import DataReport
 
-COLUMNS = ("source", "file", "row", "column", "reason", "text")
+COLUMNS = ("source", "file", "line", "column", "reason", "text")
 
 
 def write_quarantine(report: DataReport, state_dir: Path) -> None:
@@ -25,11 +26,11 @@ def write_quarantine(report: DataReport, state_dir: Path) -> None:
         table = pa.table({
             "source": [source.source] * len(source.bad_rows),
             "file": [b.file for b in source.bad_rows],
-            "row": pa.array([b.row for b in source.bad_rows], pa.int64()),
+            "line": pa.array([b.row if b.line is None else b.line for b in source.bad_rows], pa.int64()),
             "column": [b.column for b in source.bad_rows],
             "reason": [b.reason for b in source.bad_rows],
             "text": [b.text for b in source.bad_rows],
-        }, schema=pa.schema([(c, pa.int64() if c == "row" else pa.string()) for c in COLUMNS]))
+        }, schema=pa.schema([(c, pa.int64() if c == "line" else pa.string()) for c in COLUMNS]))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(path) as temp:

@@ -250,7 +250,7 @@ def test_a_data_error_fails_the_run_and_keeps_the_previous_output(shop: Path) ->
     lines = (shop / "data" / "customers.csv").read_text().splitlines()
     (shop / "dup.csv").write_text("\n".join(lines[:3] + lines[1:2]) + "\n")
     assert user_error("run", "--source", "customers=dup.csv", "--out", "members.csv") == (
-        "source 'customers', column 'customer_id': duplicate customer key '1' (rows 1 and 3)")
+        "source 'customers', column 'customer_id': duplicate customer key '1' (lines 2 and 4)")
     assert (shop / "members.csv").read_bytes() == before
     assert [p.name for p in shop.iterdir() if "members" in p.name] == ["members.csv"]
 

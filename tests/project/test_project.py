@@ -219,7 +219,7 @@ def test_instantiate_sources_and_sinks(tmp_path):
             '[sources.crm]\nplugin = "csv"\npath = "crm.csv"\ndelim = ";"',
             "{path} [sources.crm]: unknown option 'delim' of plugin 'csv' (did you mean"
             " 'delimiter'?); known options: columns, delimiter, encoding, list_separator,"
-            " null_values, path",
+            " max_value_lines, null_values, path",
         ),
         (
             '[sources.crm]\nplugin = "csv"',

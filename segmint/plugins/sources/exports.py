@@ -1,6 +1,7 @@
 """What the sources reading a tool's CSV export share (CRM, surveys): every cell read as text
-through the ``csv`` source (so its errors name file, row and column), then converted by the
-plugin, and bad cells reported through the owning source's `bad_row`."""
+through the ``csv`` source (so its errors name file, line and column), then converted by the
+plugin, and bad cells reported through the owning source's `bad_row`. Each row's line in
+the file travels with the table as an int64 array."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import re
 from pathlib import Path
 
 import attrs
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.plugin.api import Source
 
 from segmint.plugins.sources.csv import CsvOptions, CsvSource
-from segmint.plugins.sources.file_common import COLUMN_TYPES, convert_cells, type_name
+from segmint.plugins.sources.file_common import COLUMN_TYPES, type_name
+from segmint.plugins.sources.text_types import convert_text
 
 #: What may stand around and inside an exported number: "$1,200,000", "1 200", "€ 5".
 _NUMBER_DECORATION = re.compile(r"[\s,'_$€£¥]")
@@ -46,18 +49,24 @@ class ExportFile:
             self._header = self._reader({}).schema().names
         return self._header
 
-    def read(self) -> tuple[pa.Table, list[int]]:
-        """Every column as text, and the file's row number of each row."""
+    def read(self) -> tuple[pa.Table, np.ndarray]:
+        """Every column as text, and the file's line each row starts on."""
         reader = self._reader({name: "string" for name in self.header()})
         table = reader.read()
-        numbers = reader.row_numbers or list(range(2, table.num_rows + 2))
-        return table, numbers
+        assert reader.line_numbers is not None
+        return table, reader.line_numbers
 
-    def error(self, message: str, *, row: int | None = None, column: str | None = None):
-        return self._reader({}).error(message, row=row, column=column)
+    def guessed_types(self) -> dict[str, pa.DataType]:
+        """Each column's type as the ``csv`` source guesses it from the first block."""
+        schema = self._reader({}).schema()
+        return {name: schema.field(name).type for name in schema.names}
+
+    def error(self, message: str, *, line: int | None = None, column: str | None = None,
+              row: int | None = None):
+        return self._reader({}).error(message, line=line if line is not None else row, column=column)
 
 
-def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, numbers: list[int],
+def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, numbers: np.ndarray,
             *, source_column: str | None = None) -> tuple[pa.Table, set[int]]:
     """`column` of text cells converted to a ``columns`` type name; bad cells reported (and
     their positions returned, for the caller to drop the rows under ``on_bad_rows = "skip"``).
@@ -71,19 +80,22 @@ def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, nu
         values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
         if pa.types.is_integer(target):  # "1200.0" from a spreadsheet is still 1200
             values = pc.replace_substring_regex(values, pattern=r"\.0+$", replacement="")
-    converted, bad = convert_cells(values, target)
+    converted, misfit = convert_text(values, target)
+    bad = [int(i) for i in np.flatnonzero(misfit.to_numpy(zero_copy_only=False))]
     for i in bad:
         raw = table.column(column)[i].as_py()
-        owner.owner.bad_row(owner.error(f"cannot read '{raw}' as {type_name(target)}", row=numbers[i],
+        owner.owner.bad_row(owner.error(f"cannot read '{raw}' as {type_name(target)}", line=int(numbers[i]),
                                         column=source_column or column))
     return table.set_column(table.column_names.index(column), column, converted), set(bad)
 
 
-def drop_rows(table: pa.Table, numbers: list[int], bad: set[int]) -> tuple[pa.Table, list[int]]:
+def drop_rows(table: pa.Table, numbers: np.ndarray, bad: set[int]) -> tuple[pa.Table, np.ndarray]:
+    """The table and line numbers without the rows at positions `bad`."""
     if not bad:
         return table, numbers
-    keep = [i not in bad for i in range(table.num_rows)]
-    return table.filter(pa.array(keep)), [n for n, k in zip(numbers, keep) if k]
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[sorted(bad)] = False
+    return table.filter(pa.array(keep)), numbers[keep]
 
 
 def snake_case(name: str) -> str:

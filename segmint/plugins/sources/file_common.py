@@ -8,6 +8,7 @@ a schema cheaply, how to read a projected table, and how to explain its reader's
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,18 @@ COLUMN_TYPES: Mapping[str, pa.DataType] = {
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "list[string]": pa.list_(pa.string()),
 }
+
+
+#: How many column names a message lists; the rest are counted.
+NAMES_SHOWN = 20
+
+
+def name_list(names: Sequence[str], limit: int = NAMES_SHOWN) -> str:
+    """Column names for a message: the first `limit`, then how many more there are."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit:,} more"
 
 
 def resolve_path(path: Path, context: PluginContext) -> Path:
@@ -115,19 +128,22 @@ class FileSource(Source):
     # Shared behaviour.
 
     def error(
-        self, message: str, *, row: int | None = None, column: str | None = None
+        self, message: str, *, line: int | None = None, column: str | None = None,
+        row: int | None = None,
     ) -> DataError:
-        """A `DataError` naming this source and its file."""
+        """A `DataError` naming this source, its file and the line (a file source's rows are
+        counted in lines, so ``row`` is taken for the line)."""
         return DataError(
-            message, source=self.source_name, file=str(self.options.path), row=row, column=column
+            message, source=self.source_name, file=str(self.options.path),
+            line=line if line is not None else row, column=column,
         )
 
     def encoding_error(self, encoding: str, *, column: str | None = None) -> DataError:
-        row = find_undecodable_line(self.path, encoding) if self.path.is_file() else None
+        line = find_undecodable_line(self.path, encoding) if self.path.is_file() else None
         return self.error(
             f"the file is not valid {encoding} text; set its encoding option"
             ' (for example encoding = "latin-1")',
-            row=row,
+            line=line,
             column=column,
         )
 
@@ -139,15 +155,18 @@ class FileSource(Source):
         if self.path.is_file() and self.path.stat().st_size == 0:
             raise self.error("file is empty")
 
-    def _check_schema(self, schema: pa.Schema) -> None:
-        names = schema.names
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+    def _check_names(self, names: Sequence[str]) -> None:
+        """Refuse a header naming a column twice (in time linear in the number of columns)."""
+        counts = collections.Counter(names)
+        duplicates = sorted(n for n, c in counts.items() if c > 1)
         if duplicates:
             raise self.error("the column appears more than once", column=duplicates[0])
+
+    def _check_schema(self, schema: pa.Schema) -> None:
+        names = schema.names
+        self._check_names(names)
         if self.context.key not in names:
-            raise self.error(
-                f"no key column '{self.context.key}' (columns: {', '.join(names) or 'none'})"
-            )
+            raise self.error(f"no key column '{self.context.key}' (columns: {name_list(names)})")
         for column in getattr(self.options, "columns", {}):
             if column not in names:
                 raise self.error(f"the columns option names '{column}', which is not in the file")
@@ -156,7 +175,7 @@ class FileSource(Source):
         wanted = schema.names if columns is None else [self.context.key, *columns]
         missing = [c for c in wanted if c not in schema.names]
         if missing:
-            raise self.error(f"no column '{missing[0]}' (columns: {', '.join(schema.names)})")
+            raise self.error(f"no column '{missing[0]}' (columns: {name_list(schema.names)})")
         return list(dict.fromkeys(wanted))
 
     def _check_types(self, schema: pa.Schema, table: pa.Table) -> None:

@@ -130,7 +130,7 @@ class SurveySource(Source):
         return table
 
     def _bad(self, message: str, row: int, column: str) -> None:
-        self.bad_row(self.file.error(message, row=row, column=column))
+        self.bad_row(self.file.error(message, line=int(row), column=column))
 
     def _timestamps(self, raw: pa.Table, numbers: list[int]) -> tuple[pa.Array, set[int]]:
         """Submission times: ``2025-02-01 10:02:41``, ISO ``2025-02-01T10:02:41.000Z`` or

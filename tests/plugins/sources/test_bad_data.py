@@ -13,14 +13,15 @@ from click.testing import CliRunner
 from segmint.cli import cli
 
 RULES = 'segment adults: age >= 18\n'
+QUOTE = '"'
 PREVIOUS = b"customer_id,adults\nold,true\n"
 
 #: (case, file name, content, extra source options, error text)
 CASES = [
     ("malformed row", "crm.csv", "customer_id,age\n1,20\n2,30,x\n3,40\n", "",
-     "source 'crm', crm.csv, row 3: expected 2 columns, got 3: 2,30,x"),
+     "source 'crm', crm.csv, line 3: expected 2 columns, got 3: 2,30,x"),
     ("value not of the column type", "crm.csv", "customer_id,age\n1,20\n2,old\n3,40\n",
-     'columns = { age = "int" }', "source 'crm', crm.csv, row 3, column 'age': cannot read 'old' as int"),
+     'columns = { age = "int" }', "source 'crm', crm.csv, line 3, column 'age': cannot read 'old' as int"),
     ("missing key column", "crm.csv", "id,age\n1,20\n", "",
      "source 'crm', crm.csv: no key column 'customer_id' (columns: id, age)"),
     ("empty file", "crm.csv", "", "", "source 'crm', crm.csv: file is empty"),
@@ -28,14 +29,22 @@ CASES = [
      "source 'crm', crm.csv: the header reads as one column 'customer_id;age'; the file looks "
      "separated by ';', not ',': set delimiter = \";\""),
     ("wrong encoding", "crm.csv", b"customer_id,age,city\n1,20,Berlin\n2,30,M\xfcnchen\n", "",
-     "source 'crm', crm.csv, row 3, column 'city': the file is not valid utf-8 text"),
+     "source 'crm', crm.csv, line 3, column 'city': the file is not valid utf-8 text"),
+    ("duplicate keys after normalising", "crm.csv",
+     "customer_id,age,notes\nA@x.com,20,\nb@x.com,30,\nc@x.com,40,\"two\nlines\"\n a@x.com,50,\n",
+     'key_normalize = "email"',
+     "source 'crm', column 'customer_id': duplicate customer key 'a@x.com' (lines 2 and 6)"),
+    ("stray quote", "crm.csv",
+     "customer_id,name,age\n" + "".join(f"{i},{QUOTE if i == 2 else ''}n{i},{i}\n" for i in range(20)), "",
+     "source 'crm', crm.csv, line 4: a quoted value runs over 18 lines from here (to line 21)"),
     ("jsonl: not JSON", "crm.jsonl", '{"customer_id": "1", "age": 20}\n{"customer_id": "2", "age": \n', "",
-     "source 'crm', crm.jsonl, row 2:"),
+     "source 'crm', crm.jsonl, line 2:"),
     ("jsonl: type change", "crm.jsonl",
      '{"customer_id": "1", "age": 20}\n{"customer_id": "2", "age": "old"}\n', "",
-     "source 'crm', crm.jsonl, row 2, column 'age': values change type from number to string"),
+     "source 'crm', crm.jsonl, line 2, column 'age': values change type from number to string"),
 ]
 SKIPPABLE = {"malformed row": (3, "expected 2 columns, got 3"),
+             "stray quote": (4, "a quoted value runs over 18 lines"),
              "value not of the column type": (3, "cannot read 'old' as int"),
              "jsonl: not JSON": (2, "not valid JSON"),
              "jsonl: type change": (2, "values change type from number to string")}
@@ -94,7 +103,7 @@ def test_skipped_bad_rows_are_quarantined_and_counted(tmp_path, monkeypatch, cas
     rows = pacsv.read_csv(quarantine).to_pylist()
     row, reason = SKIPPABLE[case]
     assert len(rows) == 1
-    assert rows[0]["row"] == row and reason in rows[0]["reason"]
+    assert rows[0]["line"] == row and reason in rows[0]["reason"]
     assert rows[0]["source"] == "crm" and rows[0]["file"] == name
     members = pacsv.read_csv(tmp_path / "out" / "members.csv",
                              convert_options=pacsv.ConvertOptions(column_types={"customer_id": "string"}))

@@ -58,7 +58,7 @@ def test_crm_bad_number_names_file_row_and_column(tmp_path):
     (tmp_path / "hubspot_companies.csv").write_text(
         "Record ID,Company name,Number of Employees\n9001,Acme,many\n")
     source = make("crm", tmp_path, contacts="hubspot_contacts.csv", companies="hubspot_companies.csv")
-    with pytest.raises(DataError, match="source 'crm', hubspot_companies.csv, row 2, column "
+    with pytest.raises(DataError, match="source 'crm', hubspot_companies.csv, line 2, column "
                                         "'Number of Employees': cannot read 'many' as int"):
         source.read()
 
@@ -95,12 +95,12 @@ def test_nps_categories(tmp_path, score, category):
 
 def test_survey_bad_nps_is_an_error_or_quarantined(tmp_path):
     (tmp_path / "r.csv").write_text("email,Submit Date (UTC),nps\na@x,2025-01-01 00:00:00,11\nb@x,,5\n")
-    with pytest.raises(DataError, match="r.csv, row 2, column 'nps': an NPS answer must be a whole number"):
+    with pytest.raises(DataError, match="r.csv, line 2, column 'nps': an NPS answer must be a whole number"):
         make("survey", tmp_path, path="r.csv", nps="nps").read()
     source = make("survey", tmp_path, path="r.csv", nps="nps")
     source.on_bad_rows = "skip"
     assert source.read().column("customer_id").to_pylist() == ["b@x"]
-    assert [b.row for b in source.skipped_rows] == [2]
+    assert [b.line for b in source.skipped_rows] == [2]
 
 
 def test_crm_and_survey_in_one_run(tmp_path, monkeypatch):
@@ -138,7 +138,7 @@ def test_survey_submission_times_in_several_forms(tmp_path):
         "email,Submit Date (UTC)\na@x,2025-01-01 10:00:00\nb@x,2025-01-02T11:30:00.000Z\n"
         "c@x,2025-01-03 12:15\nd@x,\ne@x,next week\n")
     source = make("survey", tmp_path, path="r.csv")
-    with pytest.raises(DataError, match="row 6, column 'Submit Date \\(UTC\\)': cannot read 'next week'"):
+    with pytest.raises(DataError, match="line 6, column 'Submit Date \\(UTC\\)': cannot read 'next week'"):
         source.read()
     source.on_bad_rows = "skip"
     times = {r["customer_id"]: r["submitted_at"] for r in source.read().to_pylist()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -96,22 +97,35 @@ def test_csv_schema_reads_only_the_first_block(tmp_path):
     with pytest.raises(DataError) as excinfo:
         source.read()
     assert str(excinfo.value) == (
-        f"source 'crm', big.csv, row {MANY_ROWS + 2}: expected 2 columns, got 3: 1,2,3"
+        f"source 'crm', big.csv, line {MANY_ROWS + 2}: expected 2 columns, got 3: 1,2,3"
     )
 
 
-def test_csv_type_guessed_from_the_first_rows_changes_later(tmp_path):
-    rows = "".join(f"{i},{i % 90}\n" for i in range(MANY_ROWS))
-    path = write(tmp_path, "big.csv", f"customer_id,age\n{rows}x,unknown\n")
+@pytest.mark.parametrize("bad_line", [3, 502, MANY_ROWS + 2], ids=["first row", "row 500", "after the first block"])
+def test_csv_a_bad_value_in_a_guessed_column_is_a_data_error_wherever_it_falls(tmp_path, bad_line):
+    """The guessed type does not depend on where the one bad value is: the error names it."""
+    ages = [str(i % 90) for i in range(MANY_ROWS + 1)]
+    ages[bad_line - 2] = "unknown"
+    rows = "".join(f"{i},{age}\n" for i, age in enumerate(ages))
+    path = write(tmp_path, "big.csv", f"customer_id,age\n{rows}")
     source = make("csv", tmp_path, path=path)
     assert source.schema().field("age").type == pa.int64()
     with pytest.raises(DataError) as excinfo:
         source.read()
     assert str(excinfo.value) == (
-        "source 'crm', big.csv, column 'age': the first rows hold int64 values but later rows"
-        ' hold string; choose the type with the columns option (for example columns = { age ='
-        ' "string" })'
+        f"source 'crm', big.csv, line {bad_line}, column 'age': cannot read 'unknown' as int; the"
+        " type was guessed from the first rows, choose it with the columns option (for example"
+        ' columns = { age = "string" })'
     )
+    source.on_bad_rows = "skip"
+    table = source.read()
+    assert table.num_rows == MANY_ROWS and table.column("age").type == pa.int64()
+    assert [(b.line, b.column, b.text) for b in source.skipped_rows] == [(bad_line, "age", f"{bad_line - 2},unknown")]
+
+
+def test_csv_a_column_with_many_texts_stays_text(tmp_path):
+    path = write(tmp_path, "crm.csv", "customer_id,zip\n1,10115\n2,SW1A 1AA\n3,75001\n")
+    assert make("csv", tmp_path, path=path).schema().field("zip").type == pa.string()
 
 
 CSV_ERRORS = [
@@ -121,19 +135,19 @@ CSV_ERRORS = [
         "short.csv",
         "customer_id,age,country\n1,2,FR\n2,3\n",
         {},
-        "source 'crm', short.csv, row 3: expected 3 columns, got 2: 2,3",
+        "source 'crm', short.csv, line 3: expected 3 columns, got 2: 2,3",
     ),
     (
         "age.csv",
         "customer_id,age\n1,41\n2,forty\n",
         {"columns": {"age": "int"}},
-        "source 'crm', age.csv, row 3, column 'age': cannot read 'forty' as int",
+        "source 'crm', age.csv, line 3, column 'age': cannot read 'forty' as int",
     ),
     (
         "latin.csv",
         "customer_id,name\n1,Ann\n2,Jos\xe9\n".encode("latin-1"),
         {},
-        "source 'crm', latin.csv, row 3, column 'name': the file is not valid utf-8 text; set"
+        "source 'crm', latin.csv, line 3, column 'name': the file is not valid utf-8 text; set"
         ' its encoding option (for example encoding = "latin-1")',
     ),
     (
@@ -165,6 +179,97 @@ def test_csv_errors(tmp_path, name, content, options, message):
     with pytest.raises(DataError) as excinfo:
         source.read()
     assert str(excinfo.value) == message
+
+
+def stray_quote_file(rows: int = 5_000, opened: int = 500, closed: int = 3_000) -> str:
+    """Customers 0..rows-1 with a name column; the name on line `opened` opens a quote that
+    the name on line `closed` closes (line = customer + 2: the header is line 1)."""
+    lines = ["customer_id,name,age"]
+    for i in range(rows):
+        name = f"name {i}"
+        if i + 2 == opened:
+            name = '"' + name
+        if i + 2 == closed:
+            name = name + '"'
+        lines.append(f"{i},{name},{i % 90}")
+    return "\n".join(lines) + "\n"
+
+
+def test_csv_a_stray_quote_is_an_error_at_the_line_it_opens(tmp_path):
+    path = write(tmp_path, "crm.csv", stray_quote_file())
+    with pytest.raises(DataError) as excinfo:
+        make("csv", tmp_path, path=path).read()
+    assert str(excinfo.value) == (
+        "source 'crm', crm.csv, line 500, column 'name': a quoted value runs over 2,501 lines from"
+        " here (to line 3,000), most likely a stray quote; a value may run over at most 5 lines:"
+        " fix the quote, or raise max_value_lines for a file with long multi-line values"
+    )
+
+
+def test_csv_a_stray_quote_is_quarantined_under_skip(tmp_path):
+    path = write(tmp_path, "crm.csv", stray_quote_file())
+    source = make("csv", tmp_path, path=path)
+    source.on_bad_rows = "skip"
+    table = source.read()
+    assert table.num_rows == 5_000 - 2_501
+    assert [(b.line, b.column) for b in source.skipped_rows] == [(500, "name")]
+    assert source.skipped_rows[0].text.startswith("498,name 498,48\n499,name 499,49\n")
+    # rows after the swallowed lines keep their own line numbers
+    ids = table.column("customer_id").to_pylist()
+    assert ids[497:499] == ["497", "2999"]
+    assert source.line_numbers[497:499].tolist() == [499, 3001]
+
+
+def test_csv_multi_line_values_are_read_up_to_max_value_lines(tmp_path):
+    path = write(tmp_path, "crm.csv",
+                 'customer_id,notes,age\n1,"two\nlines",20\n2,"one",30\n3,"a\nb\nc\nd\ne\nf",40\n4,x,y\n')
+    with pytest.raises(DataError, match=r"crm.csv, line 5, column 'notes': a quoted value runs over 6 lines"):
+        make("csv", tmp_path, path=path).read()
+    source = make("csv", tmp_path, path=path, max_value_lines=6)
+    source.on_bad_rows = "skip"
+    table = source.read()
+    assert table.column("notes").to_pylist() == ["two\nlines", "one", "a\nb\nc\nd\ne\nf", "x"]
+    assert source.line_numbers.tolist() == [2, 4, 5, 11]
+
+
+def test_csv_a_quote_never_closed_is_an_error_at_the_line_it_opens(tmp_path):
+    path = write(tmp_path, "crm.csv", stray_quote_file(rows=50, opened=20, closed=0))
+    with pytest.raises(DataError, match=r"crm.csv, line 20: a quoted value runs over 32 lines from here"):
+        make("csv", tmp_path, path=path).read()
+
+
+def test_csv_line_numbers_count_blank_lines(tmp_path):
+    path = write(tmp_path, "crm.csv", "customer_id,age\n1,20\n\n2,x,3\n\n\n")
+    with pytest.raises(DataError) as excinfo:
+        make("csv", tmp_path, path=path).read()
+    assert str(excinfo.value) == "source 'crm', crm.csv, line 4: expected 2 columns, got 3: 2,x,3"
+
+
+def test_csv_a_row_longer_than_the_limit_names_its_line(tmp_path, monkeypatch):
+    from segmint.plugins.sources import csv_reading
+
+    monkeypatch.setattr(csv_reading, "MAX_ROW_BYTES", 4 << 20)
+    monkeypatch.setattr(csv_reading, "BLOCK_BYTES", 1 << 20)
+    body = "".join(f"{i},n{i},{i}\n" for i in range(3))
+    path = write(tmp_path, "crm.csv", "customer_id,name,age\n" + body + '3,"' + "x" * (9 << 20) + '",3\n4,n4,4\n')
+    with pytest.raises(DataError) as excinfo:
+        make("csv", tmp_path, path=path).read()
+    assert str(excinfo.value) == (
+        "source 'crm', crm.csv, line 5: a row is longer than 4 MiB, the most one row may hold;"
+        " most likely a quote that is never closed"
+    )
+
+
+def test_csv_a_header_of_many_columns_is_checked_quickly_and_listed_briefly(tmp_path):
+    names = [f"c{i}" for i in range(100_000)]
+    path = write(tmp_path, "wide.csv", ",".join(names) + "\n" + ",".join("1" * len(names)) + "\n")
+    started = time.perf_counter()
+    with pytest.raises(DataError) as excinfo:
+        make("csv", tmp_path, path=path).schema()
+    assert time.perf_counter() - started < 20  # quadratic: minutes
+    message = str(excinfo.value)
+    assert message.startswith("source 'crm', wide.csv: no key column 'customer_id' (columns: c0, c1,")
+    assert message.endswith(", c19 and 99,980 more)") and len(message) < 400
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
@@ -300,7 +405,7 @@ def test_jsonl_schema_reads_only_the_first_block(tmp_path):
     assert source.schema().names == ["customer_id", "age"]
     with pytest.raises(DataError) as excinfo:
         source.read()
-    assert str(excinfo.value) == f"source 'crm', big.ndjson, row {MANY_ROWS + 1}: Invalid value."
+    assert str(excinfo.value) == f"source 'crm', big.ndjson, line {MANY_ROWS + 1}: Invalid value."
 
 
 @pytest.mark.parametrize(
@@ -311,18 +416,18 @@ def test_jsonl_schema_reads_only_the_first_block(tmp_path):
         (
             '{"customer_id": "a"}\n\n{"customer_id": "b"\n',
             {},
-            "source 'crm', crm.jsonl, row 3: Missing a comma or '}' after an object member.",
+            "source 'crm', crm.jsonl, line 3: Missing a comma or '}' after an object member.",
         ),
         (
             '{"customer_id": "a", "age": 3}\n{"customer_id": "b", "age": "old"}\n',
             {},
-            "source 'crm', crm.jsonl, row 2, column 'age': values change type from number to"
+            "source 'crm', crm.jsonl, line 2, column 'age': values change type from number to"
             " string",
         ),
         (
             '{"customer_id": "a", "name": "Jos\xe9"}\n'.encode("latin-1"),
             {},
-            "source 'crm', crm.jsonl, row 1, column 'name': the file is not valid utf-8 text;"
+            "source 'crm', crm.jsonl, line 1, column 'name': the file is not valid utf-8 text;"
             ' set its encoding option (for example encoding = "latin-1")',
         ),
         (

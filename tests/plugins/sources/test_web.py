@@ -54,10 +54,10 @@ def test_segment_bad_lines_name_the_row(tmp_path):
         '{"type":"track","event":"x","userId":"u","timestamp":"2025-01-01T00:00:00Z"}\n'
         '{"type":"track","event":"x","userId":"u","timestamp":"yesterday"}\n')
     source = make("segment_events", tmp_path, path="e.jsonl")
-    with pytest.raises(DataError, match=r"source 'events', e.jsonl, row 2, column 'timestamp': no valid timestamp"):
+    with pytest.raises(DataError, match=r"source 'events', e.jsonl, line 2, column 'timestamp': no valid timestamp"):
         source.read()
     source.on_bad_rows = "skip"
-    assert source.read().num_rows == 1 and [b.row for b in source.skipped_rows] == [2]
+    assert source.read().num_rows == 1 and [b.line for b in source.skipped_rows] == [2]
 
 
 @pytest.mark.parametrize("form", ["jsonl", "parquet"])

@@ -117,7 +117,7 @@ class EventFileSource(Source):
         self.path = resolve_path(options.path, context)
 
     def error(self, message: str, *, row: int | None = None, column: str | None = None) -> DataError:
-        return DataError(message, source=self.source_name, file=str(self.options.path), row=row,
+        return DataError(message, source=self.source_name, file=str(self.options.path), line=row,
                          column=column)
 
     # What a format implements.
