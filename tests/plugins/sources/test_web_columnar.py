@@ -146,7 +146,7 @@ def test_the_first_bad_line_is_the_error(tmp_path):
     lines[2500] = '{"type": "track", "event": "x", "userId": "u", "timestamp": "soon"}'
     (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n")
     source = _source("segment_events", tmp_path, mode="error", block=8192)
-    with pytest.raises(Exception, match="row 2501, column 'timestamp': no valid timestamp"):
+    with pytest.raises(Exception, match="line 2501, column 'timestamp': no valid timestamp"):
         source.read()
 
 
