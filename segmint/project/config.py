@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from segmint.engines.base import DEFAULT_ENGINE
+from segmint.project import globbing
 from segmint.semantics.asof import parse_as_of
 from segmint.errors import ConfigError, PluginError, SegmintError
 from segmint.plugin.host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
@@ -29,6 +30,8 @@ from segmint.plugin.options import build_options, did_you_mean
 from segmint.plugin.api import EVENTS, PROFILES, PluginContext, Sink, Source
 
 PROJECT_FILE = "segmint.toml"
+#: The deepest a project file may nest arrays and tables (Python's TOML reader recurses).
+MAX_NESTING = 100
 ROLES = (PROFILES, EVENTS)
 #: What a sink's ``hash_identifiers`` may be, and the identifier kinds a project declares.
 HASHINGS = ("sha256",)
@@ -181,7 +184,20 @@ def load_project(path: str | os.PathLike[str]) -> Project:
         raise ConfigError("not valid UTF-8 text", file=label) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", file=label) from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_NESTING:
+        raise ConfigError("not valid TOML: arrays or tables nested too deeply (segmint reads at"
+                          f" most {MAX_NESTING} levels)", file=label)
     return _project_from_table(data, path, label)
+
+
+def _depth(value: Any, limit: int = MAX_NESTING + 1) -> int:
+    """How deeply `value` nests arrays and tables, counted up to `limit`."""
+    if limit <= 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
 def expand_rule_files(project: Project) -> list[Path]:
@@ -191,7 +207,7 @@ def expand_rule_files(project: Project) -> list[Path]:
     for pattern in project.rules:
         full = os.path.join(project.root, os.path.expanduser(pattern))
         if glob.has_magic(full):
-            matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+            matches = [Path(p) for p in globbing.expand(full)]
             if not matches:
                 raise ConfigError(f"'{pattern}' matches no files", file=project.label, key=key)
             files.update(dict.fromkeys(matches))

@@ -139,7 +139,12 @@ assert {"rules", "key", "as_of", "sources", "sinks"} <= set(project_module._TOP_
         ),
         ("[sinks.out]\nplugin = []", "sinks.out.plugin: must be a string"),
         ("rules = [", "not valid TOML: Invalid value (at end of document)"),
+        ("rules = " + "[" * 5000 + "]" * 5000,
+         "not valid TOML: arrays or tables nested too deeply (segmint reads at most 100 levels)"),
+        ("x = " + "{ a = " * 5000 + "1" + " }" * 5000,
+         "not valid TOML: arrays or tables nested too deeply (segmint reads at most 100 levels)"),
     ],
+    ids=lambda v: v[:40] if isinstance(v, str) else v,
 )
 def test_bad_project_files(tmp_path, text, message):
     path = write_project(tmp_path, text)
@@ -174,6 +179,20 @@ def test_expand_rule_files(tmp_path):
         tmp_path / "extra.seg",
         tmp_path / "rules" / "more" / "c.seg",
     ]
+
+
+def test_rule_globs_do_not_follow_symlink_loops(tmp_path):
+    (tmp_path / "rules" / "team").mkdir(parents=True)
+    (tmp_path / "rules" / "a.seg").write_text("")
+    (tmp_path / "rules" / "team" / "b.seg").write_text("")
+    (tmp_path / "rules" / "team" / "up").symlink_to(tmp_path / "rules")  # a loop
+    (tmp_path / "rules" / "again").symlink_to(tmp_path / "rules")  # and another
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "c.seg").write_text("")
+    (tmp_path / "rules" / "shared").symlink_to(tmp_path / "shared")  # a link to follow
+    project = load_project(write_project(tmp_path, 'rules = ["rules/**/*.seg"]'))
+    files = expand_rule_files(project)
+    assert sorted(p.name for p in files) == ["a.seg", "b.seg", "c.seg"]
 
 
 @pytest.mark.parametrize(
