@@ -5,7 +5,7 @@ Every ``segmint run`` (but a dry run) stores ``runs/<RUN_ID>/`` with ``membershi
 ``run.json`` (when, as of when, a hash of the rules, versions, counts), then points
 ``runs/LATEST`` at it. The directory is written under a temporary name and renamed, and
 ``LATEST`` is replaced atomically, so a reader (``segmint history``, the lookup service)
-sees a whole snapshot or none. Run ids sort in time order: ``20260131T180000Z-1a2b3c``.
+sees a whole snapshot or none; what a killed run left half-written is removed by the next. Run ids sort in time order: ``20260131T180000Z-1a2b3c``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ MEMBERSHIP_FILE = "membership.parquet"
 PROFILES_FILE = "profiles.parquet"
 METADATA_FILE = "run.json"
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}\Z")
+#: In a snapshot being written: the writing process's id, so a later run can tell a killed
+#: run's leftovers from a run still writing.
+OWNER_FILE = ".owner"
+#: A half-written snapshot without an owner file is taken as abandoned after this long.
+ABANDONED_AFTER_S = 3600
 
 
 @attrs.frozen
@@ -116,15 +122,18 @@ def write_snapshot(state_dir: str | os.PathLike[str], result: RunResult,
     }
     try:
         runs.mkdir(parents=True, exist_ok=True)
+        remove_abandoned(runs)
         temp = runs / f".{run_id}.tmp"
         temp.mkdir()
         try:
+            (temp / OWNER_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
             pq.write_table(result.membership, temp / MEMBERSHIP_FILE)
             pq.write_table(_profiles(result), temp / PROFILES_FILE)
             (temp / METADATA_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n",
                                               encoding="utf-8")
             for name in (MEMBERSHIP_FILE, PROFILES_FILE, METADATA_FILE):
                 _fsync_file(temp / name)
+            (temp / OWNER_FILE).unlink()
             _fsync_directory(temp)
             os.rename(temp, runs / run_id)
         except BaseException:
@@ -137,6 +146,37 @@ def write_snapshot(state_dir: str | os.PathLike[str], result: RunResult,
         raise SegmintError(f"cannot store the run's snapshot in {runs}: "
                            f"{error.strerror or error}") from None
     return Snapshot(run_id, info, runs / run_id)
+
+
+def remove_abandoned(runs: Path) -> None:
+    """Remove the half-written snapshots of runs that were killed: ``.RUNID.tmp/`` whose
+    writer (the process in its ``owner`` file) is gone, or, without that file, older than an
+    hour. A run still writing keeps its directory."""
+    for path in runs.iterdir():
+        if not (path.name.startswith(".") and path.name.endswith(".tmp") and RUN_ID.match(path.name[1:-4])):
+            continue
+        try:
+            if _writer_alive(path):
+                continue
+            shutil.rmtree(path)
+        except OSError:
+            continue  # another run removed it first, or it is not ours to remove
+
+
+def _writer_alive(path: Path) -> bool:
+    try:
+        pid = int((path / OWNER_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return time.time() - path.stat().st_mtime < ABANDONED_AFTER_S
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def _profiles(result: RunResult) -> pa.Table:

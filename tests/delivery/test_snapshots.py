@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -107,6 +109,25 @@ def test_half_written_runs_are_not_listed(tmp_path: Path) -> None:
     (tmp_path / RUNS / ".20260101T000000Z-abcdef.tmp").mkdir()
     (tmp_path / RUNS / "20260101T000000Z-abcdef").mkdir()  # no run.json: not a run
     assert [s.run_id for s in list_snapshots(tmp_path)] == [run.run_id]
+
+
+def test_a_killed_runs_half_written_snapshot_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A run killed while writing leaves `.RUNID.tmp/`; the next run removes it, but not the
+    directory of a run still writing (its owner process alive)."""
+    runs = tmp_path / RUNS
+    runs.mkdir()
+    killed = runs / ".20260101T000000Z-abcdef.tmp"
+    killed.mkdir()
+    (killed / "membership.parquet").write_bytes(b"half")
+    (killed / snapshots.OWNER_FILE).write_text("999999999\n")  # no such process
+    old_style = runs / ".20260101T000001Z-abcdef.tmp"  # no owner file, a day old
+    old_style.mkdir()
+    os.utime(old_style, (time.time() - 86_400, time.time() - 86_400))
+    writing = runs / ".20260101T000002Z-abcdef.tmp"
+    writing.mkdir()
+    (writing / snapshots.OWNER_FILE).write_text(f"{os.getpid()}\n")
+    run = write_snapshot(tmp_path, result([True]))
+    assert sorted(p.name for p in runs.iterdir()) == sorted([LATEST, run.run_id, writing.name])
 
 
 def test_run_metadata_hashes_the_rules_and_names_versions(tmp_path: Path) -> None:
