@@ -16,13 +16,10 @@ import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmint.delivery.consent import yes_mask
 from segmint.errors import DataError
 from segmint.phone import normalize_phone
 from segmint.plugin.api import RunResult
-
-#: Text values of a consent column that mean yes (compared trimmed and lower-cased).
-YES = frozenset({"true", "t", "yes", "y", "1", "opt-in", "opted-in", "optin", "subscribed",
-                 "granted", "consented"})
 
 
 def normalise_email(value: str) -> str:
@@ -77,20 +74,15 @@ def hash_identifiers(profiles: pa.Table, columns: Mapping[str, str]) -> pa.Table
 
 
 def consent_mask(values: pa.ChunkedArray | pa.Array, column: str) -> pa.Array:
-    """True where the consent column says yes; null and anything else is no."""
+    """True where the consent column says yes (`segmint.delivery.consent`); null and
+    anything else is no."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    if pa.types.is_boolean(values.type):
-        mask = values
-    elif pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
-        mask = pc.not_equal(values, 0)
-    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        mask = pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(values)),
-                        value_set=pa.array(sorted(YES)))
-    else:
+    mask = yes_mask(values)
+    if mask is None:
         raise DataError(f"consent column '{column}' must be true/false, a number or text, "
                         f"not {values.type}")
-    return pc.fill_null(mask, False)
+    return mask
 
 
 @attrs.frozen
@@ -99,12 +91,14 @@ class Filtered:
     dropped: int  # members of at least one segment left out for lack of consent
 
 
-def apply_consent(result: RunResult, column: str) -> Filtered:
-    """Only the customers whose consent column (a profile column) says yes."""
+def apply_consent(result: RunResult, column: str, *, segment: bool = False) -> Filtered:
+    """Only the customers whose consent column (a profile column) says yes, or, with
+    `segment`, the members of that segment."""
     profiles = result.profiles
-    if column not in profiles.column_names:
+    table = result.membership if segment else profiles
+    if column not in table.column_names:
         raise DataError(f"consent column '{column}' is not in the profile data")
-    keys = profiles.filter(consent_mask(profiles.column(column), column)).column(result.key)
+    keys = table.filter(consent_mask(table.column(column), column)).column(result.key)
     membership = result.membership
     keep = pc.is_in(membership.column(result.key), value_set=keys.combine_chunks())
     dropped_rows = membership.filter(pc.invert(keep))

@@ -26,6 +26,7 @@ from segmint.semantics.asof import parse_as_of
 from segmint.errors import ConfigError, PluginError, SegmintError
 from segmint.plugin.host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
 from segmint.project.identity import build_policy, split_options
+from segmint.project.source_columns import NO_COLUMNS, SourceColumns
 from segmint.plugin.options import build_options, did_you_mean
 from segmint.plugin.api import EVENTS, PROFILES, PluginContext, Sink, Source
 
@@ -51,6 +52,8 @@ class SourceConfig:
     origin: str = attrs.field(default="", eq=False)
     #: The timestamp column of an event source, when the project names one.
     timestamp_column: str | None = None
+    #: Its own key column and boolean columns (``key``, ``booleans``).
+    columns: SourceColumns = NO_COLUMNS
 
 
 @attrs.frozen
@@ -225,8 +228,11 @@ def instantiate_sources(
     built = {}
     for config in project.sources:
         policy_options, plugin_options = split_options(config.options)
+        own = context if config.columns.key is None else attrs.evolve(context, key=config.columns.key)
         source = _instantiate(project, registry.sources, "source",
-                              attrs.evolve(config, options=plugin_options), context, registry)
+                              attrs.evolve(config, options=plugin_options), own, registry)
+        source.project_columns = config.columns  # type: ignore[attr-defined]
+        source.origin = config.origin or f"[sources.{config.name}]"  # type: ignore[attr-defined]
         if config.role is not None:
             source.role = config.role  # type: ignore[misc]
         source.policy = build_policy(  # type: ignore[attr-defined]
@@ -400,10 +406,11 @@ def _sources(value: Any, label: str, key: str) -> tuple[SourceConfig, ...]:
         timestamp = table.pop("timestamp_column", None)
         if timestamp is not None:
             timestamp = _string(timestamp, label, f"{key}.{name}.timestamp_column")
+        columns = SourceColumns.from_table(table, label, f"{key}.{name}")
         plugin = _plugin(table, label, f"{key}.{name}")
         origin = f"{label} [{key}.{name}]"
         configs.append(SourceConfig(name, plugin, role, table, origin=origin,
-                                    timestamp_column=timestamp))
+                                    timestamp_column=timestamp, columns=columns))
     return tuple(configs)
 
 

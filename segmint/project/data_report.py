@@ -55,7 +55,8 @@ class DataReport:
             if report.unmapped:
                 parts.append(f"{report.unmapped:,} keys not in the identity table")
             if report.unmatched is not None:
-                parts.append(f"{report.unmatched:,} keys matched nothing")
+                parts.append(f"{report.unmatched:,} keys in no other profile source" if report.role == "profiles"
+                             else f"{report.unmatched:,} keys with no profile (left out)")
             if report.bad_rows:
                 where = f" → {report.quarantine_file}" if report.quarantine_file else ""
                 parts.append(f"{report.quarantined:,} bad rows quarantined{where}")

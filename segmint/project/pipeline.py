@@ -30,6 +30,7 @@ from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.plugin.host import PluginRegistry, provenance
 from segmint.project.identity import LINE_COLUMN, Keys
+from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
@@ -113,13 +114,13 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: metric for name, metric in registry.metrics.items()
         if all(need in events for need in metric.requires)
     }
-    parts = [(name, _schema(source), None) for name, source in profiles.items()]
+    parts = [(name, _schema(source, project.key), None) for name, source in profiles.items()]
     for name, metric in metrics.items():
         schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
         home = metric.requires[0] if metric.requires else name
         parts.append((home, schema, f"metric {name}"))
     catalog = Catalog.from_parts(parts, key=project.key).with_events({
-        name: (_schema(events[name]), events[name].timestamp_column)
+        name: (_schema(events[name], project.key), events[name].timestamp_column)
         for name in aggregated_sources(rules) if name in events
     }, key=project.key)
     checked = check(rules, catalog, registry.functions, engine=engine)
@@ -158,9 +159,13 @@ def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]
                           f"{type(error).__name__}: {error}") from error
 
 
-def _schema(source: Source) -> pa.Schema:
+def _schema(source: Source, key: str) -> pa.Schema:
+    """The source's schema as rules see it: its key column named `key`, the project's
+    column options (booleans) applied."""
     try:
-        return source.schema()
+        schema = source.schema()
+        return columns_of(source).schema(schema, key, source=source.source_name,
+                                         where=getattr(source, "origin", source.source_name))
     except SegmintError:
         raise
     except Exception as error:  # a plugin's own failure, reported with its name
@@ -204,11 +209,15 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
         say(f"reading {name}")
         wanted = [c for c in used if c.source == name and c.via is None]
         tables.append(_read_profiles(name, source, wanted, key, keys))
+    customers = _keys_of(tables, key)
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
         if wanted:
             say(f"computing {name}")
-            tables.append(_compute_metric(prepared, metric, wanted, keys))
+            table = _compute_metric(prepared, metric, wanted, keys)
+            if customers is not None:  # a metric never adds customers to the profiles'
+                table = table.filter(pc.is_in(table.column(key), value_set=customers))
+            tables.append(table)
     if not tables:
         raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
     keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
@@ -237,6 +246,7 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     except Exception as error:
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
+    data = _project_columns(source, data, prepared.project.key)
     count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
     if isinstance(data, pa.RecordBatchReader) and columns is not None:
         return keys.apply_stream(name, source, data, count=count)  # aggregates read events as they stream
@@ -287,7 +297,8 @@ def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
     except Exception as error:
         raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
                           f"{type(error).__name__}: {error}") from error
-    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    table = _project_columns(source, data, key)
+    table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     lines = getattr(source, "line_numbers", None)  # a file source's line of each row
     if lines is not None and len(lines) == table.num_rows:
         table = table.append_column(LINE_COLUMN, pa.array(lines, pa.int64()))
@@ -300,6 +311,14 @@ def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
         raise DataError(f"the source did not return column(s) {', '.join(missing)}", source=name)
     return table.select([key] + [c.name for c in columns]).rename_columns(
         [key] + [c.physical for c in columns])
+
+
+def _project_columns(source: Source, data: Any, key: str) -> Any:
+    """What a source read (a table or a stream) with the project's column options applied."""
+    columns = columns_of(source)
+    if isinstance(data, pa.RecordBatchReader):
+        return columns.reader(data, key)
+    return columns.table(data, key)
 
 
 def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
@@ -322,6 +341,14 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
         raise PluginError(f"metric '{metric.name}' ({origin}) failed: {type(error).__name__}: {error}") from error
     return table.select([project.key] + [c.name for c in columns]).rename_columns(
         [project.key] + [c.physical for c in columns])
+
+
+def _keys_of(tables: list[pa.Table], key: str) -> pa.Array | None:
+    """The distinct keys of the profile tables read, or None when there are none."""
+    if not tables:
+        return None
+    keys = pa.chunked_array([t.column(key).cast(tables[0].schema.field(key).type) for t in tables])
+    return pc.unique(keys.combine_chunks())
 
 
 def _join(tables: list[pa.Table], key: str) -> pa.Table:
@@ -379,10 +406,17 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
 def delivery_columns(prepared: Prepared) -> dict[str, Column]:
     """Profile columns sinks need besides the rules': consent, identifiers, sinks' own."""
     project = prepared.project
-    names = list(project.consent.values()) + list(project.identifiers.values())
+    segments = consent_segments(prepared)
+    names = [c for c in project.consent.values() if c not in segments] + list(project.identifiers.values())
     names += [c for sink in prepared.sinks.values() for c in sink.profile_columns()]
     names = [n for n in dict.fromkeys(names) if n != project.key]
     return dict(zip(names, find_columns(prepared, names)))
+
+
+def consent_segments(prepared: Prepared) -> set[str]:
+    """The ``[consent]`` purposes' targets that are segments of the rules, not columns."""
+    names = {s.name for s in prepared.rules.statements if isinstance(s, ast.Segment)}
+    return {c for c in prepared.project.consent.values() if c in names}
 
 
 def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dry_run: bool) -> Delivery:
@@ -392,8 +426,11 @@ def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dr
     columns = delivery_columns(prepared) if config else {}
     dropped = 0
     if config is not None and config.purpose is not None:
-        consent = columns[prepared.project.consent[config.purpose]].physical
-        filtered = privacy.apply_consent(result, consent)
+        target = prepared.project.consent[config.purpose]
+        if target in consent_segments(prepared):  # consent given by a segment of the rules
+            filtered = privacy.apply_consent(result, target, segment=True)
+        else:
+            filtered = privacy.apply_consent(result, columns[target].physical)
         result, dropped = filtered.result, filtered.dropped
     if config is not None and config.hash_identifiers:
         physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()

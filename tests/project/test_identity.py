@@ -144,8 +144,8 @@ path = "app.csv"
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["run", "-p", str(path)])
     assert result.exit_code == 0, result.output
-    assert "source crm: 3 rows, 1 duplicate keys resolved, 1 keys matched nothing" in result.output
-    assert "source app: 2 rows, 1 keys matched nothing" in result.output
+    assert "source crm: 3 rows, 1 duplicate keys resolved, 1 keys in no other profile source" in result.output
+    assert "source app: 2 rows, 1 keys in no other profile source" in result.output
 
 
 def test_streamed_events_are_normalised_batch_by_batch(tmp_path):

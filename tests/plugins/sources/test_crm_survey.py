@@ -130,7 +130,7 @@ key_normalize = "email"
     assert members[0] == '"customer_id","enterprise_promoters","yoga_fans"'
     assert '"anna.schmidt@acme.de",true,true' in members
     assert '"dev@acme.de",false,false' in members
-    assert "source crm: 4 rows, 1 keys matched nothing" in result.output
+    assert "source crm: 4 rows, 1 keys in no other profile source" in result.output
 
 
 def test_survey_submission_times_in_several_forms(tmp_path):

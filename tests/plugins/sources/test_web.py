@@ -147,6 +147,6 @@ def test_an_event_source_read_by_metrics_and_aggregates_is_counted_once(tmp_path
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["run"])
     assert result.exit_code == 0, result.output
-    assert "source events: 6 rows, 1 keys matched nothing, 1 bad rows quarantined" in result.output
+    assert "source events: 6 rows, 1 keys with no profile (left out), 1 bad rows quarantined" in result.output
     quarantine = (tmp_path / ".segmint" / "quarantine" / "events.csv").read_text().splitlines()
     assert len(quarantine) == 2 and ",10," in quarantine[1]

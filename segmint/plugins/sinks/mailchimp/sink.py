@@ -17,6 +17,7 @@ import attrs
 import pyarrow as pa
 
 from segmint.delivery.atomic import atomic_write
+from segmint.delivery.consent import says_yes
 from segmint.delivery.sync import ADD, DiffSink, Plan, SyncState, audiences, sink_lock
 from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.api import Delivery, PluginContext, RunResult
@@ -27,19 +28,13 @@ from segmint.plugins.sinks.scrub import scrub
 
 _DATA_CENTER = re.compile(r"[a-z]{2,}[0-9]+\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-_TRUE = {"true", "t", "yes", "y", "1", "on", "opted_in", "opt-in", "subscribed", "granted"}
 
 
 def is_consent(value: Any) -> bool:
     """Whether a consent column's value means yes: true, a non-zero number, or a word such
-    as "yes", "true", "opted_in", "granted". Null and anything else mean no."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return value != 0
-    return str(value).strip().lower() in _TRUE
+    as "yes", "true", "opted_in", "granted" (segmint's one consent vocabulary). Null and
+    anything else mean no."""
+    return says_yes(value)
 
 
 def subscriber_hash(address: str) -> str:
