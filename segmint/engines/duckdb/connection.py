@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-import duckdb
 
 from segmint.errors import ConfigError, EvaluationError
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: The share of the machine's memory DuckDB may use unless the project says otherwise.
 DEFAULT_SHARE = 0.5
@@ -61,6 +64,8 @@ class Settings:
 
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB with `settings` applied."""
+    import duckdb  # here, not at start-up: `segmint validate` loads this engine but never runs it
+
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = '{int(settings.memory_limit)}B'")

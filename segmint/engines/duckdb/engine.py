@@ -8,7 +8,6 @@ import attrs
 
 from segmint.engines.base import Engine, EngineResult, Job
 from segmint.engines.duckdb.connection import Settings, default_memory, parse_size
-from segmint.engines.duckdb.runner import evaluate
 from segmint.plugin.api import SQL
 
 
@@ -55,6 +54,8 @@ class DuckDBEngine(Engine):
         )
 
     def evaluate(self, job: Job) -> EngineResult:
+        from segmint.engines.duckdb.runner import evaluate  # duckdb is imported when it runs
+
         membership = evaluate(job.checked, job.profiles, key=job.key, as_of=job.as_of,
                               events={name: e.data for name, e in job.events.items()},
                               holdout_salt=job.holdout_salt, settings=self.settings())

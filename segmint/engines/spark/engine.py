@@ -23,7 +23,6 @@ from typing import Any
 
 import attrs
 import pyarrow as pa
-import pyarrow.dataset as pa_dataset
 from pyarrow.fs import LocalFileSystem
 
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
@@ -134,6 +133,8 @@ def event_frame(session: Any, source: EventInput) -> Any:
         return frame.select(*data.columns) if data.columns else frame
     if isinstance(data, Scan):
         data = data.arrow()
+    import pyarrow.dataset as pa_dataset  # here, not at start-up: it brings in pandas
+
     if parquet_files(data):
         return session.read.parquet(*data.files)
     if isinstance(data, pa_dataset.Dataset):

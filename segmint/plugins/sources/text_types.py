@@ -51,12 +51,20 @@ def guess_types(table: pa.Table) -> list[pa.DataType]:
     present = (height - np.array([c.null_count for c in table.columns])).astype(float)
     guessed: list[pa.DataType | None] = [pa.string() if p == 0 else None for p in present]
     for candidate in GUESSES:
-        fits = pc.fill_null(pc.match_substring_regex(cells, PATTERNS[candidate]), False)
-        counts = np.asarray(fits.to_numpy(zero_copy_only=False), dtype=bool).reshape(width, height).sum(axis=1)
+        fits = _flags(pc.match_substring_regex(cells, PATTERNS[candidate]))
+        counts = fits.reshape(width, height).sum(axis=1)
         for i in np.flatnonzero(counts >= SHARE * present):
             if guessed[i] is None:
                 guessed[i] = candidate
     return [pa.string() if t is None else t for t in guessed]
+
+
+def _flags(matched: pa.BooleanArray) -> np.ndarray:
+    """A boolean array (null as false) as numpy bytes, through its buffer: a Python scalar
+    or ``to_numpy`` would import pandas, and `segmint validate` reads CSV schemas without it
+    (tests/cli/test_startup.py)."""
+    flat = pc.cast(pc.and_kleene(matched, pc.is_valid(matched)), pa.uint8())
+    return np.frombuffer(flat.buffers()[1], dtype=np.uint8, count=len(flat), offset=flat.offset)
 
 
 def misfits(values: pa.ChunkedArray | pa.Array, target: pa.DataType) -> pa.ChunkedArray | pa.Array:
