@@ -147,6 +147,8 @@ def event_frame(session: Any, source: EventInput) -> Any:
 def parquet_files(data: Any) -> bool:
     """Whether `data` is a dataset of plain local Parquet files (no partitioning by
     directory), which Spark reads itself."""
+    import pyarrow.dataset as pa_dataset
+
     if not isinstance(data, pa_dataset.FileSystemDataset):
         return False
     partitioned = data.partitioning is not None and len(data.partitioning.schema) > 0
