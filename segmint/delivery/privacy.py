@@ -91,21 +91,55 @@ class Filtered:
     dropped: int  # members of at least one segment left out for lack of consent
 
 
-def apply_consent(result: RunResult, column: str, *, segment: bool = False) -> Filtered:
+def apply_consent(result: RunResult, column: str, *, segment: bool = False,
+                  contacts: Mapping[str, str] | None = None) -> Filtered:
     """Only the customers whose consent column (a profile column) says yes, or, with
-    `segment`, the members of that segment."""
+    `segment`, the members of that segment. An address in one of the `contacts` columns
+    (column: kind, "email" or "phone") that several profiles share needs every one of
+    those profiles' consent: one profile without it withholds the address from all."""
     profiles = result.profiles
     table = result.membership if segment else profiles
     if column not in table.column_names:
         raise DataError(f"consent column '{column}' is not in the profile data")
-    keys = table.filter(consent_mask(table.column(column), column)).column(result.key)
+    keys = table.filter(consent_mask(table.column(column), column)).column(result.key).combine_chunks()
+    keys = _without_shared_refusals(profiles, result.key, keys, contacts or {})
     membership = result.membership
-    keep = pc.is_in(membership.column(result.key), value_set=keys.combine_chunks())
+    keep = pc.is_in(membership.column(result.key), value_set=keys)
     dropped_rows = membership.filter(pc.invert(keep))
     dropped = int(pc.sum(_is_member(dropped_rows, result.key)).as_py() or 0) if dropped_rows.num_rows else 0
-    kept_profiles = profiles.filter(pc.is_in(profiles.column(result.key), value_set=keys.combine_chunks()))
+    kept_profiles = profiles.filter(pc.is_in(profiles.column(result.key), value_set=keys))
     return Filtered(attrs.evolve(result, membership=membership.filter(keep), profiles=kept_profiles),
                     dropped)
+
+
+def _without_shared_refusals(profiles: pa.Table, key: str, keys: pa.Array,
+                             contacts: Mapping[str, str]) -> pa.Array:
+    """The consenting `keys` less those whose address (in a `contacts` column, compared
+    normalised) is also the address of a profile without consent."""
+    profile_keys = profiles.column(key).combine_chunks()
+    agreed = pc.is_in(profile_keys, value_set=keys)
+    refused = pc.invert(agreed)
+    withheld = pa.array([False] * profiles.num_rows)
+    for column, kind in contacts.items():
+        if column not in profiles.column_names:
+            continue
+        values = profiles.column(column).combine_chunks()
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+                or pa.types.is_integer(values.type)):
+            continue
+        values = values.cast(pa.string())
+        if kind == "phone":
+            normal = normalize_phone(values)
+        else:
+            normal = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+            normal = pc.if_else(pc.equal(normal, ""), pa.scalar(None, pa.string()), normal)
+        refused_addresses = pc.drop_null(normal.filter(refused))
+        if len(refused_addresses):
+            shared = pc.fill_null(pc.is_in(normal, value_set=pc.unique(refused_addresses)), False)
+            withheld = pc.or_(withheld, pc.and_(agreed, shared))
+    if not pc.any(withheld).as_py():
+        return keys
+    return profile_keys.filter(pc.and_(agreed, pc.invert(withheld)))
 
 
 def _is_member(membership: pa.Table, key: str) -> pa.Array:

@@ -164,6 +164,12 @@ class Sink:
         """Profile columns the sink sends; segmint reads them even when no rule uses them."""
         return ()
 
+    def contact_columns(self) -> Mapping[str, str]:
+        """The profile columns holding the addresses the sink sends to, by kind ("email" or
+        "phone"). With a consent ``purpose``, an address shared by several profiles is sent
+        only if every one of them consents."""
+        return {}
+
 
 @attrs.frozen
 class MetricColumn:

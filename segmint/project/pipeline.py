@@ -427,10 +427,11 @@ def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dr
     dropped = 0
     if config is not None and config.purpose is not None:
         target = prepared.project.consent[config.purpose]
+        contacts = _contact_columns(prepared, sink, columns)
         if target in consent_segments(prepared):  # consent given by a segment of the rules
-            filtered = privacy.apply_consent(result, target, segment=True)
+            filtered = privacy.apply_consent(result, target, segment=True, contacts=contacts)
         else:
-            filtered = privacy.apply_consent(result, columns[target].physical)
+            filtered = privacy.apply_consent(result, columns[target].physical, contacts=contacts)
         result, dropped = filtered.result, filtered.dropped
     if config is not None and config.hash_identifiers:
         physical = {kind: columns[c].physical for kind, c in prepared.project.identifiers.items()
@@ -442,6 +443,16 @@ def _deliver_to(prepared: Prepared, name: str, sink: Sink, result: RunResult, dr
         delivery = attrs.evolve(delivery, skipped=delivery.skipped + dropped,
                                 messages=(*delivery.messages, note))
     return delivery
+
+
+def _contact_columns(prepared: Prepared, sink: Sink, columns: dict[str, Column]) -> dict[str, str]:
+    """The profile columns (as the result names them) holding addresses, by kind: the
+    sink's own and the project's ``[identifiers]``. A shared address needs every one of
+    its profiles' consent."""
+    named = dict(getattr(sink, "contact_columns", dict)())
+    for kind, name in prepared.project.identifiers.items():
+        named.setdefault(name, kind)
+    return {columns[name].physical if name in columns else name: kind for name, kind in named.items()}
 
 
 def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str, int]]:

@@ -69,3 +69,26 @@ def test_apply_consent_drops_members_without_it_and_counts_them() -> None:
     assert filtered.result.membership.column("id").to_pylist() == ["1"]
     assert filtered.result.profiles.column("id").to_pylist() == ["1"]
     assert filtered.dropped == 2  # 2 (vip) and 3 (gold); 4 is in no segment
+
+
+def test_a_shared_address_needs_every_profiles_consent() -> None:
+    """1 and 2 share an email (2 refused), 3 and 4 a phone (4 refused); 5 consents alone."""
+    keys = ["1", "2", "3", "4", "5"]
+    membership = pa.table({"id": keys, "vip": [True] * 5})
+    profiles = pa.table({
+        "id": keys,
+        "ok": [True, False, True, False, True],
+        "email": ["Ann@X.com", " ann@x.com ", "cy@x.com", None, "eve@x.com"],
+        "phone": [None, None, "+1 650 555 1234", "+1 (650) 555-1234 ext. 9", "+16505550000"],
+    })
+    run = RunResult(membership, profiles, "id", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    contacts = {"email": "email", "phone": "phone"}
+    assert apply_consent(run, "ok").result.profiles.column("id").to_pylist() == ["1", "3", "5"]
+    filtered = apply_consent(run, "ok", contacts=contacts)
+    assert filtered.result.membership.column("id").to_pylist() == ["5"]
+    assert filtered.result.profiles.column("id").to_pylist() == ["5"]
+    assert filtered.dropped == 4
+    by_segment = RunResult(membership.append_column("agreed", profiles.column("ok")), profiles,
+                           "id", run.as_of)
+    assert apply_consent(by_segment, "agreed", segment=True, contacts=contacts
+                         ).result.profiles.column("id").to_pylist() == ["5"]

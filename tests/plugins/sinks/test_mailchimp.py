@@ -514,3 +514,49 @@ def test_killed_while_requests_run_in_parallel(fake, tmp_path):
     assert fake.duplicate_tag_adds <= 9 * 100  # at most the batches in flight at the kill
     creates = [e[1] for e in fake.journal if e[0] == "create"]
     assert len(set(creates)) == len(set(segments["vip"]) | set(segments["odd"]))
+
+
+@pytest.mark.parametrize("purpose", [None, "column", "segment"])
+def test_shared_address_needs_every_profiles_consent(fake, tmp_path, monkeypatch, purpose):
+    """Two profiles share an address, one with consent and one without: the address is
+    neither created as subscribed nor tagged, whether consent is the sink's own column, a
+    ``purpose`` backed by a column, or a ``purpose`` backed by a segment."""
+    from click.testing import CliRunner
+
+    from segmint.cli import cli
+
+    (tmp_path / "customers.csv").write_text(
+        "customer_id,email,email_consent,spend\n"
+        "1,Ann@Shop.Example.com,true,500\n"
+        "2, ann@shop.example.com ,false,900\n"
+        "3,cy@shop.example.com,true,200\n")
+    rules = "segment big: spend > 100\n"
+    consent = 'email = "email_consent"'
+    if purpose == "segment":
+        rules += "segment agreed: email_consent == true\n"
+        consent = 'email = "agreed"'
+    (tmp_path / "big.seg").write_text(rules)
+    sink_purpose = 'purpose = "email"' if purpose else ""
+    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""
+        rules = ["big.seg"]
+        [sources.customers]
+        plugin = "csv"
+        path = "customers.csv"
+        [consent]
+        {consent}
+        [sinks.mc]
+        plugin = "mailchimp"
+        {sink_purpose}
+        list_id = "{LIST_ID}"
+        api_key_env = "{ENV}"
+        consent_column = "email_consent"
+        segments = ["big"]
+        base_url = "{fake.base_url}"
+    """))
+    monkeypatch.setenv(ENV, API_KEY)
+    monkeypatch.chdir(tmp_path)
+    run = CliRunner().invoke(cli, ["run"], prog_name="segmint")
+    assert run.exit_code == 0, run.output
+    assert fake.member("ann@shop.example.com") is None
+    assert fake.tagged("big") == {"cy@shop.example.com"}
+    assert fake.member("cy@shop.example.com").status == "subscribed"

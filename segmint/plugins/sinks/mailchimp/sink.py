@@ -75,6 +75,9 @@ class MailchimpSink(DiffSink):
     def profile_columns(self) -> Sequence[str]:
         return [c for c in (self.options.email_column, self.options.consent_column) if c]
 
+    def contact_columns(self) -> dict[str, str]:
+        return {self.options.email_column: "email"}
+
     def target(self) -> str:
         return f"Mailchimp audience {self.options.list_id}"
 
