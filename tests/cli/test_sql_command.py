@@ -97,7 +97,33 @@ def test_a_memory_limit_too_small(shop: Path) -> None:
     project = Path("segmint.toml")
     project.write_text(project.read_text() + '\n[engine]\nname = "duckdb"\nmemory_limit = "2MB"\n')
     message = user_error("run", "--dry-run")
-    assert "memory_limit" in message and "too small" in message
+    assert message.startswith("segmint.toml: option 'memory_limit' of plugin 'engine duckdb' is "
+                              "invalid: '2MB' is too small for DuckDB to run a query: give it at least 16MiB")
+
+
+def test_duckdb_running_out_of_memory_is_a_clear_error_and_keeps_the_outputs(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    monkeypatch.chdir(tmp_path)
+    rows = 200_000  # a ranking over 200,000 rows needs more than DuckDB's smallest limit
+    pq.write_table(pa.table({"customer_id": np.arange(rows), "x": np.random.default_rng(1).random(rows)}),
+                   "people.parquet")
+    Path("top.seg").write_text("segment leaders: x in top 10%\n")
+    Path("segmint.toml").write_text('rules = ["top.seg"]\n[sources.people]\nplugin = "parquet"\n'
+                                    'path = "people.parquet"\n[sinks.out]\nplugin = "file"\n'
+                                    'path = "out/top.parquet"\n')
+    assert invoke("run").exit_code == 0
+    before = Path("out/top.parquet").read_bytes()
+    runs = sorted(p.name for p in Path(".segmint/runs").iterdir())
+    Path("segmint.toml").write_text(Path("segmint.toml").read_text()
+                                    + '[engine]\nname = "duckdb"\nmemory_limit = "16MiB"\nthreads = 1\n')
+    message = user_error("run")
+    assert message.startswith("DuckDB ran out of memory (Out of Memory Error")
+    assert "raise memory_limit in the project's [engine] table" in message
+    assert Path("out/top.parquet").read_bytes() == before
+    assert sorted(p.name for p in Path(".segmint/runs").iterdir()) == runs  # no run stored
 
 
 def test_a_rule_the_dialect_cannot_express(sql_shop: Path) -> None:

@@ -30,7 +30,7 @@ _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_size(text: str, *, key: str = "engine.memory_limit", file: str | None = None) -> int:
+def parse_size(text: str, *, key: str | None = "engine.memory_limit", file: str | None = None) -> int:
     """'4GB', '512MiB', '2.5 GB' as bytes; a clear error for anything else or too little."""
     found = _SIZE.match(str(text))
     unit = found.group(2).lower() if found else ""

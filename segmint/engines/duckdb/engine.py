@@ -14,9 +14,9 @@ from segmint.plugin.api import SQL
 def _size(instance: object, attribute: attrs.Attribute, value: str | None) -> None:
     if value is not None:
         try:
-            parse_size(value)
-        except Exception as error:  # parse_size says what is wrong
-            raise ValueError(f"memory_limit {error.args[0]}") from None
+            parse_size(value, key=None)
+        except Exception as error:  # parse_size says what is wrong; the option is named by the caller
+            raise ValueError(error.args[0]) from None
 
 
 def _positive(instance: object, attribute: attrs.Attribute, value: int | None) -> None:

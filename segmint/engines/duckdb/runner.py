@@ -48,6 +48,8 @@ def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf
     con = connect(settings or Settings())
     try:
         return _Run(con, checked, profiles, key, as_of, events, holdout_salt).run()
+    except duckdb.OutOfMemoryException as error:  # in any of the run's queries
+        raise memory_error(error) from None
     finally:
         con.close()
 
@@ -78,8 +80,6 @@ class _Run:
             result = self.fetch(query.select)
         except _OVERFLOW as error:
             raise self.culprit(query, error) from None
-        except duckdb.OutOfMemoryException as error:
-            raise memory_error(error) from None
         return result.set_column(0, self.key, self.profiles.column(self.key))
 
     def _aggregated(self) -> list[str]:
