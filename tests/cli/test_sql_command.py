@@ -107,7 +107,7 @@ def test_duckdb_running_out_of_memory_is_a_clear_error_and_keeps_the_outputs(tmp
     import pyarrow as pa
 
     monkeypatch.chdir(tmp_path)
-    rows = 200_000  # a ranking over 200,000 rows needs more than DuckDB's smallest limit
+    rows = 1_000_000  # a ranking over a million rows needs more than DuckDB's smallest limit
     pq.write_table(pa.table({"customer_id": np.arange(rows), "x": np.random.default_rng(1).random(rows)}),
                    "people.parquet")
     Path("top.seg").write_text("segment leaders: x in top 10%\n")

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot.expressions as exp
 
+from segmint.engines.base import check_keys
 from segmint.engines.duckdb.connection import Settings, connect, memory_error
 from segmint.engines.sql.compiler import column, identifier
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
@@ -62,7 +63,7 @@ class _Run:
         self.events = events
 
     def run(self) -> pa.Table:
-        check_keys(self.con, self.profiles, self.key)
+        check_keys(self.profiles, self.key)  # every engine's check, in engines/base
         table = adapt(self.profiles, "profiles", [self.key])
         numbered = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         self.con.register("profiles", numbered)
@@ -162,29 +163,6 @@ def evaluation_error(statement: ast.Statement | None, error: Exception) -> Evalu
     span = statement.span
     return EvaluationError(f"{span.filename}:{span.line}: {what} '{statement.name}': {reason} "
                            f"while evaluating{hint}")
-
-
-def check_keys(con: duckdb.DuckDBPyConnection, table: pa.Table, key: str) -> None:
-    """Refuse a missing key column, null keys and duplicate keys, naming the row."""
-    if key not in table.column_names:
-        raise DataError(f"no key column '{key}' (columns: {', '.join(table.column_names)})",
-                        source="profiles")
-    keys = table.column(key)
-    if pa.types.is_dictionary(keys.type):
-        keys = keys.cast(keys.type.value_type)
-    con.register("__segmint_keys", pa.table({"k": keys, "r": np.arange(1, len(keys) + 1)}))
-    try:
-        nulls = con.sql('SELECT min(r) FROM "__segmint_keys" WHERE k IS NULL').fetchall()[0][0]
-        duplicate = con.sql('SELECT k, list(r ORDER BY r) FROM "__segmint_keys" GROUP BY k '
-                            'HAVING count(*) > 1 ORDER BY min(r) LIMIT 1').fetchall()
-    finally:
-        con.unregister("__segmint_keys")
-    if nulls is not None:
-        raise DataError("the customer key is empty", source="profiles", row=nulls, column=key)
-    if duplicate:
-        value, rows = duplicate[0]
-        raise DataError(f"duplicate customer key {value!r} (rows {rows[0]} and {rows[1]})",
-                        source="profiles", column=key)
 
 
 def adapt(table: pa.Table, source: str, keys: list[str], key_type: pa.DataType | None = None) -> pa.Table:
