@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 import lark
-from lark import Transformer
 
 from segmint.language import ast
 from segmint.language.types import BOOL, DATE, DURATION, NULL, NUMBER, STRING, TIMESTAMP
@@ -30,6 +29,12 @@ _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
 
+def rule_names() -> list[str]:
+    """The names of the builder's rule callbacks, one per grammar rule it builds."""
+    return [name for name, value in vars(Builder).items()
+            if callable(value) and not name.startswith("_") and name != "begin"]
+
+
 def _values(items: list[Any]) -> list[Any]:
     """The children that are not punctuation or keywords (the grammar keeps every token)."""
     return [item for item in items if not isinstance(item, lark.Token) or item.type in _KEPT]
@@ -39,21 +44,21 @@ def _values(items: list[Any]) -> list[Any]:
 _KEPT = frozenset("NAME NUMBER STRING DURATION DATE TIMESTAMP COMP_OP ADD_OP MUL_OP".split())
 
 
-class Builder(Transformer):
+class Builder:
     """Builds AST nodes while the parser reduces, with positions in the file.
 
     The parser keeps every token, so each node's span runs from its first token to its last;
     a parenthesised expression remembers the extent of its parentheses, so the node around
-    it starts or ends there (the text of `(a or b) and c` is all of it). One instance serves
-    every parse; `begin` sets where the statement being parsed sits in its file.
+    it starts or ends there (the text of `(a or b) and c` is all of it). One builder serves
+    one file's parse; `begin` sets where the statement being parsed sits in the file.
     """
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.begin("<string>", 0, 0)
-
-    def begin(self, filename: str, line_offset: int, pos_offset: int) -> None:
+    def __init__(self, filename: str = "<string>") -> None:
         self.filename = filename
+        self.begin(0, 0)
+
+    def begin(self, line_offset: int, pos_offset: int) -> None:
+        """Start a statement at line `line_offset + 1`, offset `pos_offset` of the file."""
         self.line_offset = line_offset
         self.pos_offset = pos_offset
         self.depth: dict[int, int] = {}

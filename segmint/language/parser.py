@@ -7,16 +7,17 @@ packaged LALR grammar while `builder` makes AST nodes as it reduces, and lark's 
 
 from __future__ import annotations
 
-import threading
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import lark
-from lark import Lark
+from lark import Lark, Transformer
 
 from segmint.errors import Diagnostic, RuleError
 from segmint.language import ast
-from segmint.language.builder import KEYWORDS, MAX_DEPTH, Builder, Invalid, TooDeep
+from segmint.language.builder import KEYWORDS, MAX_DEPTH, Builder, Invalid, TooDeep, rule_names
 from segmint.language.statements import Lines, split_statements
 from segmint.language.syntax_errors import syntax_diagnostic
 
@@ -26,16 +27,34 @@ __all__ = ["KEYWORDS", "MAX_DEPTH", "MAX_FILE_BYTES", "decode_rule_file", "parse
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 
+#: The builder of the parse under way in this thread or task: each `parse_rules` call makes
+#: its own, so parses never share state (and need no lock).
+_BUILDING: ContextVar[Builder] = ContextVar("segmint_rule_builder")
+
+
+def _forward(rule: str) -> Any:
+    """The callback for grammar rule `rule`: the current parse's builder makes its node."""
+
+    def callback(self: Any, items: list[Any]) -> Any:
+        return getattr(_BUILDING.get(), rule)(items)
+    callback.__name__ = rule
+    return callback
+
+
+#: A stateless transformer for the compiled parser: each rule's callback hands its children to
+#: the current parse's `Builder`.
+_Forward = type("_Forward", (Transformer,), {rule: _forward(rule) for rule in rule_names()})
+
+
 @cache
 def _parser() -> Lark:
-    """The LALR parser; it builds AST nodes as it reduces (no parse tree, no second pass)."""
+    """The LALR parser; it builds AST nodes as it reduces (no parse tree, no second pass).
+    Compiled once and never changed: what a parse builds goes to that parse's builder."""
     grammar = resources.files("segmint.language").joinpath("grammar/rules.lark").read_text("utf-8")
     return Lark(grammar, parser="lalr", keep_all_tokens=True, maybe_placeholders=False,
-                transformer=_BUILDER)
+                transformer=_Forward())
 
 
-_BUILDER = Builder()
-_parse_lock = threading.Lock()
 #: Syntax errors after this many are counted, not explained (only the first are shown).
 _MAX_EXPLAINED = 200
 
@@ -54,19 +73,31 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = Lines(text)
+    builder = Builder(filename)
+    building = _BUILDING.set(builder)
+    try:
+        _parse_statements(text, filename, builder, lines, statements, diagnostics)
+    finally:
+        _BUILDING.reset(building)
+    if diagnostics:
+        raise RuleError(sorted(diagnostics, key=lambda d: (d.line, d.column)))
+    return ast.RuleSet(tuple(statements), {filename: text})
+
+
+def _parse_statements(text: str, filename: str, builder: Builder, lines: Lines,
+                      statements: list[ast.Statement], diagnostics: list[Diagnostic]) -> None:
+    """Parse each statement of `text` with `builder`, collecting statements and problems."""
     for chunk in split_statements(text, filename, diagnostics, lines):
         try:
-            with _parse_lock:
-                _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
-                statements.append(_parser().parse(chunk.text))
+            builder.begin(chunk.line - 1, chunk.pos)
+            statements.append(_parser().parse(chunk.text))
         except lark.exceptions.UnexpectedInput as error:
             if len(diagnostics) >= _MAX_EXPLAINED:  # only counted: shown are the first ones
                 line = error.line + chunk.line - 1 if isinstance(error.line, int) else chunk.line
                 diagnostics.append(Diagnostic(filename, line, 1, "syntax error"))
                 continue
-            with _parse_lock:
-                _BUILDER.begin(filename, chunk.line - 1, chunk.pos)
-                diagnostics.append(syntax_diagnostic(error, chunk, filename, lines, _parser()))
+            builder.begin(chunk.line - 1, chunk.pos)
+            diagnostics.append(syntax_diagnostic(error, chunk, filename, lines, _parser()))
         except TooDeep as error:
             diagnostics.append(_span_diagnostic(
                 lines, error.span, f"expression nested more than {MAX_DEPTH} levels deep",
@@ -79,9 +110,6 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
                 filename, chunk.line, 1, f"rule nested more than {MAX_DEPTH} levels deep",
                 lines[chunk.line],
             ))
-    if diagnostics:
-        raise RuleError(sorted(diagnostics, key=lambda d: (d.line, d.column)))
-    return ast.RuleSet(tuple(statements), {filename: text})
 
 
 def _span_diagnostic(lines: Lines, span: ast.Span, message: str, hint: str | None = None) -> Diagnostic:

@@ -274,3 +274,21 @@ def test_non_utf8_bytes_are_a_rule_error() -> None:
         "             ^\n"
         "save the file as UTF-8"
     )
+
+
+def test_parses_running_at_once_keep_their_own_positions() -> None:
+    """Each parse has its own builder: files parsed in threads at the same time get the
+    spans of their own file (no parse sees another's file name or line offsets)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def parse(index: int) -> list[tuple[str, int, int]]:
+        text = "\n" * index + "\n".join(f"segment s{i}: x{i} > {i} and (y or z)" for i in range(40))
+        rules = parse_rules(text, f"file{index}.seg")
+        return [(s.span.filename, s.span.line, s.condition.span.start) for s in rules.statements]
+
+    expected = {index: parse(index) for index in range(8)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(5):
+            found = dict(zip(range(8), pool.map(parse, range(8)), strict=True))
+            assert found == expected
+    assert expected[3][0] == ("file3.seg", 4, 3 + len("segment s0: "))
