@@ -1,13 +1,13 @@
 """segmint: customer segmentation rules evaluated over Apache Arrow.
 
-The public API: `parse_rules` and `evaluate`, the error types, and what plugins use
-(`hookimpl`, `Source`, `Sink`, `Metric`, `MetricColumn`, `Function`, `Delivery`,
+The public API: `parse_rules`, `evaluate` and `run_project`, the error types, and what
+plugins use (`hookimpl`, `Source`, `Sink`, `Metric`, `MetricColumn`, `Function`, `Delivery`,
 `RunResult`). Everything else is private.
 """
 
 from typing import Any
 
-__version__ = "0.1.0"
+from segmint.version import __version__
 
 #: Where the public API lives: imported on first use, so `segmint --version` and other
 #: light commands do not pay for pyarrow, lark, pluggy or attrs.
@@ -15,6 +15,7 @@ _LAZY = {
     **dict.fromkeys(["ConfigError", "DataError", "EvaluationError", "PluginError", "RuleError",
                      "SegmintError"], "segmint.errors"),
     "evaluate": "segmint.api", "parse_rules": "segmint.api", "hookimpl": "segmint.plugin.hookspecs",
+    "ProjectRun": "segmint.project.pipeline", "run_project": "segmint.project.pipeline",
     **dict.fromkeys(["SQL", "CallArgs", "Delivery", "Function", "Metric", "MetricColumn", "MetricContext",
                      "PluginContext", "RunResult", "Sink", "Source", "SqlTable"], "segmint.plugin.api"),
 }
@@ -43,6 +44,7 @@ __all__ = [
     "MetricContext",
     "PluginContext",
     "PluginError",
+    "ProjectRun",
     "RuleError",
     "RunResult",
     "SegmintError",
@@ -52,4 +54,5 @@ __all__ = [
     "evaluate",
     "hookimpl",
     "parse_rules",
+    "run_project",
 ]

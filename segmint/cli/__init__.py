@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from segmint import __version__
+from segmint.version import __version__
 from segmint.cli.group import LazyGroup
 
 _plugins_added = False

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import click
 from rich.table import Table
 
-from segmint.errors import SegmintError
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
-from segmint.project.pipeline import deliver, display_path, execute, prepare, sizes
-from segmint.delivery.snapshots import store_snapshot
+from segmint.project.pipeline import display_path, run_project
 from segmint.cli.common import DelayedStatus, stdout_console, with_project
 
 
@@ -25,40 +22,27 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
             dry_run: bool) -> None:
     """Evaluate segments and deliver them to the project's sinks."""
     with DelayedStatus() as status:
-        status.update("checking rules")
-        prepared = prepare(project, registry)
-        unknown = [name for name in sinks if name not in prepared.sinks]
-        if unknown:
-            raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: "
-                               f"{', '.join(prepared.sinks) or 'none'}")
-        outcome = execute(prepared, progress=status.update)
-        snapshot = None
-        if not dry_run:
-            status.update("storing the run")
-            snapshot = store_snapshot(prepared, outcome.result)
-            outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id))
-        status.update("delivering")
-        deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
+        run = run_project(project, registry=registry, sinks=sinks, dry_run=dry_run,
+                          progress=status.update)
     console = stdout_console()
-    membership = outcome.result.membership
-    total = membership.num_rows
-    console.print(f"segments as of {prepared.as_of.instant:%Y-%m-%d %H:%M:%S} UTC, {total:,} customers")
+    total = run.membership.num_rows
+    console.print(f"segments as of {run.as_of:%Y-%m-%d %H:%M:%S} UTC, {total:,} customers")
     table = Table()
     table.add_column("segment")
     table.add_column("members", justify="right")
     table.add_column("share", justify="right")
-    for name, count in sizes(membership, project.key, prepared.rules):
+    for name, count in run.sizes():
         share = f"{100 * count / total:.1f}%" if total else "-"
         table.add_row(name, f"{count:,}", share)
     console.print(table)
-    for line in outcome.report.lines():
+    for line in run.report.lines():
         console.print(line)
-    for delivery in deliveries:
+    for delivery in run.deliveries:
         console.print(_describe(delivery))
         for message in delivery.messages:
             console.print(f"  {message}")
-    if snapshot is not None:
-        console.print(f"run {snapshot.run_id} stored in {display_path(snapshot.path)}")
+    if run.snapshot is not None:
+        console.print(f"run {run.snapshot.run_id} stored in {display_path(run.snapshot.path)}")
 
 
 def _describe(delivery: Any) -> str:

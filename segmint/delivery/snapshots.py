@@ -266,26 +266,16 @@ def _read_table(path: Path) -> pa.Table:
         raise DataError(f"cannot read snapshot table: {error}", file=str(path)) from None
 
 
-def run_metadata(rule_files: Sequence[Path], plugins: Mapping[str, str]) -> dict[str, Any]:
+def run_metadata(rule_files: Sequence[Path], plugins: Mapping[str, str],
+                 segmint_version: str) -> dict[str, Any]:
     """What run.json records besides counts: a hash of the rules' text and the versions.
 
     The hash covers the rule files' bytes in the order the run read them, so the same
     rules give the same hash wherever the project lives.
     """
-    from segmint import __version__
-
     digest = hashlib.sha256()
     for path in rule_files:
         digest.update(Path(path).read_bytes())
         digest.update(b"\0")
-    return {"rules_sha256": digest.hexdigest(), "segmint_version": __version__,
+    return {"rules_sha256": digest.hexdigest(), "segmint_version": segmint_version,
             "plugins": dict(plugins)}
-
-
-def store_snapshot(prepared: Any, result: RunResult) -> Snapshot:
-    """Store a run's result under its project's state directory (a `runner.Prepared`)."""
-    from segmint.project.config import expand_rule_files
-
-    plugins = {info.distribution: info.version for info in prepared.registry.plugins}
-    metadata = run_metadata(expand_rule_files(prepared.project), plugins)
-    return write_snapshot(prepared.project.state_path, result, metadata)

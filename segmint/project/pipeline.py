@@ -3,12 +3,15 @@
 `prepare` does everything that needs no data (so `validate` and every user error about
 rules, names, types, plugins and options happen before a byte is read); `execute` reads the
 sources the rules use, computes the metrics they use, joins one profile table on the key and
-evaluates; `deliver` hands the result to sinks.
+evaluates; `store_snapshot` keeps the run; `deliver` hands the result to sinks.
+`run_project` does all of it in one call (what `segmint run` and a Python user call).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,14 +31,18 @@ from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
-from segmint.plugin.host import PluginRegistry, provenance
+from segmint.plugin.host import PluginRegistry, get_registry, provenance
+from segmint.delivery.snapshots import Snapshot, run_metadata, write_snapshot
+from segmint.version import __version__
 from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
 )
-from segmint.project.config import Project, expand_rule_files, instantiate_sinks, instantiate_sources
+from segmint.project.config import (
+    Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
+)
 from segmint.project.quarantine import write_quarantine
 from segmint.project.data_report import DataReport
 
@@ -475,3 +482,89 @@ def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str,
                 label = item["values"] if item["values"] is not None else "(none)"
                 rows.append((f"{name}={label}", item["counts"]))
     return rows
+
+
+@attrs.frozen
+class ProjectRun:
+    """What `run_project` did: the result (membership and the profile columns sinks use),
+    the members per segment, the data report, the deliveries, and the stored run."""
+
+    prepared: Prepared = attrs.field(repr=False)
+    outcome: Outcome = attrs.field(repr=False)
+    deliveries: tuple[Delivery, ...]
+    #: The stored run; None for a dry run, which stores nothing.
+    snapshot: Snapshot | None
+
+    @property
+    def result(self) -> RunResult:
+        return self.outcome.result
+
+    @property
+    def membership(self) -> pa.Table:
+        """The key, then one column per segment and segmentation, in file order."""
+        return self.outcome.result.membership
+
+    @property
+    def as_of(self) -> dt.datetime:
+        return self.prepared.as_of.instant
+
+    @property
+    def run_id(self) -> str | None:
+        return self.snapshot.run_id if self.snapshot is not None else None
+
+    @property
+    def report(self) -> DataReport:
+        """What the run found in its data: duplicate and unmatched keys, quarantined rows."""
+        return self.outcome.report
+
+    def sizes(self) -> list[tuple[str, int]]:
+        """Members per segment (``NAME=LABEL`` per label of a segmentation), in file order."""
+        return sizes(self.membership, self.prepared.project.key, self.prepared.rules)
+
+
+def run_project(
+    project: Project | str | os.PathLike[str] = "segmint.toml",
+    *,
+    as_of: str | dt.date | None = None,
+    dry_run: bool = False,
+    sinks: Sequence[str] = (),
+    engine: str | None = None,
+    registry: PluginRegistry | None = None,
+    progress: Progress | None = None,
+) -> ProjectRun:
+    """Run a project: prepare (parse and check), execute, store the run, deliver.
+
+    `project` is a project file's path or a loaded `Project`; `as_of` and `engine` override
+    the project's; `sinks` names the sinks to deliver to (all by default). A dry run stores
+    nothing and its sinks send nothing (they say what they would). `registry` is the
+    plugins to use (the installed ones by default); `progress` is told each step's name.
+    """
+    say = progress or (lambda _: None)
+    registry = registry if registry is not None else get_registry()
+    if not isinstance(project, Project):
+        project = load_project(project)
+    if as_of is not None or engine is not None:
+        project = project.with_overrides(as_of=as_of, engine=engine, registry=registry)
+    say("checking rules")
+    prepared = prepare(project, registry)
+    unknown = [name for name in sinks if name not in prepared.sinks]
+    if unknown:
+        raise SegmintError(f"unknown sink '{unknown[0]}'; the project has: "
+                           f"{', '.join(prepared.sinks) or 'none'}")
+    outcome = execute(prepared, progress=say)
+    snapshot = None
+    if not dry_run:
+        say("storing the run")
+        snapshot = store_snapshot(prepared, outcome.result)
+        outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id))
+    say("delivering")
+    deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
+    return ProjectRun(prepared, outcome, tuple(deliveries), snapshot)
+
+
+def store_snapshot(prepared: Prepared, result: RunResult) -> Snapshot:
+    """Store a run's result under its project's state directory, with the hash of its rules
+    and the versions of segmint and the plugins."""
+    plugins = {info.distribution: info.version for info in prepared.registry.plugins}
+    metadata = run_metadata(expand_rule_files(prepared.project), plugins, __version__)
+    return write_snapshot(prepared.project.state_path, result, metadata)

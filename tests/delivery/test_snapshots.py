@@ -135,8 +135,8 @@ def test_run_metadata_hashes_the_rules_and_names_versions(tmp_path: Path) -> Non
     b = tmp_path / "b.seg"
     a.write_text("segment x: y > 1\n")
     b.write_text("segment z: y > 2\n")
-    meta = run_metadata([a, b], {"segmint": "0.1.0"})
+    meta = run_metadata([a, b], {"segmint": "0.1.0"}, segmint.__version__)
     expected = hashlib.sha256(a.read_bytes() + b"\0" + b.read_bytes() + b"\0").hexdigest()
     assert meta == {"rules_sha256": expected, "segmint_version": segmint.__version__,
                     "plugins": {"segmint": "0.1.0"}}
-    assert run_metadata([b, a], {})["rules_sha256"] != expected
+    assert run_metadata([b, a], {}, segmint.__version__)["rules_sha256"] != expected

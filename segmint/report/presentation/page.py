@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from segmint import __version__
+from segmint.version import __version__
 from segmint.report.model import Report
 from segmint.report.presentation import svg, text
 
