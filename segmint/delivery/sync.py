@@ -21,6 +21,7 @@ applied twice.
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import hashlib
 import json
@@ -37,11 +38,20 @@ import pyarrow.parquet as pq
 
 from segmint.delivery.atomic import atomic_write
 from segmint.errors import DataError, SegmintError
-from segmint.plugin.api import Delivery, RunResult, SegmentInfo, Sink
+from segmint.plugin.api import Delivery, RunResult, SegmentInfo, SegmentKind, Sink
 
-ADD = "add"
-REMOVE = "remove"
-UPDATE = "update"
+class Action(enum.StrEnum):
+    """What a batch does at a destination: add keys to a segment, remove them, or send
+    changed data for keys that stay (a `str`, so journals hold ``"add"``)."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    UPDATE = "update"
+
+
+ADD = Action.ADD
+REMOVE = Action.REMOVE
+UPDATE = Action.UPDATE
 SINKS = "sinks"
 DELIVERED_FILE = "delivered.parquet"
 JOURNAL_FILE = "journal.jsonl"
@@ -87,7 +97,7 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[str] | None = N
             continue
         column = membership.column(name)
         if pa.types.is_boolean(column.type):
-            wanted = name in segments if segments is not None else kinds.get(name) != "holdout"
+            wanted = name in segments if segments is not None else kinds.get(name) != SegmentKind.HOLDOUT
             if wanted:
                 found[name] = keys.filter(pc.fill_null(column, False)).combine_chunks()
         else:
@@ -173,7 +183,7 @@ class Batch:
 
     id: str  # "<sync id>/<n>", unique in the journal
     segment: str
-    action: str  # ADD or REMOVE
+    action: Action = attrs.field(converter=Action)  # ADD or REMOVE
     keys: tuple[Any, ...]
     #: Stable across retries and re-sends: a hash of the sync (run) id, the sink and the batch.
     idempotency_key: str
@@ -183,7 +193,7 @@ class Batch:
     fingerprints: tuple[str | None, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {"id": self.id, "segment": self.segment, "action": self.action,
+        data = {"id": self.id, "segment": self.segment, "action": str(self.action),
                 "keys": list(self.keys), "idempotency_key": self.idempotency_key}
         if self.fingerprints is not None:
             data["fingerprints"] = list(self.fingerprints)

@@ -7,6 +7,7 @@ or builds `Metric` and `Function` values, and returns them from its ``register_*
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -102,12 +103,20 @@ class Source:
         raise NotImplementedError
 
 
+class SegmentKind(enum.StrEnum):
+    """What an output column of a run is (a `str`: ``"segment"``...)."""
+
+    SEGMENT = "segment"
+    HOLDOUT = "holdout"
+    SEGMENTATION = "segmentation"
+
+
 @attrs.frozen
 class SegmentInfo:
     """What a sink needs to know of one output column of a run."""
 
     name: str
-    kind: str  # "segment", "holdout" or "segmentation"
+    kind: SegmentKind = attrs.field(converter=SegmentKind)
     description: str | None = None
 
 

@@ -8,14 +8,22 @@ share a name.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
+
+if TYPE_CHECKING:  # the types the hooks return; imported only for type checkers (no cycle)
+    import click
+
+    from segmint.engines.base import Engine
+    from segmint.plugin.api import Function, Metric, Sink, Source
 
 hookspec = pluggy.HookspecMarker("segmint")
 hookimpl = pluggy.HookimplMarker("segmint")
 
 
 @hookspec
-def register_sources() -> list[type]:
+def register_sources() -> list[type[Source]]:
     """Return source classes (subclasses of `segmint.Source`).
 
     A source reads customer data as Arrow: profiles (one row per customer) or events
@@ -26,7 +34,7 @@ def register_sources() -> list[type]:
 
 
 @hookspec
-def register_metrics() -> list[object]:
+def register_metrics() -> list[Metric]:
     """Return metric definitions (`segmint.Metric` values).
 
     A metric declares the columns it provides (name, Arrow type, description) and what it
@@ -36,7 +44,7 @@ def register_metrics() -> list[object]:
 
 
 @hookspec
-def register_sinks() -> list[type]:
+def register_sinks() -> list[type[Sink]]:
     """Return sink classes (subclasses of `segmint.Sink`).
 
     A sink delivers a run's result somewhere (a file, an email tool, a database). Its
@@ -46,17 +54,17 @@ def register_sinks() -> list[type]:
 
 
 @hookspec
-def register_functions() -> list[object]:
+def register_functions() -> list[Function]:
     """Return functions for the rules language (`segmint.Function` values).
 
-    A function has a name, parameter types and a result type for the type checker, and an
-    implementation that builds a `pyarrow.compute.Expression` from its arguments'
-    expressions.
+    A function has a name, parameter types and a result type for the type checker, and one
+    builder per engine that builds the call's expression on that engine (a
+    `pyarrow.compute.Expression` on arrow) from its arguments' expressions.
     """
 
 
 @hookspec
-def register_engines() -> list[type]:
+def register_engines() -> list[type[Engine]]:
     """Return engine classes (subclasses of `segmint.engines.base.Engine`).
 
     An engine evaluates checked rules over the run's data (in process, in DuckDB, on a
@@ -68,10 +76,10 @@ def register_engines() -> list[type]:
 
 
 @hookspec
-def register_commands(cli: object) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``segmint`` command line.
 
     ``cli`` is the top-level `click.Group`; call ``cli.add_command(...)``. Commands load
-    projects the way the built-in ones do with `segmint.cli.common.with_project`. A plugin
+    projects the way the built-in ones do, with `segmint.with_project`. A plugin
     whose hook raises is reported and skipped; the other commands keep working.
     """

@@ -38,7 +38,8 @@ from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
-    PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, Sink, Source,
+    PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
+    Source,
 )
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
@@ -268,11 +269,12 @@ def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
     infos = []
     for statement in rules.statements:
         if isinstance(statement, ast.Segment):
-            infos.append(SegmentInfo(statement.name, "segment", statement.description))
+            infos.append(SegmentInfo(statement.name, SegmentKind.SEGMENT, statement.description))
             if statement.holdout is not None:
-                infos.append(SegmentInfo(statement.name + HOLDOUT_SUFFIX, "holdout", statement.description))
+                infos.append(SegmentInfo(statement.name + HOLDOUT_SUFFIX, SegmentKind.HOLDOUT,
+                                         statement.description))
         else:
-            infos.append(SegmentInfo(statement.name, "segmentation", statement.description))
+            infos.append(SegmentInfo(statement.name, SegmentKind.SEGMENTATION, statement.description))
     return tuple(infos)
 
 

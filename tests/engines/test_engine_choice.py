@@ -50,7 +50,7 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> host.PluginRegistry:
     """segmint's built-ins plus the recording engine, as every lookup sees them."""
     found = host.load_registry(extra_plugins=[RecordingPlugin()])
     monkeypatch.setattr(host, "get_registry", lambda: found)
-    monkeypatch.setattr("segmint.cli.common.get_registry", lambda: found)
+    monkeypatch.setattr("segmint.plugin.commands.get_registry", lambda: found)
     Recording.jobs.clear()
     return found
 
