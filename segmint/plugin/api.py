@@ -15,7 +15,11 @@ from typing import Any, ClassVar
 import attrs
 import pyarrow as pa
 
-from segmint.language.types import Type
+from segmint.language.types import (  # noqa: F401 - the types plugins declare, public here
+    BOOL, DATE, DURATION, NUMBER, STRING, TIMESTAMP, Kind, Type, list_of,
+)
+from segmint.semantics.asof import AsOf  # noqa: F401 - the run's as-of, as metrics receive it
+from segmint.semantics.holdout import key_text  # noqa: F401 - keys as the text holdouts hash
 
 PROFILES = "profiles"
 EVENTS = "events"

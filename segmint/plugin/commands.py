@@ -14,8 +14,9 @@ import click
 from rich.console import Console
 
 from segmint.errors import ConfigError
-from segmint.plugin.host import PluginRegistry, get_registry
-from segmint.project.config import Project, find_project_file, load_project
+from segmint.plugin.api import Source
+from segmint.plugin.host import PluginRegistry, get_registry, load_registry  # noqa: F401 - public here
+from segmint.project.config import Project, find_project_file, instantiate_sources, load_project
 from segmint.semantics.asof import parse_as_of
 
 #: Where commands print warnings and progress.
@@ -106,3 +107,9 @@ def with_project(function: Callable[..., Any]) -> Callable[..., Any]:
 
     return wrapper
 
+
+
+def open_sources(project: Project, registry: PluginRegistry) -> dict[str, Source]:
+    """The project's sources by name, built with their options and the run's context (a
+    command reads them itself, as `segmint clv` reads the orders)."""
+    return instantiate_sources(project, registry, project.context())

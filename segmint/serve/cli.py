@@ -9,11 +9,9 @@ from typing import Any
 import attrs
 import click
 
-from segmint.cli.common import stderr, with_project
 from segmint.errors import ConfigError, SegmintError
-from segmint.plugin.host import PluginRegistry
+from segmint.plugin.commands import PluginRegistry, Project, stderr, with_project
 from segmint.plugin.options import build_options
-from segmint.project.config import Project
 
 DEFAULT_TOKEN_ENV = "SEGMINT_SERVE_TOKEN"
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.semantics.asof import AsOf as RunAsOf
+from segmint.plugin.api import AsOf as RunAsOf
 
 US_PER_DAY = 86_400_000_000
 EPOCH = dt.date(1970, 1, 1)

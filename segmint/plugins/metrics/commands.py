@@ -12,12 +12,10 @@ from typing import Any
 
 import click
 
-from segmint.cli.common import with_project
 from segmint.errors import ConfigError, SegmintError
-from segmint.plugin.hookspecs import hookimpl
-from segmint.plugin.host import PluginRegistry
-from segmint.project.config import Project, instantiate_sources
 from segmint.plugin.api import PROFILES
+from segmint.plugin.commands import PluginRegistry, Project, open_sources, parse_as_of, with_project
+from segmint.plugin.hookspecs import hookimpl
 
 ORDERS = "orders"
 
@@ -33,7 +31,7 @@ def clv() -> None:
 
 
 def _orders(project: Project, registry: PluginRegistry) -> Any:
-    sources = instantiate_sources(project, registry, project.context())
+    sources = open_sources(project, registry)
     source = sources.get(ORDERS)
     if source is None or source.role == PROFILES:
         raise SegmintError("no 'orders' event source: add one with --events orders=PATH "
@@ -72,8 +70,6 @@ def fit(project: Project, registry: PluginRegistry, time_unit: str, penalizer: f
 def validate(project: Project, registry: PluginRegistry, calibration_end: str, time_unit: str,
              as_json: bool) -> None:
     """Fit up to --calibration-end, compare predicted with actual orders up to --as-of."""
-    from segmint.semantics.asof import parse_as_of
-
     from segmint.plugins.metrics import validate_clv
 
     end = parse_as_of(calibration_end)

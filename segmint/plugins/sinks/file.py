@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from segmint.delivery.atomic import atomic_write
+from segmint import atomic_write
 from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.api import Delivery, PluginContext, RunResult, Sink
 

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import ConfigError, SegmintError
-from segmint.semantics.holdout import key_text
+from segmint import key_text
 from segmint.plugin.hookspecs import hookimpl
 from segmint.plugin.api import Delivery, PluginContext, RunResult, Sink
 

@@ -25,7 +25,7 @@ import attrs
 from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.hookspecs import hookimpl
 from segmint.plugin.api import Delivery, PluginContext, RunResult
-from segmint.delivery.sync import ADD, REMOVE, UPDATE, Batch, DiffSink
+from segmint import ADD, REMOVE, UPDATE, Batch, DiffSink
 
 from segmint.plugins.sinks.http_retry import backoff_delay, retryable, seconds_until_http_date
 from segmint.plugins.sinks.scrub import excerpt, url_secrets
