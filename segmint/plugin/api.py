@@ -20,6 +20,11 @@ from segmint.language.types import (  # noqa: F401 - the types plugins declare, 
 )
 from segmint.semantics.asof import AsOf  # noqa: F401 - the run's as-of, as metrics receive it
 from segmint.semantics.holdout import key_text  # noqa: F401 - keys as the text holdouts hash
+# what metrics count with, shared with the report: duration literals, money as exact minor
+# units, instants in the run's time zone
+from segmint.semantics.durations import days, parse_duration  # noqa: F401
+from segmint.semantics.instants import instants_us  # noqa: F401
+from segmint.semantics.money import from_minor_units, to_minor_units  # noqa: F401
 
 PROFILES = "profiles"
 EVENTS = "events"

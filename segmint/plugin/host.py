@@ -10,10 +10,11 @@ choice would silently change what a project means.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pluggy
 
 from segmint.engines.base import Engine
 from segmint.plugin import hookspecs
-from segmint.errors import ConfigError, PluginError
+from segmint.errors import ConfigError, PluginError, SegmintError
 from segmint.plugin.api import Function, Metric, Sink, Source
 
 GROUP = "segmint"
@@ -96,6 +97,20 @@ class PluginRegistry:
             if name in info.provides(kind):
                 return info
         raise KeyError(f"no plugin provides a {_singular(kind)} named '{name}'")
+
+
+@contextlib.contextmanager
+def calling_plugin(what: str | Callable[[], str]) -> Iterator[None]:
+    """Run a plugin's code: a `SegmintError` it raises passes through as it is (its words are
+    meant for the user); any other failure becomes a `PluginError` reading ``WHAT: Type:
+    message``. `what` says who failed doing what; a callable is asked only on failure."""
+    try:
+        yield
+    except SegmintError:
+        raise
+    except Exception as error:
+        label = what() if callable(what) else what
+        raise PluginError(f"{label}: {type(error).__name__}: {error}") from error
 
 
 def provenance(registry: PluginRegistry, kind: str, name: str) -> str:

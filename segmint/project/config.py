@@ -23,8 +23,10 @@ import attrs
 from segmint.engines.base import DEFAULT_ENGINE
 from segmint.project import globbing
 from segmint.semantics.asof import parse_as_of
-from segmint.errors import ConfigError, PluginError, SegmintError
-from segmint.plugin.host import PluginRegistry, get_registry, provenance, sink_for_path, source_for_path
+from segmint.errors import ConfigError
+from segmint.plugin.host import (
+    PluginRegistry, calling_plugin, get_registry, provenance, sink_for_path, source_for_path,
+)
 from segmint.project.identity import build_policy, split_options
 from segmint.project.source_columns import NO_COLUMNS, SourceColumns
 from segmint.plugin.options import build_options, did_you_mean
@@ -274,16 +276,9 @@ def _instantiate(
         )
     where = config.origin or f"[{kind}s.{config.name}]"
     options = build_options(cls.Options, config.options, plugin=config.plugin, where=where)
-    try:
+    with calling_plugin(lambda: f"{kind} plugin '{config.plugin}' "
+                        f"({provenance(registry, kind, config.plugin)}) failed to start for {where}"):
         return cls(config.name, options, context)
-    except SegmintError:
-        raise
-    except Exception as exc:
-        origin = provenance(registry, kind, config.plugin)
-        raise PluginError(
-            f"{kind} plugin '{config.plugin}' ({origin}) failed to start for {where}:"
-            f" {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 # Reading the project file.

@@ -25,13 +25,13 @@ from segmint.delivery import privacy
 from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog, Column
 from segmint.language.checker import CheckedRules, check
-from segmint.errors import DataError, PluginError, RuleError, SegmintError
+from segmint.errors import DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
-from segmint.plugin.host import PluginRegistry, get_registry, provenance
+from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, write_snapshot
 from segmint.version import __version__
 from segmint.project.identity import LINE_COLUMN, Keys
@@ -158,27 +158,17 @@ def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]
     """The columns a metric provides under the project's ``[metrics]`` options."""
     if metric.columns_for is None:
         return metric.columns
-    try:
+    with calling_plugin(f"metric '{metric.name}' failed to declare its columns"):
         return tuple(metric.columns_for(project.metrics))
-    except SegmintError:
-        raise
-    except Exception as error:
-        raise PluginError(f"metric '{metric.name}' failed to declare its columns: "
-                          f"{type(error).__name__}: {error}") from error
 
 
 def _schema(source: Source, key: str) -> pa.Schema:
     """The source's schema as rules see it: its key column named `key`, the project's
     column options (booleans) applied."""
-    try:
+    with calling_plugin(f"source '{source.source_name}' ({source.name}) failed to report its schema"):
         schema = source.schema()
         return columns_of(source).schema(schema, key, source=source.source_name,
                                          where=getattr(source, "origin", source.source_name))
-    except SegmintError:
-        raise
-    except Exception as error:  # a plugin's own failure, reported with its name
-        raise PluginError(f"source '{source.source_name}' ({source.name}) failed to report its "
-                          f"schema: {type(error).__name__}: {error}") from error
 
 
 def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
@@ -247,13 +237,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     if columns is None and name in keys.events:
         return keys.events[name]
     source = prepared.event_sources[name]
-    try:
+    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(columns)
-    except SegmintError:
-        raise
-    except Exception as error:
-        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
-                          f"{type(error).__name__}: {error}") from error
     data = _project_columns(source, data, prepared.project.key)
     count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
     if isinstance(data, pa.RecordBatchReader) and columns is not None:
@@ -299,13 +284,8 @@ def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
                    keys: Keys | None = None) -> pa.Table:
     names = [c.name for c in columns]
     extra = [c for c in keys.extra_columns(source) if c not in names] if keys else []
-    try:
+    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(names + extra)
-    except SegmintError:
-        raise
-    except Exception as error:
-        raise PluginError(f"source '{name}' ({source.name}) failed while reading: "
-                          f"{type(error).__name__}: {error}") from error
     table = _project_columns(source, data, key)
     table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     lines = getattr(source, "line_numbers", None)  # a file source's line of each row
@@ -341,13 +321,9 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
         columns=frozenset(c.name for c in columns),
         options=project.metrics,
     )
-    try:
+    with calling_plugin(lambda: f"metric '{metric.name}' "
+                        f"({provenance(prepared.registry, 'metric', metric.name)}) failed"):
         table = metric.compute(context)
-    except SegmintError:
-        raise
-    except Exception as error:
-        origin = provenance(prepared.registry, "metric", metric.name)
-        raise PluginError(f"metric '{metric.name}' ({origin}) failed: {type(error).__name__}: {error}") from error
     return table.select([project.key] + [c.name for c in columns]).rename_columns(
         [project.key] + [c.physical for c in columns])
 
@@ -401,14 +377,9 @@ def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),
         write_quarantine(outcome.report, prepared.project.state_path)
     deliveries = []
     for name, sink in chosen.items():
-        try:
+        with calling_plugin(lambda: f"sink '{name}' ({sink.name}, "
+                            f"{provenance(prepared.registry, 'sink', sink.name)}) failed"):
             deliveries.append(_deliver_to(prepared, name, sink, outcome.result, dry_run))
-        except SegmintError:
-            raise
-        except Exception as error:
-            origin = provenance(prepared.registry, "sink", sink.name)
-            raise PluginError(f"sink '{name}' ({sink.name}, {origin}) failed: "
-                              f"{type(error).__name__}: {error}") from error
     return deliveries
 
 

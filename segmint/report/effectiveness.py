@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 
 from segmint.errors import DataError, SegmintError
-from segmint.plugins.metrics.durations import parse_duration
-from segmint.plugins.metrics.money import to_minor_units
-from segmint.plugins.metrics.orders import instants_us
+from segmint.semantics.durations import parse_duration
+from segmint.semantics.instants import instants_us
+from segmint.semantics.money import to_minor_units
 from segmint.report import stats
 from segmint.report.audiences import Audiences
 from segmint.report.model import Effectiveness, Group, Lift

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from segmint.errors import DataError
 
 from segmint.plugins.metrics.asof import local_days
-from segmint.plugins.metrics.money import to_minor_units
+from segmint.plugin.api import to_minor_units
 from segmint.plugins.metrics.options import MetricOptions
 from segmint.plugins.metrics.orders import Orders, as_table, instants_us, require_columns
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.bgnbd import BgNbd
-from segmint.plugins.metrics.durations import days
+from segmint.plugin.api import days
 from segmint.plugins.metrics.errors import ClvWarning, InsufficientDataError
 from segmint.plugins.metrics.fitting import scipy_modules
 from segmint.plugins.metrics.gamma_gamma import GammaGamma

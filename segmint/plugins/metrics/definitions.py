@@ -28,7 +28,7 @@ from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext, SqlTabl
 from segmint.plugins.metrics.acquisition import SPEND, acquisitions
 from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.clv import ClvFit, fit_summary, summarize_orders
-from segmint.plugins.metrics.durations import parse_duration
+from segmint.plugin.api import parse_duration
 from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
 from segmint.plugins.metrics.orders import SOURCE, Orders, as_table, read_orders
 from segmint.plugins.metrics.purchase import (

@@ -17,7 +17,7 @@ from attrs import validators as v
 
 from segmint.errors import ConfigError
 
-from segmint.plugins.metrics.durations import parse_duration
+from segmint.plugin.api import parse_duration
 
 PLUGIN = "metrics"
 TIME_UNITS = {"day": 1, "week": 7}

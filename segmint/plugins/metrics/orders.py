@@ -25,13 +25,12 @@ from collections.abc import Iterable, Iterator
 import attrs
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from segmint.errors import DataError
 
 from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.grouping import Grouping, group_keys
-from segmint.plugins.metrics.money import to_minor_units
+from segmint.plugin.api import instants_us, to_minor_units
 from segmint.plugins.metrics.options import MetricOptions
 
 BATCH_ROWS = 1 << 20
@@ -237,33 +236,6 @@ def as_table(data: object) -> pa.Table:
     if isinstance(data, pa.RecordBatchReader):
         return data.read_all()
     return pa.table(data)
-
-
-def instants_us(
-    values: pa.Array, timezone: str, *, source: str = SOURCE, column: str = "timestamp"
-) -> np.ndarray:
-    """Instants of dates or timestamps as int64 µs since the epoch.
-
-    Dates are midnight and naive timestamps wall-clock time, both in `timezone`.
-    """
-    t = values.type
-    if values.null_count:
-        raise DataError(
-            f"{values.null_count} row(s) without a timestamp", source=source, column=column
-        )
-    if pa.types.is_date(t):
-        values = values.cast(pa.timestamp("us"))
-    elif not pa.types.is_timestamp(t):
-        raise DataError(
-            f"timestamps must be dates or timestamps, got {t}", source=source, column=column
-        )
-    if values.type.tz is None and timezone != "UTC":
-        values = pc.assume_timezone(
-            values, timezone, ambiguous="earliest", nonexistent="latest"
-        )
-    if values.type.unit != "us":
-        values = values.cast(pa.timestamp("us", tz=values.type.tz), safe=False)
-    return values.view(pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def _merge_order_lines(rows: OrderBatch) -> OrderBatch:

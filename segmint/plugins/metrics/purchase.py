@@ -19,7 +19,7 @@ import pyarrow as pa
 from segmint.plugin.api import MetricColumn
 
 from segmint.plugins.metrics.asof import US_PER_DAY, AsOf
-from segmint.plugins.metrics.money import from_minor_units
+from segmint.plugin.api import from_minor_units
 from segmint.plugins.metrics.options import MetricOptions
 from segmint.plugins.metrics.orders import Orders
 

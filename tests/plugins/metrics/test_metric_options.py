@@ -8,7 +8,7 @@ import pytest
 
 from segmint.errors import ConfigError
 from segmint.plugins.metrics import MetricOptions
-from segmint.plugins.metrics.durations import parse_duration
+from segmint.semantics.durations import parse_duration
 
 
 @pytest.mark.parametrize(("text", "days"), [
