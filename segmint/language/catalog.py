@@ -50,6 +50,8 @@ class Catalog:
     columns: tuple[Column, ...] = ()
     #: Event sources aggregates may read (`count(orders, last 30d)`); not profile columns.
     events: tuple[EventSource, ...] = ()
+    #: Source → its option that sets a column's type (``columns``, ``types``), for hints.
+    type_options: Mapping[str, str] = attrs.field(factory=dict)
 
     def with_events(self, schemas: Mapping[str, tuple[pa.Schema, str]], *, key: str) -> Catalog:
         """This catalog with event sources added: name -> (schema, timestamp column name)."""

@@ -157,14 +157,14 @@ class ExpressionTypes(CheckerBase):
         """Report `left_node op right_node` (at `node`) when the two cannot be compared."""
         if not comparable(left, right):
             self.error(node, f"cannot compare {left} with {right}",
-                       self.compare_hint(left, right, left_node, right_node, op))
+                       self.compare_hint(left, right, left_node, right_node, op, ordered=ordered))
         elif ordered and Kind.ERROR not in (left.kind, right.kind):
             kinds = {left.kind, right.kind} - {Kind.NULL}
             if kinds and not kinds <= (ORDERED | {Kind.BOOL}):
                 self.error(node, f"values of type {left} cannot be ordered")
 
     def compare_hint(self, left: Type, right: Type, left_node: Any, right_node: Any,
-                     op: str | None) -> str | None:
+                     op: str | None, *, ordered: bool = False) -> str | None:
         literal = right_node.value if isinstance(right_node, ast.Literal) else None
         name = self.text(left_node)
         if left.kind is Kind.DURATION and right.kind is Kind.NUMBER:
@@ -173,6 +173,8 @@ class ExpressionTypes(CheckerBase):
                 return f"write {literal:g}d for {literal:g} days, or {shown}"
             return f"write days({name}) to compare a duration as a number of days"
         if left.kind is Kind.STRING and right.kind is Kind.NUMBER and literal is not None:
+            if ordered:
+                return self.number_type_hint(left_node, literal)
             return f'{name} is text: quote the value, "{literal:g}"'
         if left.kind is Kind.NUMBER and right.kind is Kind.STRING and literal is not None:
             return f"{name} is a number: write the value without quotes"
@@ -188,6 +190,21 @@ class ExpressionTypes(CheckerBase):
             return (f"{name} is a {left}: compare it with a date like 2026-01-31, "
                     f"or write {name} within 30d")
         return None
+
+    def number_type_hint(self, column_node: Any, literal: float) -> str:
+        """For a text column ordered against a number (``age > 30``): text compares letter
+        by letter, so the column needs a number type, which its source's option sets."""
+        name = self.text(column_node)
+        kind = "int" if isinstance(literal, int) else "float"
+        binding = self.bindings.get(id(column_node))
+        column = binding.column if binding is not None else None
+        option = self.catalog.type_options.get(column.source) if column is not None else None
+        if option is None:
+            return (f"{name} is text, which compares letter by letter: read it as a number in"
+                    f" its source to compare it with {literal:g}")
+        return (f"{name} is text, which compares letter by letter: give it a number type with"
+                f" the {option} option of source '{column.source}'"
+                f' ({option} = {{ {column.name} = "{kind}" }})')
 
     def _InList(self, node: ast.InList) -> Type:
         operand = self.expr(node.operand)

@@ -82,6 +82,9 @@ class Source:
     timestamp_column: ClassVar[str] = "timestamp"
     #: Whether the source can leave bad rows out (``on_bad_rows = "skip"``) via `bad_row`.
     skips_bad_rows: ClassVar[bool] = False
+    #: The option that sets a column's type (a table of column = "int", "date"...), when the
+    #: source has one: the checker's hint for a text column compared with a number names it.
+    types_option: ClassVar[str | None] = None
     #: "error" or "skip": set by segmint from the source's ``on_bad_rows`` option.
     on_bad_rows: str = "error"
 

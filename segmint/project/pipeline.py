@@ -131,6 +131,9 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: (_schema(events[name], project.key), events[name].timestamp_column)
         for name in aggregated_sources(rules) if name in events
     }, key=project.key)
+    catalog = attrs.evolve(catalog, type_options={
+        name: source.types_option for name, source in sources.items()
+        if getattr(source, "types_option", None)})
     checked = check(rules, catalog, registry.functions, engine=engine)
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)

@@ -277,7 +277,8 @@ def test_validate_reports_every_error_of_every_file(shop: Path) -> None:
         "rules/broken.seg:2:16: cannot compare string with number\n"
         "    segment typed: country > 5\n"
         "                   ^^^^^^^^^^^\n"
-        'country is text: quote the value, "5"\n'
+        "country is text, which compares letter by letter: give it a number type with the"
+        " columns option of source 'customers' (columns = { country = \"int\" })\n"
         "\n"
         "rules/winter.seg:1:9: duplicate name 'champions'\n"
         "    segment champions: orders > 1\n"

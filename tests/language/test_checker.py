@@ -6,6 +6,7 @@ Errors are a table of (rules, full message) over one catalog: sources `crm` and 
 
 from __future__ import annotations
 
+import attrs
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -98,6 +99,14 @@ CHECK_ERRORS = [
         'r.seg:1:12: cannot compare string with number\n'
         '    segment s: crm.country > 5\n'
         '               ^^^^^^^^^^^^^^^\n'
+        'crm.country is text, which compares letter by letter: read it as a number in its'
+        ' source to compare it with 5',
+    ),
+    (
+        'segment s: crm.country == 5',
+        'r.seg:1:12: cannot compare string with number\n'
+        '    segment s: crm.country == 5\n'
+        '               ^^^^^^^^^^^^^^^^\n'
         'crm.country is text: quote the value, "5"',
     ),
     (
@@ -542,6 +551,23 @@ def test_thousands_of_errors_are_counted_not_all_shown() -> None:
     text = str(error)
     assert text.endswith(f"\n\n1000 errors ({1000 - MAX_SHOWN} more not shown)")
     assert text.count("unknown name") == MAX_SHOWN
+
+
+@pytest.mark.parametrize(("rule", "hint"), [
+    ("segment s: country > 30",
+     'country is text, which compares letter by letter: give it a number type with the types'
+     ' option of source \'crm\' (types = { country = "int" })'),
+    ("segment s: country between 1.5 and 2",
+     'country is text, which compares letter by letter: give it a number type with the types'
+     ' option of source \'crm\' (types = { country = "float" })'),
+    ('segment s: country == 30', 'country is text: quote the value, "30"'),
+])
+def test_a_text_column_ordered_against_a_number_points_at_its_sources_types_option(rule, hint):
+    catalog = attrs.evolve(Catalog.from_schemas({"crm": CRM}, key="customer_id"),
+                           type_options={"crm": "types"})
+    with pytest.raises(RuleError) as caught:
+        check(parse_rules(rule, "r.seg"), catalog)
+    assert str(caught.value).splitlines()[3] == hint
 
 
 def test_errors_are_found_without_data() -> None:

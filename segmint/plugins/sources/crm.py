@@ -21,7 +21,9 @@ from segmint.plugin.api import PluginContext, Source
 
 from segmint.plugins.sources.csv import _one_character
 from segmint.plugins.sources.exports import ExportFile, convert, drop_rows, snake_case
-from segmint.plugins.sources.file_common import COLUMN_TYPES, check_column_types, check_encoding
+from segmint.plugins.sources.file_common import (
+    COLUMN_TYPES, check_column_types, check_encoding, type_name,
+)
 
 
 @attrs.frozen
@@ -45,6 +47,7 @@ FLAVORS = {
             "Email": "email", "Phone Number": "phone", "Lifecycle Stage": "lifecycle_stage",
             "Lead Status": "lead_status", "Create Date": "created_at",
             "Last Activity Date": "last_activity_at", "Contact owner": "owner",
+            "Country/Region": "country",
         },
         companies={
             "Record ID": "company_id", "Company name": "company", "Company Domain Name": "domain",
@@ -68,8 +71,10 @@ FLAVORS = {
         },
     ),
 }
-#: Types of the profile columns, unless the ``types`` option says otherwise; others are text.
-DEFAULT_TYPES = {"employees": "int", "annual_revenue": "float"}
+#: Types of the profile columns, unless the ``types`` option says otherwise; the other
+#: columns are typed by inspection, as the ``csv`` source types them (`text_types`).
+DEFAULT_TYPES = {"employees": "int", "annual_revenue": "float", "crm_id": "string",
+                 "company_id": "string", "email": "string", "phone": "string"}
 
 
 @attrs.frozen
@@ -93,7 +98,8 @@ class CrmOptions:
         default=None, metadata={"help": "the companies column it refers to (default: the flavor's)"})
     types: dict[str, str] = attrs.field(
         factory=dict, validator=check_column_types,
-        metadata={"help": "profile column types (employees = int, annual_revenue = float by default)"})
+        metadata={"help": "profile column types (employees = int, annual_revenue = float by"
+                          " default; other columns are guessed from their values)"})
     encoding: str = attrs.field(default="utf-8", validator=check_encoding,
                                 metadata={"help": "the exports' text encoding"})
     delimiter: str | None = attrs.field(default=None, validator=_one_character,
@@ -107,6 +113,7 @@ class CrmSource(Source):
     description = "HubSpot or Salesforce contact and company CSV exports, joined"
     Options = CrmOptions
     skips_bad_rows = True
+    types_option = "types"
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
@@ -117,6 +124,7 @@ class CrmSource(Source):
         self.contact_names = {**flavor.contacts, **options.columns}
         self.company_names = {**flavor.companies, **options.company_columns}
         self.types = {**DEFAULT_TYPES, **options.types}
+        self._guesses: dict[str, dict[str, pa.DataType]] = {}
 
     def _file(self, path: Path, key: str) -> ExportFile:
         return ExportFile(self, path, key, encoding=self.options.encoding, delimiter=self.options.delimiter)
@@ -150,17 +158,34 @@ class CrmSource(Source):
         if companies is not None:
             for column in companies.header():
                 name = self.company_names.get(column) or "company_" + snake_case(column)
+                if name in seen and not name.startswith("company_"):
+                    name = "company_" + name  # the contact's own country wins the plain name
                 if name not in seen:
                     layout.append(("companies", column, name))
                     seen.add(name)
         return layout
 
     def schema(self) -> pa.Schema:
-        """Column names from the exports' headers; types from ``types`` (text otherwise)."""
-        return pa.schema([
-            (name, pa.string() if name == self.context.key else COLUMN_TYPES[self.types.get(name, "string")])
-            for _, _, name in self._layout()
-        ])
+        """Column names from the exports' headers; types from ``types``, else guessed from
+        the first block of values, as the ``csv`` source guesses them."""
+        return pa.schema([(name, COLUMN_TYPES[self._type(part, column, name)])
+                          for part, column, name in self._layout()])
+
+    def _guessed(self, part: str) -> dict[str, pa.DataType]:
+        if part not in self._guesses:
+            file = self._contacts() if part == "contacts" else self._companies()
+            self._guesses[part] = file.guessed_types() if file is not None else {}
+        return self._guesses[part]
+
+    def _type(self, part: str, column: str, name: str) -> str:
+        """The ``types`` name of a profile column: the key is text, then the option's type,
+        the flavor's default, the type guessed from the export's values."""
+        if name == self.context.key or column == (self.company_id if part == "companies"
+                                                  else self.company_ref):
+            return "string"
+        if name in self.types:
+            return self.types[name]
+        return type_name(self._guessed(part).get(column, pa.string()))
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
         layout = self._layout()
@@ -170,7 +195,7 @@ class CrmSource(Source):
             if part == "contacts":
                 table[name] = contacts.column(column)
         typed = [(c, n) for p, c, n in layout if p == "contacts" and n != self.context.key]
-        result, bad = self._convert(self._contacts(), pa.table(table), typed, numbers)
+        result, bad = self._convert(self._contacts(), "contacts", pa.table(table), typed, numbers)
         companies = self._companies()
         if companies is not None:
             result = self._join(result, contacts, layout, companies)
@@ -185,7 +210,8 @@ class CrmSource(Source):
         the primary one) joined on the company id."""
         firms, numbers = companies.read()
         wanted = [(c, n) for p, c, n in layout if p == "companies"]
-        firm_table, bad = self._convert(companies, pa.table({n: firms.column(c) for c, n in wanted}),
+        firm_table, bad = self._convert(companies, "companies",
+                                        pa.table({n: firms.column(c) for c, n in wanted}),
                                         wanted, numbers)
         firm_table, _ = drop_rows(firm_table, numbers, bad)
         ids = firms.column(self.company_id)
@@ -198,14 +224,16 @@ class CrmSource(Source):
             result = result.append_column(name, firm_table.column(name).take(position))
         return result
 
-    def _convert(self, file: ExportFile, table: pa.Table, columns: list[tuple[str, str]],
+    def _convert(self, file: ExportFile, part: str, table: pa.Table, columns: list[tuple[str, str]],
                  numbers: list[int]) -> tuple[pa.Table, set[int]]:
         """`table` (text read from `file`) with the profile columns of (export column, profile
-        column) `columns` that ``types`` gives a type converted; and the rows of bad cells."""
+        column) `columns` converted to their types; and the rows of bad cells."""
         bad: set[int] = set()
         for column, name in columns:
-            if self.types.get(name, "string") != "string":
-                table, cells = convert(file, table, name, self.types[name], numbers, source_column=column)
+            kind = self._type(part, column, name)
+            if kind != "string":
+                table, cells = convert(file, table, name, kind, numbers, source_column=column,
+                                       guessed=None if name in self.types else ("types", name))
                 bad |= cells
         return table, bad
 

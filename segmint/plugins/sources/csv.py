@@ -91,6 +91,7 @@ class CsvSource(FileSource):
     Options = CsvOptions
     extensions = (".csv", ".tsv")
     skips_bad_rows = True
+    types_option = "columns"
 
     #: The line each row of the last read starts on (the header is line 1).
     line_numbers: np.ndarray | None = None

@@ -67,10 +67,13 @@ class ExportFile:
 
 
 def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, numbers: np.ndarray,
-            *, source_column: str | None = None) -> tuple[pa.Table, set[int]]:
+            *, source_column: str | None = None,
+            guessed: tuple[str, str] | None = None) -> tuple[pa.Table, set[int]]:
     """`column` of text cells converted to a ``columns`` type name; bad cells reported (and
     their positions returned, for the caller to drop the rows under ``on_bad_rows = "skip"``).
-    Numbers may carry thousands separators and currency signs ("$1,200,000")."""
+    Numbers may carry thousands separators and currency signs ("$1,200,000"). A type
+    `guessed` from the values is named (option, column) in the error, so the user can
+    choose another; an int column whose misfits are all decimals becomes float."""
     target = COLUMN_TYPES[type_name_]
     values = table.column(column)
     if target == pa.string():
@@ -80,12 +83,16 @@ def convert(owner: ExportFile, table: pa.Table, column: str, type_name_: str, nu
         values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
         if pa.types.is_integer(target):  # "1200.0" from a spreadsheet is still 1200
             values = pc.replace_substring_regex(values, pattern=r"\.0+$", replacement="")
-    converted, misfit = convert_text(values, target)
+    converted, misfit = convert_text(values, target, widen=guessed is not None)
     bad = [int(i) for i in np.flatnonzero(misfit.to_numpy(zero_copy_only=False))]
     for i in bad:
         raw = table.column(column)[i].as_py()
-        owner.owner.bad_row(owner.error(f"cannot read '{raw}' as {type_name(target)}", line=int(numbers[i]),
-                                        column=source_column or column))
+        message = f"cannot read '{raw}' as {type_name(converted.type)}"
+        if guessed is not None:
+            option, name = guessed
+            message += ("; the type was guessed from the first rows, choose it with the"
+                        f' {option} option (for example {option} = {{ {name} = "string" }})')
+        owner.owner.bad_row(owner.error(message, line=int(numbers[i]), column=source_column or column))
     return table.set_column(table.column_names.index(column), column, converted), set(bad)
 
 

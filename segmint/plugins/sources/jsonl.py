@@ -54,6 +54,7 @@ class JsonlSource(FileSource):
     Options = JsonlOptions
     extensions = (".jsonl", ".ndjson")
     skips_bad_rows = True
+    types_option = "columns"
 
     def _stream(self) -> pa.NativeFile:
         stream = pa.input_stream(str(self.path))

@@ -144,3 +144,58 @@ def test_survey_submission_times_in_several_forms(tmp_path):
     times = {r["customer_id"]: r["submitted_at"] for r in source.read().to_pylist()}
     assert times == {"a@x": dt.datetime(2025, 1, 1, 10), "b@x": dt.datetime(2025, 1, 2, 11, 30),
                      "c@x": dt.datetime(2025, 1, 3, 12, 15), "d@x": None}
+
+
+def _typed_exports(tmp_path: Path, age_cells: list[str]) -> None:
+    rows = "".join(
+        f"{i},c{i}@shop.example.com,{age},{'true' if i % 2 else 'false'},2024-03-0{i % 9 + 1},DE,9001\n"
+        for i, age in enumerate(age_cells, start=1))
+    (tmp_path / "contacts.csv").write_text(
+        "Record ID,Email,Age,Newsletter,Last Order Date,Country/Region,Associated Company IDs\n" + rows)
+    (tmp_path / "companies.csv").write_text(
+        "Record ID,Company name,Country/Region\n9001,Acme,US\n")
+
+
+def test_crm_contact_properties_are_typed_by_inspection(tmp_path):
+    """Age, flags and dates in a contacts export are typed as the csv source types them;
+    identifiers stay text; a contact's Country/Region is `country` (its company's is then
+    `company_country`)."""
+    _typed_exports(tmp_path, ["34", "51", "28", ""])
+    source = make("crm", tmp_path, contacts="contacts.csv", companies="companies.csv")
+    schema = source.schema()
+    assert schema.field("age").type == pa.int64()
+    assert schema.field("newsletter").type == pa.bool_()
+    assert schema.field("last_order_date").type == pa.date32()
+    assert schema.field("crm_id").type == pa.string()  # "1" is an id, not a number
+    assert schema.field("country").type == pa.string()
+    table = source.read()
+    assert table.schema == schema
+    assert table.column("age").to_pylist() == [34, 51, 28, None]
+    assert table.column("country").to_pylist() == ["DE"] * 4
+    assert table.column("company_country").to_pylist() == ["US"] * 4
+    assert table.column("crm_id").to_pylist() == ["1", "2", "3", "4"]
+    without_companies = make("crm", tmp_path, contacts="contacts.csv").read()
+    assert without_companies.column("associated_company_ids").type == pa.string()
+
+
+def test_crm_guessed_type_misfit_is_a_data_error_naming_the_types_option(tmp_path):
+    _typed_exports(tmp_path, [str(20 + i % 50) for i in range(300)] + ["thirty"])
+    source = make("crm", tmp_path, contacts="contacts.csv")
+    with pytest.raises(DataError, match=r"contacts.csv, line 302, column 'Age': cannot read 'thirty'"
+                                        r" as int; the type was guessed .* types = \{ age = \"string\" \}"):
+        source.read()
+    assert make("crm", tmp_path, contacts="contacts.csv", types={"age": "string"}).read() \
+        .column("age").type == pa.string()
+
+
+def test_crm_text_column_compared_with_a_number_points_at_types(tmp_path, monkeypatch):
+    _typed_exports(tmp_path, ["34", "about 50", "28", "n/a"])
+    (tmp_path / "old.seg").write_text("segment older: age > 30\n")
+    (tmp_path / "segmint.toml").write_text(
+        'rules = ["old.seg"]\n[sources.crm]\nplugin = "crm"\ncontacts = "contacts.csv"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate"], prog_name="segmint")
+    assert result.exit_code == 1, result.output
+    assert ("age is text, which compares letter by letter: give it a number type with the types"
+            " option of source 'crm' (types = { age = \"int\" })") in result.output
+    assert "quote the value" not in result.output and "Traceback" not in result.output
