@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import attrs
 import click
+import pyarrow as pa
 from rich.tree import Tree
 
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.engines.arrow.explain import Explanation, Step, explain, format_value
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
-from segmint.project.pipeline import execute, prepare
+from segmint.project.identity import normalize, policy_of
+from segmint.project.pipeline import Prepared, execute, prepare
 from segmint.cli.common import DelayedStatus, stdout_console, with_project
 
 _MARK = {True: "[green]true[/]", False: "[red]false[/]", None: "[yellow]null[/]"}
@@ -27,8 +29,22 @@ def command(project: Project, registry: PluginRegistry, segment: str, customer: 
         if not isinstance(prepared.engine, ArrowEngine):  # the trace is the arrow engine's
             prepared = attrs.evolve(prepared, engine=ArrowEngine())
         outcome = execute(prepared, progress=status.update)
-    result = explain(outcome.evaluation, prepared.rules, segment, customer, project.key)
+    result = explain(outcome.evaluation, prepared.rules, segment, sources_key(prepared, customer),
+                     project.key)
     stdout_console().print(render(result))
+
+
+def sources_key(prepared: Prepared, customer: str) -> str:
+    """`--id` as the run holds keys: normalised as the profile sources normalise theirs
+    (``key_normalize``), so an address pasted from a mail client ("  User7@Example.com")
+    finds its customer."""
+    for source in prepared.profile_sources.values():
+        policy = policy_of(source)
+        if policy.key_normalize:
+            found = normalize(pa.array([customer], pa.string()), policy.key_normalize,
+                              policy.phone_country_code)[0].as_py()
+            return customer if found is None else found
+    return customer
 
 
 def render(result: Explanation) -> Tree:

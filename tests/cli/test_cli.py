@@ -372,6 +372,19 @@ def test_explain_a_segmentation(members: pa.Table) -> None:
         f"customer {active} in segmentation lifecycle: active\n")
 
 
+def test_explain_normalises_the_id_as_the_source_normalises_keys(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("contacts.csv").write_text("email,orders\n User7@Example.COM ,9\nother@example.com,1\n")
+    Path("loyal.seg").write_text("segment loyal: orders >= 5\n")
+    Path("segmint.toml").write_text('rules = ["loyal.seg"]\nkey = "email"\n[sources.contacts]\n'
+                                    'plugin = "csv"\npath = "contacts.csv"\nkey_normalize = "email"\n')
+    output = ok("explain", "--segment", "loyal", "--id", "  User7@Example.com").stdout
+    assert output.startswith("customer user7@example.com is IN segment loyal\n")
+    assert user_error("explain", "--segment", "loyal", "--id", "nobody@example.com") == (
+        "no customer with key 'nobody@example.com'")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
