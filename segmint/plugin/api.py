@@ -263,6 +263,10 @@ class Metric:
     #: (CLV horizons, say); ``columns`` is what it declares without options.
     columns_for: Callable[[Mapping[str, Any]], Sequence[MetricColumn]] | None = None
     builders: Mapping[str, Callable[[MetricContext], Any]] = attrs.field(factory=dict)
+    #: The columns it reads of its required sources under the project's ``[metrics]``
+    #: options, as ``{source: {option: column}}``: `segmint validate` (every command's
+    #: prepare step) checks that each exists before any data is read.
+    reads_for: Callable[[Mapping[str, Any]], Mapping[str, Mapping[str, str]]] | None = None
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,13 @@ from segmint.delivery import privacy
 from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog, Column
 from segmint.language.checker import CheckedRules, check
-from segmint.errors import DataError, RuleError, SegmintError
+from segmint.errors import ConfigError, DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
+from segmint.plugin.options import did_you_mean
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, write_snapshot
 from segmint.version import __version__
@@ -123,6 +124,8 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         if all(need in events for need in metric.requires)
     }
     parts = [(name, _schema(source, project.key), None) for name, source in profiles.items()]
+    for metric in metrics.values():
+        check_metric_columns(metric, project, events)
     for name, metric in metrics.items():
         schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
         home = metric.requires[0] if metric.requires else name
@@ -163,6 +166,24 @@ def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]
         return metric.columns
     with calling_plugin(f"metric '{metric.name}' failed to declare its columns"):
         return tuple(metric.columns_for(project.metrics))
+
+
+def check_metric_columns(metric: Metric, project: Project, events: Mapping[str, Source]) -> None:
+    """Every column a metric reads under the ``[metrics]`` options exists in its source (a
+    misspelt ``amount_column = "totl"`` is found by `segmint validate`, not at run time)."""
+    if metric.reads_for is None:
+        return
+    for source_name, wanted in metric.reads_for(project.metrics).items():
+        if source_name not in events:
+            continue
+        names = _schema(events[source_name], project.key).names
+        for option, column in wanted.items():
+            if column not in names:
+                raise ConfigError(
+                    f"the {metric.name} metric reads column '{column}' of source '{source_name}',"
+                    f" which has no such column{did_you_mean(column, names)} (columns: "
+                    f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})",
+                    file=project.label, key=f"metrics.{option}")
 
 
 def _schema(source: Source, key: str) -> pa.Schema:

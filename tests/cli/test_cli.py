@@ -263,6 +263,24 @@ def test_validate_ok(shop: Path) -> None:
         "ok: 9 segment(s), 1 segmentation(s), 10 column(s) used, 1 profile source(s)\n")
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ('amount_column = "totl"',
+     "segmint.toml: metrics.amount_column: the purchase metric reads column 'totl' of source "
+     "'orders', which has no such column (columns: customer_id, timestamp, cds, amount)"),
+    ('timestamp_column = "timestmp"',
+     "segmint.toml: metrics.timestamp_column: the purchase metric reads column 'timestmp' of "
+     "source 'orders', which has no such column (did you mean 'timestamp'?) (columns: "
+     "customer_id, timestamp, cds, amount)"),
+    ('margin_column = "margin"',
+     "segmint.toml: metrics.margin_column: the purchase metric reads column 'margin' of source "
+     "'orders', which has no such column (columns: customer_id, timestamp, cds, amount)"),
+])
+def test_validate_checks_the_metrics_column_options(shop: Path, options: str, message: str) -> None:
+    project = shop / "segmint.toml"
+    project.write_text(project.read_text() + f"\n[metrics]\n{options}\n")
+    assert user_error("validate") == message
+
+
 def test_validate_reports_every_error_of_every_file(shop: Path) -> None:
     (shop / "rules" / "broken.seg").write_text(
         BAD_RULE + "segment typed: country > 5\n")

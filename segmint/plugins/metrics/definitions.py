@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import attrs
 import numpy as np
@@ -242,12 +243,31 @@ def _value_for_cac(request: Request) -> tuple[pa.Array, np.ndarray]:
     return result.summary.keys, clv_values(result, name, request.options)
 
 
+def order_columns(options: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The orders columns the ``[metrics]`` options name (the optional ones when set; the
+    customer column is the source's key, which its own ``key`` option names)."""
+    o = MetricOptions.from_mapping(options)
+    named = {"timestamp_column": o.timestamp_column,
+             "amount_column": o.amount_column, "order_id_column": o.order_id_column,
+             "margin_column": o.margin_column, "cost_column": o.cost_column}
+    return {SOURCE: {option: column for option, column in named.items() if column is not None}}
+
+
+def acquisition_columns(options: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The orders columns and the spend source's columns the options name."""
+    o = MetricOptions.from_mapping(options)
+    return {**order_columns(options), SPEND: {
+        "spend_date_column": o.spend_date_column, "spend_channel_column": o.spend_channel_column,
+        "spend_amount_column": o.spend_amount_column}}
+
+
 METRICS = (
     Metric(
         name="purchase",
         columns=tuple(c.declaration for c in PURCHASE_COLUMNS),
         compute=compute_purchase,
         requires=(SOURCE,),
+        reads_for=order_columns,
         builders={SQL: sql_builder(PURCHASE_COLUMNS, purchase=True)},
         description="Recency, frequency, monetary value, AOV, tenure and churn from orders.",
     ),
@@ -256,6 +276,7 @@ METRICS = (
         columns=RFM_COLUMNS,
         compute=compute_rfm,
         requires=(SOURCE,),
+        reads_for=order_columns,
         builders={SQL: sql_builder(RFM_COLUMNS, purchase=False)},
         description="RFM quintile scores and the 11 named RFM segments.",
     ),
@@ -264,6 +285,7 @@ METRICS = (
         columns=CLV_COLUMNS,
         compute=compute_clv,
         requires=(SOURCE,),
+        reads_for=order_columns,
         columns_for=lambda options: clv_columns(MetricOptions.from_mapping(options).horizons),
         description="Predictive CLV: BG/NBD purchases × Gamma-Gamma spend (segmint[clv]).",
     ),
@@ -272,6 +294,7 @@ METRICS = (
         columns=ACQUISITION_COLUMNS,
         compute=compute_acquisition,
         requires=(SOURCE, SPEND),
+        reads_for=acquisition_columns,
         description="Customer acquisition cost per channel and month, and CLV-to-CAC.",
     ),
 )
