@@ -124,8 +124,6 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         if all(need in events for need in metric.requires)
     }
     parts = [(name, _schema(source, project.key), None) for name, source in profiles.items()]
-    for metric in metrics.values():
-        check_metric_columns(metric, project, events)
     for name, metric in metrics.items():
         schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
         home = metric.requires[0] if metric.requires else name
@@ -138,6 +136,10 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: source.types_option for name, source in sources.items()
         if getattr(source, "types_option", None)})
     checked = check(rules, catalog, registry.functions, engine=engine)
+    used = {c.via for c in checked.columns_used}
+    for name, metric in metrics.items():
+        if f"metric {name}" in used:  # a metric no rule uses reads nothing
+            check_metric_columns(metric, project, events)
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read
@@ -169,8 +171,9 @@ def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]
 
 
 def check_metric_columns(metric: Metric, project: Project, events: Mapping[str, Source]) -> None:
-    """Every column a metric reads under the ``[metrics]`` options exists in its source (a
-    misspelt ``amount_column = "totl"`` is found by `segmint validate`, not at run time)."""
+    """Every column a metric the rules use reads under the ``[metrics]`` options exists in
+    its source (a misspelt ``amount_column = "totl"`` is found by `segmint validate`, not
+    at run time)."""
     if metric.reads_for is None:
         return
     for source_name, wanted in metric.reads_for(project.metrics).items():

@@ -340,7 +340,8 @@ def test_event_data_rules_are_not_evaluable(tmp_path: Path) -> None:
     (tmp_path / "segmint.toml").write_text(
         'rules = ["rules.seg"]\nas_of = "2026-02-01"\n'
         '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
-        '[sources.orders]\nplugin = "csv"\nrole = "events"\npath = "orders.csv"\n')
+        '[sources.orders]\nplugin = "csv"\nrole = "events"\npath = "orders.csv"\n'
+        '[metrics]\ntimestamp_column = "order_date"\n')
     evaluator = RealtimeEvaluator(prepare(load_project(tmp_path / "segmint.toml"), get_registry()))
     decision = evaluator.evaluate({"customer_id": 1})
     assert "event data" in decision.not_evaluated["frequent"]
