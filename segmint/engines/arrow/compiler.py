@@ -10,7 +10,8 @@ in SQL, division by zero gives null, checked integer arithmetic.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from functools import singledispatch
 from typing import Any
 
@@ -54,39 +55,114 @@ class Cut:
     n: int
 
 
-@attrs.define
+@attrs.define(init=False)
 class CompileContext:
-    """Everything compiling needs: checked rules, as_of, and the data for eager nodes."""
+    """Everything compiling needs: checked rules, as_of, and the data for eager nodes.
+
+    The working table is held as a dict of columns: adding one (a layer's results, an eager
+    node's values) costs the same however many there are, and every projection reads a
+    table of only the columns its expressions refer to (`used`, `table_of`), so a chain of
+    segments each referring to the previous one costs linear time, not quadratic.
+    """
 
     checked: CheckedRules
     as_of: AsOf
-    table: pa.Table
-    cache: dict[int, Expr] = attrs.field(factory=dict)
-    cuts: dict[int, Cut] = attrs.field(factory=dict)
-    shared_cuts: dict[Any, tuple[Cut, pa.Scalar | None]] = attrs.field(factory=dict)
+    columns: dict[str, pa.ChunkedArray | pa.Array]
+    cache: dict[int, Expr]
+    cuts: dict[int, Cut]
+    shared_cuts: dict[Any, tuple[Cut, pa.Scalar | None]]
     #: The hidden column holding each aggregate over events (computed before compiling).
-    aggregate_columns: dict[Any, str] = attrs.field(factory=dict)
-    _hidden: int = 0
-    _floats: dict[int, bool] = attrs.field(factory=dict)
+    aggregate_columns: dict[Any, str]
+    _rows: pa.Table
+    _table: pa.Table | None
+    _hidden: int
+    _floats: dict[int, bool]
+    _fields: dict[int, frozenset[str]]
+    _collecting: list[set[str]]
+
+    def __init__(self, checked: CheckedRules, as_of: AsOf, table: pa.Table) -> None:
+        self.checked, self.as_of = checked, as_of
+        self.columns = dict(zip(table.column_names, table.columns))
+        self.cache, self.cuts, self.shared_cuts, self.aggregate_columns = {}, {}, {}, {}
+        # a zero-column projection still needs the row count: the first column carries it
+        self._rows = table.select([0]) if table.num_columns else table
+        self._table = table
+        self._hidden = 0
+        self._floats, self._fields, self._collecting = {}, {}, []
+
+    @property
+    def table(self) -> pa.Table:
+        """The whole working table (built when asked for after columns were added)."""
+        if self._table is None:
+            self._table = pa.table(self.columns)
+        return self._table
+
+    def table_of(self, names: Iterable[str]) -> pa.Table:
+        """The working table cut down to the named columns (the row count kept)."""
+        wanted = [n for n in dict.fromkeys(names) if n in self.columns]
+        if not wanted:
+            return self._rows
+        return pa.table({n: self.columns[n] for n in wanted})
 
     def compile(self, node: Any) -> Expr:
         key = id(node)
         found = self.cache.get(key)
         if found is None:
-            found = compile_node(node, self)
+            self._collecting.append(set())
+            try:
+                found = compile_node(node, self)
+            finally:
+                fields = frozenset(self._collecting.pop())
             self.cache[key] = found
+            self._fields[key] = fields
+        else:
+            fields = self._fields.get(key, frozenset())
+        if self._collecting:
+            self._collecting[-1].update(fields)
         return found
+
+    @contextlib.contextmanager
+    def used(self) -> Iterator[set[str]]:
+        """Collect the columns the expressions compiled inside the block refer to."""
+        collected: set[str] = set()
+        self._collecting.append(collected)
+        try:
+            yield collected
+        finally:
+            self._collecting.pop()
+            if self._collecting:
+                self._collecting[-1].update(collected)
+
+    def field(self, name: str) -> Expr:
+        """A reference to a column of the working table (recorded as used)."""
+        if self._collecting:
+            self._collecting[-1].add(name)
+        return pc.field(name)
+
+    def fields_of(self, node: Any) -> frozenset[str]:
+        """The columns a compiled node refers to."""
+        return self._fields.get(id(node), frozenset())
 
     def type_of(self, node: Any) -> Type:
         return self.checked.type_of(node)
 
     def evaluate(self, expression: Expr, table: pa.Table | None = None) -> pa.ChunkedArray:
-        """The value of `expression` for every row of the working table."""
-        return project(self.table if table is None else table, {"value": expression})["value"]
+        """The value of `expression` for every row of the working table.
 
-    def arrow_type(self, expression: Expr) -> pa.DataType:
+        Inside a compile the columns it may refer to are those collected so far; outside
+        one, the whole table.
+        """
+        if table is None:
+            table = self.table_of(self._collecting[-1]) if self._collecting else self.table
+        return project(table, {"value": expression})["value"]
+
+    def arrow_type(self, expression: Expr, names: Iterable[str] | None = None) -> pa.DataType:
         """The Arrow type `expression` produces, found on zero rows."""
-        return project(self.table.slice(0, 0), {"value": expression}).schema.field(0).type
+        if names is None:
+            table = self.table_of(self._collecting[-1]) if self._collecting else self.table
+        else:
+            table = self.table_of(names)
+        return project(table.slice(0, 0), {"value": expression}).schema.field(0).type
 
     def is_float(self, node: Any) -> bool:
         """Whether a number-valued node computes floats (cheaply for literals and columns)."""
@@ -94,22 +170,25 @@ class CompileContext:
             return isinstance(node.value, float)
         if isinstance(node, ast.Name):
             binding = self.checked.binding(node)
-            if binding.column is not None and binding.column.physical in self.table.column_names:
-                return pa.types.is_floating(self.table.schema.field(binding.column.physical).type)
+            if binding.column is not None and binding.column.physical in self.columns:
+                return pa.types.is_floating(self.columns[binding.column.physical].type)
         found = self._floats.get(id(node))
         if found is None:
-            found = self._floats[id(node)] = pa.types.is_floating(self.arrow_type(self.compile(node)))
+            expression = self.compile(node)
+            found = pa.types.is_floating(self.arrow_type(expression, self.fields_of(node)))
+            self._floats[id(node)] = found
         return found
 
     def materialize(self, values: pa.ChunkedArray | pa.Array) -> Expr:
         """Add a computed column to the working table and refer to it."""
         self._hidden += 1
         name = f"{HIDDEN}eager:{self._hidden}"
-        self.table = self.table.append_column(name, values)
-        return pc.field(name)
+        self.add_column(name, values)
+        return self.field(name)
 
     def add_column(self, name: str, values: pa.ChunkedArray | pa.Array) -> None:
-        self.table = self.table.append_column(name, values)
+        self.columns[name] = values
+        self._table = None
 
 
 def project(table: pa.Table, expressions: dict[str, Expr]) -> pa.Table:
@@ -220,13 +299,13 @@ def _literal(node: ast.Literal, ctx: CompileContext) -> Expr:
 def _name(node: ast.Name, ctx: CompileContext) -> Expr:
     binding = ctx.checked.binding(node)
     if binding.kind in ("segment", "segmentation"):
-        return pc.field(segment_column(binding.name))
+        return ctx.field(segment_column(binding.name))
     if binding.kind == "builtin":
         if binding.name == "today":
             return pc.scalar(pa.scalar(ctx.as_of.date, pa.date32()))
         return pc.scalar(pa.scalar(ctx.as_of.instant, TIMESTAMP_TYPE))
     assert binding.column is not None
-    return pc.field(binding.column.physical)
+    return ctx.field(binding.column.physical)
 
 
 _NULL_TYPES = {
@@ -500,7 +579,7 @@ def _aggregate(node: ast.Aggregate, ctx: CompileContext) -> Expr:
     name = ctx.aggregate_columns.get(node)
     if name is None:
         raise NotImplementedError(f"the aggregate {node.function}({node.target.text}) was not computed")
-    return pc.field(name)
+    return ctx.field(name)
 
 
 def aggregate_column(index: int) -> str:

@@ -108,26 +108,31 @@ def evaluate_checked(
             ctx.add_column(aggregate_column(index), values[aggregate])
             ctx.aggregate_columns[aggregate] = aggregate_column(index)
     outputs: dict[str, pa.ChunkedArray | pa.Array] = {}
+    by_name = {statement.name: statement for statement in checked.rules.statements}
     for layer in layers(checked):
         expressions: dict[str, pc.Expression] = {}
-        for name in layer:
-            statement = checked.rules.get(name)
-            try:
-                expressions[name] = _compile_statement(statement, ctx)
-            except pa.ArrowInvalid as error:
-                raise _evaluation_error(statement, error) from None
+        with ctx.used() as used:
+            for name in layer:
+                statement = by_name[name]
+                try:
+                    expressions[name] = _compile_statement(statement, ctx)
+                except pa.ArrowInvalid as error:
+                    raise _evaluation_error(statement, error) from None
+        # only the columns this layer refers to: the working table grows by a column per
+        # statement, and projecting over all of it would make long chains quadratic
+        layer_table = ctx.table_of(sorted(used))
         try:
-            results = project(ctx.table, expressions)
+            results = project(layer_table, expressions)
         except pa.ArrowInvalid as error:
-            raise _layer_error(checked, ctx, expressions, error) from None
+            raise _layer_error(by_name, layer_table, expressions, error) from None
         for name in layer:
-            statement = checked.rules.get(name)
+            statement = by_name[name]
             values = results[name]
             if isinstance(statement, ast.Segment):
                 member = pc.fill_null(values, False)
                 ctx.add_column(segment_column(name), member)
                 if statement.holdout is not None:
-                    held = _holdout(ctx.table.column(key), member, name, statement.holdout, holdout_salt)
+                    held = _holdout(ctx.columns[key], member, name, statement.holdout, holdout_salt)
                     outputs[name] = pc.and_(member, pc.invert(held))
                     outputs[name + HOLDOUT_SUFFIX] = held
                 else:
@@ -171,14 +176,15 @@ def _holdout(keys: pa.ChunkedArray, member: pa.ChunkedArray, name: str, percent:
 
 
 def _layer_error(
-    checked: CheckedRules, ctx: CompileContext, expressions: dict[str, pc.Expression], error: Exception
+    statements: Mapping[str, ast.Statement], table: pa.Table, expressions: dict[str, pc.Expression],
+    error: Exception,
 ) -> EvaluationError:
     """The error of a failed layer, naming the statement that fails (each is tried alone)."""
     for name, expression in expressions.items():
         try:
-            project(ctx.table, {name: expression})
+            project(table, {name: expression})
         except pa.ArrowInvalid as own:
-            return _evaluation_error(checked.rules.get(name), own)
+            return _evaluation_error(statements[name], own)
     return _evaluation_error(None, error, list(expressions))
 
 
