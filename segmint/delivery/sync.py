@@ -250,16 +250,23 @@ class SyncState:
     """What one sink delivered, as the destination confirmed it, and the sync in progress."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
+        """An empty state for `directory`; nothing is read until `open` (or `load`)."""
         self.directory = Path(directory)
         self._delivered: dict[str, dict[Any, str | None]] = {}
         self._key_type: pa.DataType | None = None
         self._pending: dict[str, Batch] = {}
         self._journal_fd: int | None = None
-        self._load()
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str]) -> SyncState:
+        """The state `directory` holds: the last commit and the journal of a sync in progress."""
+        state = cls(directory)
+        state._load()
+        return state
 
     @classmethod
     def for_sink(cls, state_dir: str | os.PathLike[str], sink_name: str) -> SyncState:
-        return cls(Path(state_dir) / SINKS / sink_name)
+        return cls.open(Path(state_dir) / SINKS / sink_name)
 
     @property
     def delivered(self) -> dict[str, pa.Array]:
@@ -481,14 +488,14 @@ class DiffSink(Sink):
         columns = list(self.fingerprint_columns())
         prints = fingerprints(result.profiles, result.key, columns) if columns else None
         if dry_run:  # reads the state, writes nothing, sends nothing
-            plan = SyncState(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
+            plan = SyncState.open(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
                                              batch_size=size, fingerprints=prints)
             return Delivery(sink=self.sink_name, added=plan.changes.count("added"),
                             updated=plan.changes.count("updated"),
                             removed=plan.changes.count("removed"), target=self.target(),
                             dry_run=True, messages=_pending_note(plan, dry_run=True))
         with sink_lock(directory, self.sink_name):
-            state = SyncState(directory)
+            state = SyncState.open(directory)
             try:
                 plan = state.plan(current, sync_id=sync_id, sink=self.sink_name, batch_size=size,
                                   fingerprints=prints)

@@ -103,42 +103,42 @@ def test_batches_are_cut_per_segment_removals_first_with_stable_keys() -> None:
 # The delivered state ------------------------------------------------------------------------
 
 def test_state_is_committed_only_for_confirmed_batches(tmp_path: Path) -> None:
-    state = SyncState(tmp_path)
+    state = SyncState.open(tmp_path)
     plan = state.plan({"s": keys("a", "b", "c")}, sync_id="r1", sink="x", batch_size=2)
     first, second = plan.batches
     state.begin(first)
     state.confirm(first)
     state.begin(second)  # sent, never confirmed
     state.close()
-    again = SyncState(tmp_path)
+    again = SyncState.open(tmp_path)
     assert again.delivered["s"].to_pylist() == ["a", "b"]
     assert again.pending == [second]
     assert again.pending[0].replayed
 
 
 def test_a_torn_journal_line_is_ignored_and_cut(tmp_path: Path) -> None:
-    state = SyncState(tmp_path)
+    state = SyncState.open(tmp_path)
     (batch,) = state.plan({"s": keys("a")}, sync_id="r1", sink="x").batches
     state.begin(batch)
     state.close()
     with open(tmp_path / JOURNAL_FILE, "ab") as journal:
         journal.write(b'{"op":"confirm","id":"r1/1","rej')  # the crash came mid-write
-    again = SyncState(tmp_path)
+    again = SyncState.open(tmp_path)
     assert again.pending == [batch]  # the torn confirmation never happened
     again.confirm(batch)
     again.close()
     lines = (tmp_path / JOURNAL_FILE).read_text().splitlines()
     assert [json.loads(line)["op"] for line in lines] == ["begin", "confirm"]
-    assert SyncState(tmp_path).delivered["s"].to_pylist() == ["a"]
+    assert SyncState.open(tmp_path).delivered["s"].to_pylist() == ["a"]
 
 
 def test_rejected_keys_are_not_recorded_as_delivered(tmp_path: Path) -> None:
-    state = SyncState(tmp_path)
+    state = SyncState.open(tmp_path)
     (batch,) = state.plan({"s": keys("a", "b")}, sync_id="r1", sink="x").batches
     state.begin(batch)
     state.confirm(batch, rejected=["b"])
     state.commit()
-    assert SyncState(tmp_path).delivered["s"].to_pylist() == ["a"]
+    assert SyncState.open(tmp_path).delivered["s"].to_pylist() == ["a"]
     assert not (tmp_path / JOURNAL_FILE).exists()
     table = pq.read_table(tmp_path / DELIVERED_FILE)
     assert table.to_pylist() == [{"segment": "s", "key": "a", "fingerprint": None}]

@@ -165,7 +165,7 @@ class MailchimpSink(DiffSink):
         sync_id = result.run_id or secrets.token_hex(8)
         size = self.options.batch_size
         if dry_run:  # reads the state, writes nothing, sends nothing
-            plan = SyncState(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
+            plan = SyncState.open(directory).plan(current, sync_id=sync_id, sink=self.sink_name,
                                              batch_size=size)
             messages = self._plan_messages(plan) + self._left_out(left_out)
             return self._delivery(added=plan.changes.count("added"),
@@ -175,7 +175,7 @@ class MailchimpSink(DiffSink):
         outcome = Outcome()
         try:
             with sink_lock(directory, self.sink_name):
-                state = SyncState(directory)
+                state = SyncState.open(directory)
                 try:
                     plan = state.plan(current, sync_id=sync_id, sink=self.sink_name,
                                       batch_size=size)
