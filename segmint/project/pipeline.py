@@ -123,13 +123,20 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: metric for name, metric in registry.metrics.items()
         if all(need in events for need in metric.requires)
     }
-    parts = [(name, _schema(source, project.key), None) for name, source in profiles.items()]
+    schemas: dict[str, pa.Schema] = {}
+
+    def schema_of(name: str) -> pa.Schema:  # once per source: a CSV's means typing its first block
+        if name not in schemas:
+            schemas[name] = _schema(sources[name], project.key)
+        return schemas[name]
+
+    parts = [(name, schema_of(name), None) for name in profiles]
     for name, metric in metrics.items():
         schema = pa.schema([(c.name, c.type) for c in metric_columns(metric, project)])
         home = metric.requires[0] if metric.requires else name
         parts.append((home, schema, f"metric {name}"))
     catalog = Catalog.from_parts(parts, key=project.key).with_events({
-        name: (_schema(events[name], project.key), events[name].timestamp_column)
+        name: (schema_of(name), events[name].timestamp_column)
         for name in aggregated_sources(rules) if name in events
     }, key=project.key)
     catalog = attrs.evolve(catalog, type_options={
@@ -139,7 +146,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     used = {c.via for c in checked.columns_used}
     for name, metric in metrics.items():
         if f"metric {name}" in used:  # a metric no rule uses reads nothing
-            check_metric_columns(metric, project, events)
+            check_metric_columns(metric, project, {n: schema_of(n) for n in metric.requires})
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read
@@ -170,16 +177,16 @@ def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]
         return tuple(metric.columns_for(project.metrics))
 
 
-def check_metric_columns(metric: Metric, project: Project, events: Mapping[str, Source]) -> None:
+def check_metric_columns(metric: Metric, project: Project, schemas: Mapping[str, pa.Schema]) -> None:
     """Every column a metric the rules use reads under the ``[metrics]`` options exists in
     its source (a misspelt ``amount_column = "totl"`` is found by `segmint validate`, not
     at run time)."""
     if metric.reads_for is None:
         return
     for source_name, wanted in metric.reads_for(project.metrics).items():
-        if source_name not in events:
+        if source_name not in schemas:
             continue
-        names = _schema(events[source_name], project.key).names
+        names = schemas[source_name].names
         for option, column in wanted.items():
             if column not in names:
                 raise ConfigError(
