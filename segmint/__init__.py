@@ -17,7 +17,7 @@ _LAZY = {
     "evaluate": "segmint.api", "parse_rules": "segmint.api", "hookimpl": "segmint.plugin.hookspecs",
     "ProjectRun": "segmint.project.pipeline", "run_project": "segmint.project.pipeline",
     **dict.fromkeys(["SQL", "CallArgs", "Delivery", "Function", "Metric", "MetricColumn", "MetricContext",
-                     "PluginContext", "RunResult", "Sink", "Source", "SqlTable", "EVENTS", "PROFILES",
+                     "PluginContext", "RunResult", "Sink", "Source", "SourceSettings", "SqlTable", "EVENTS", "PROFILES",
                      "SegmentInfo", "SegmentKind", "AsOf"], "segmint.plugin.api"),
     # the language's types, for function signatures and metric columns
     **dict.fromkeys(["Type", "Kind", "NUMBER", "STRING", "BOOL", "DATE", "TIMESTAMP", "DURATION",
@@ -78,6 +78,7 @@ __all__ = [
     "SegmintError",
     "Sink",
     "Source",
+    "SourceSettings",
     "SqlTable",
     "TIMESTAMP",
     "Type",

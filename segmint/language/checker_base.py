@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from segmint.errors import Diagnostic
@@ -12,6 +11,7 @@ from segmint.language.checked import Binding
 from segmint.language.target import Target
 from segmint.language.types import DATE, ERROR, TIMESTAMP, Type
 from segmint.plugin.api import Function
+from segmint.semantics.names import closest
 
 #: After this many problems the checker only counts the rest (see RuleError.omitted).
 MAX_DIAGNOSTICS = 200
@@ -71,8 +71,6 @@ class CheckerBase:
 
 
 def did_you_mean(name: str, known: list[str]) -> str | None:
-    """`did you mean 'x'?` for the known name closest to `name`, or None."""
-    candidates = list(dict.fromkeys(known))
-    same = [k for k in candidates if k.lower() == name.lower()]  # names are case-sensitive
-    close = same or difflib.get_close_matches(name, candidates, n=1, cutoff=0.7)
-    return f"did you mean '{close[0]}'?" if close else None
+    """`did you mean 'x'?` (a diagnostic's hint) for the known name closest to `name`, or None."""
+    close = closest(name, known)
+    return f"did you mean '{close}'?" if close else None

@@ -25,6 +25,8 @@ from segmint.semantics.holdout import key_text  # noqa: F401 - keys as the text 
 from segmint.semantics.durations import days, parse_duration  # noqa: F401
 from segmint.semantics.instants import instants_us  # noqa: F401
 from segmint.semantics.money import from_minor_units, to_minor_units  # noqa: F401
+# the one "did you mean", for plugins' own messages
+from segmint.semantics.names import closest, did_you_mean  # noqa: F401
 
 PROFILES = "profiles"
 EVENTS = "events"
@@ -36,14 +38,39 @@ class NoOptions:
 
 
 @attrs.frozen
+class SourceSettings:
+    """What a project file says of one source besides its plugin's options.
+
+    segmint hands them to the source through its `PluginContext` (``context.source``) and
+    `Source.__init__` takes them over, so nothing is set on a source after it is built.
+    ``role`` and ``timestamp_column`` override the class's own when given; ``policy`` is the
+    source's key policy (``key_normalize``, ``identity``, ``on_duplicate_keys``...) and
+    ``columns`` its column options (``key``, ``booleans``), both as the project checked them.
+    """
+
+    role: str | None = None
+    timestamp_column: str | None = None
+    #: Where the source was declared, for messages: ``segmint.toml [sources.crm]``.
+    origin: str | None = None
+    on_bad_rows: str = "error"
+    policy: Any = None
+    columns: Any = None
+
+
+NO_SETTINGS = SourceSettings()
+
+
+@attrs.frozen
 class PluginContext:
-    """What a source or sink knows about the run it serves."""
+    """What a source or sink knows about the run it serves (and, building a source, what
+    the project says of it: `source`)."""
 
     project_dir: Path
     key: str = "customer_id"
     as_of: dt.datetime | None = None
     timezone: str = "UTC"
     state_dir: Path | None = None
+    source: SourceSettings = NO_SETTINGS
 
 
 @attrs.frozen
@@ -68,7 +95,9 @@ class Source:
     ``Options`` (an attrs class; its fields are the options), ``role`` and ``extensions``
     (file name endings such as ``".csv"`` that ``--source NAME=PATH`` picks this source
     for), and implement `schema` (cheaply, without reading all the data) and `read`.
-    A project file may set ``role`` per source; segmint then sets it on the instance.
+    A project file may set ``role`` per source; the instance takes it from its context.
+    A subclass that defines ``__init__`` calls ``super().__init__(source_name, options,
+    context)`` first: that is where the project's settings of the source arrive.
     """
 
     name: ClassVar[str] = ""
@@ -78,14 +107,14 @@ class Source:
     extensions: ClassVar[tuple[str, ...]] = ()
     #: Of an event source: the column saying when each event happened (a date or a
     #: timestamp), which aggregates' windows and as_of apply to. A project may name another
-    #: per source with ``timestamp_column = "..."``; segmint then sets it on the instance.
+    #: per source with ``timestamp_column = "..."``; the instance takes it from its context.
     timestamp_column: ClassVar[str] = "timestamp"
     #: Whether the source can leave bad rows out (``on_bad_rows = "skip"``) via `bad_row`.
     skips_bad_rows: ClassVar[bool] = False
     #: The option that sets a column's type (a table of column = "int", "date"...), when the
     #: source has one: the checker's hint for a text column compared with a number names it.
     types_option: ClassVar[str | None] = None
-    #: "error" or "skip": set by segmint from the source's ``on_bad_rows`` option.
+    #: "error" or "skip": the source's ``on_bad_rows`` option, from its context.
     on_bad_rows: str = "error"
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
@@ -93,6 +122,15 @@ class Source:
         self.options = options
         self.context = context
         self.skipped_rows: list[BadRow] = []
+        settings = context.source
+        if settings.role is not None:
+            self.role = settings.role  # type: ignore[misc]
+        if settings.timestamp_column is not None:
+            self.timestamp_column = settings.timestamp_column  # type: ignore[misc]
+        self.on_bad_rows = settings.on_bad_rows
+        self.origin = settings.origin or f"[sources.{source_name}]"
+        self.policy = settings.policy
+        self.project_columns = settings.columns
 
     def bad_row(self, error: Any, text: str = "") -> None:
         """Report a bad row (a `segmint.DataError`): raise it, or under ``on_bad_rows =

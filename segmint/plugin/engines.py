@@ -9,7 +9,8 @@ from typing import Any
 from segmint.engines.base import Engine
 from segmint.errors import ConfigError
 from segmint.plugin.host import PluginRegistry
-from segmint.plugin.options import build_options, did_you_mean
+from segmint.plugin.options import build_options
+from segmint.semantics.names import did_you_mean
 
 #: Engines segmint ships behind extras, and how to get each when it is not installed.
 INSTALL_HINTS: dict[str, str] = {

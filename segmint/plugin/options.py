@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections.abc
 import datetime as dt
-import difflib
 import json
 import types
 import typing
@@ -21,6 +20,7 @@ from typing import Any
 import attrs
 
 from segmint.errors import ConfigError, PluginError
+from segmint.semantics.names import did_you_mean
 
 
 @attrs.frozen
@@ -95,12 +95,6 @@ def describe_type(tp: Any) -> str:
     if origin in _MAPPINGS:
         return "a table of " + _plural(args[1] if len(args) == 2 else Any)
     return _SINGULAR.get(tp, "a path" if _is_path_type(tp) else f"a {getattr(tp, '__name__', tp)}")
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when one of `choices` is close to `word`, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.65)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def show_value(value: Any) -> str:

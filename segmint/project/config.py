@@ -29,8 +29,9 @@ from segmint.plugin.host import (
 )
 from segmint.project.identity import build_policy, split_options
 from segmint.project.source_columns import NO_COLUMNS, SourceColumns
-from segmint.plugin.options import build_options, did_you_mean
-from segmint.plugin.api import EVENTS, PROFILES, PluginContext, Sink, Source
+from segmint.plugin.options import build_options
+from segmint.semantics.names import did_you_mean
+from segmint.plugin.api import EVENTS, PROFILES, PluginContext, Sink, Source, SourceSettings
 
 PROJECT_FILE = "segmint.toml"
 #: The deepest a project file may nest arrays and tables (Python's TOML reader recurses).
@@ -226,23 +227,32 @@ def expand_rule_files(project: Project) -> list[Path]:
 def instantiate_sources(
     project: Project, registry: PluginRegistry, context: PluginContext
 ) -> dict[str, Source]:
-    """Build each configured source, its options checked; a role set in the project wins."""
+    """Build each configured source, its options checked.
+
+    What the project says of a source (a role and timestamp column that win over the
+    plugin's, its key policy, its column options, where it was declared) reaches it through
+    its context (`SourceSettings`), read by `Source.__init__`: nothing is set on a source
+    after it is built."""
     built = {}
     for config in project.sources:
         policy_options, plugin_options = split_options(config.options)
-        own = context if config.columns.key is None else attrs.evolve(context, key=config.columns.key)
+        where = config.origin or f"[sources.{config.name}]"
+        cls = _plugin_class(project, registry.sources, "source", config)
+        policy = build_policy(policy_options, cls, plugin=config.plugin, where=where,
+                              role=config.role or cls.role)
+        settings = SourceSettings(role=config.role, timestamp_column=config.timestamp_column,
+                                  origin=where, on_bad_rows=policy.on_bad_rows, policy=policy,
+                                  columns=config.columns)
+        key = context.key if config.columns.key is None else config.columns.key
+        own = attrs.evolve(context, key=key, source=settings)
         source = _instantiate(project, registry.sources, "source",
                               attrs.evolve(config, options=plugin_options), own, registry)
-        source.project_columns = config.columns  # type: ignore[attr-defined]
-        source.origin = config.origin or f"[sources.{config.name}]"  # type: ignore[attr-defined]
-        if config.role is not None:
-            source.role = config.role  # type: ignore[misc]
-        source.policy = build_policy(  # type: ignore[attr-defined]
-            policy_options, type(source), plugin=config.plugin,
-            where=config.origin or f"[sources.{config.name}]", role=source.role)
-        source.on_bad_rows = source.policy.on_bad_rows  # type: ignore[attr-defined]
-        if config.timestamp_column is not None:
-            source.timestamp_column = config.timestamp_column  # type: ignore[misc]
+        if getattr(source, "context", None) is not own:
+            raise ConfigError(
+                f"source plugin '{config.plugin}' ({provenance(registry, 'source', config.plugin)})"
+                " does not call Source.__init__ from its __init__, so the project's settings of"
+                " the source cannot reach it; call super().__init__(source_name, options, context)",
+                file=where)
         built[config.name] = source
     return built
 
@@ -257,14 +267,9 @@ def instantiate_sinks(
     }
 
 
-def _instantiate(
-    project: Project,
-    classes: Mapping[str, type],
-    kind: str,
-    config: SourceConfig | SinkConfig,
-    context: PluginContext,
-    registry: PluginRegistry,
-) -> Any:
+def _plugin_class(project: Project, classes: Mapping[str, type], kind: str,
+                  config: SourceConfig | SinkConfig) -> Any:
+    """The class of the plugin `config` names; an unknown name is a clear error."""
     cls = classes.get(config.plugin)
     if cls is None:
         available = ", ".join(sorted(classes)) or "none installed"
@@ -274,6 +279,18 @@ def _instantiate(
             file=project.label,
             key=f"{kind}s.{config.name}.plugin",
         )
+    return cls
+
+
+def _instantiate(
+    project: Project,
+    classes: Mapping[str, type],
+    kind: str,
+    config: SourceConfig | SinkConfig,
+    context: PluginContext,
+    registry: PluginRegistry,
+) -> Any:
+    cls = _plugin_class(project, classes, kind, config)
     where = config.origin or f"[{kind}s.{config.name}]"
     options = build_options(cls.Options, config.options, plugin=config.plugin, where=where)
     with calling_plugin(lambda: f"{kind} plugin '{config.plugin}' "

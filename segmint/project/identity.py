@@ -95,7 +95,9 @@ def build_policy(options: Mapping[str, Any], source: type[Source], *, plugin: st
 
 
 def policy_of(source: Source) -> SourcePolicy:
-    return getattr(source, "policy", DEFAULT_POLICY)
+    """The key policy the project gave `source` (the default for one built without it)."""
+    policy = getattr(source, "policy", None)
+    return DEFAULT_POLICY if policy is None else policy
 
 
 # Normalisation.

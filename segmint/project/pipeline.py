@@ -10,7 +10,6 @@ evaluates; `store_snapshot` keeps the run; `deliver` hands the result to sinks.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
-from segmint.plugin.options import did_you_mean
+from segmint.semantics.names import closest, did_you_mean
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, write_snapshot
 from segmint.version import __version__
@@ -306,9 +305,9 @@ def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
         matches = catalog.find(name, source or None)
         if len(matches) != 1:
             known = sorted(set(catalog.names()))
-            close = difflib.get_close_matches(text, known, n=1)
+            close = closest(text, known)
             reason = "is ambiguous" if matches else "is not a known column or metric"
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = f"; did you mean '{close}'?" if close else ""
             raise SegmintError(f"'{text}' {reason}{hint} (columns come from: {catalog.describe_sources()})")
         found.append(matches[0])
     return found

@@ -90,5 +90,6 @@ NO_COLUMNS = SourceColumns()
 
 
 def columns_of(source: Any) -> SourceColumns:
-    """The column options segmint set on a source instance (none for one built elsewhere)."""
-    return getattr(source, "project_columns", NO_COLUMNS)
+    """The column options the project gave a source (none for one built without them)."""
+    columns = getattr(source, "project_columns", None)
+    return NO_COLUMNS if columns is None else columns

@@ -150,14 +150,15 @@ path = "app.csv"
 
 def test_streamed_events_are_normalised_batch_by_batch(tmp_path):
     from segmint.project.identity import Keys
-    from segmint.plugin.api import PluginContext, Source
+    from segmint.plugin.api import PluginContext, Source, SourceSettings
     from segmint.project.data_report import DataReport
+    from segmint.project.identity import SourcePolicy
 
     class Stream(Source):
         name = "stream"
 
-    source = Stream("events", None, PluginContext(project_dir=tmp_path))
-    source.policy = __import__("segmint.project.identity", fromlist=["x"]).SourcePolicy(key_normalize="email")
+    settings = SourceSettings(policy=SourcePolicy(key_normalize="email"))
+    source = Stream("events", None, PluginContext(project_dir=tmp_path, source=settings))
     batches = [pa.record_batch({"email": [" A@x.com", "b@x.com"], "n": [1, 2]}),
                pa.record_batch({"email": ["B@X.com", None], "n": [3, 4]})]
     reader = pa.RecordBatchReader.from_batches(batches[0].schema, iter(batches))

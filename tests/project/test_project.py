@@ -354,3 +354,111 @@ def test_bad_overrides(overrides, message):
     with pytest.raises(ConfigError) as excinfo:
         Project.without_file().with_overrides(**overrides)
     assert str(excinfo.value) == message
+
+
+class _Sealed:
+    """A source that refuses, once built, any new value of what the project says of it:
+    segmint must hand all of that to it through its context."""
+
+    _sealed = False
+    _SETTINGS = frozenset({"role", "timestamp_column", "policy", "on_bad_rows", "origin",
+                           "project_columns", "context", "options", "source_name"})
+
+    def __setattr__(self, name, value):
+        if self._sealed and name in self._SETTINGS:
+            raise AssertionError(f"segmint set {name!r} on a built source")
+        super().__setattr__(name, value)
+
+
+def _sealed_registry():
+    from segmint.plugins.sources.csv import CsvSource
+
+    class SealedCsv(_Sealed, CsvSource):
+        name = "sealed_csv"
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            self._sealed = True
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self):
+            return [SealedCsv]
+
+    return load_registry(extra_plugins=[Plugin()])
+
+
+def test_the_project_settings_of_a_source_arrive_through_its_context(tmp_path):
+    (tmp_path / "orders.csv").write_text("email,when,amount\n A@x.com ,2024-01-02,3\n")
+    path = write_project(tmp_path, """\
+        key = "customer_id"
+        [sources.orders]
+        plugin = "sealed_csv"
+        path = "orders.csv"
+        role = "events"
+        timestamp_column = "when"
+        key = "email"
+        key_normalize = "email"
+        on_bad_rows = "skip"
+        """)
+    project = load_project(path)
+    source = instantiate_sources(project, _sealed_registry(), project.context())["orders"]
+    assert (source.role, source.timestamp_column, source.on_bad_rows) == ("events", "when", "skip")
+    assert source.policy.key_normalize == "email"
+    assert source.project_columns.key == "email"
+    assert source.context.key == "email"
+    assert source.origin == f"{path} [sources.orders]"
+
+
+def test_a_run_sets_nothing_on_its_sources(tmp_path):
+    import pyarrow.parquet as pq
+
+    from segmint.project.pipeline import run_project
+
+    (tmp_path / "people.csv").write_text("customer_id,age\n1,40\n2,20\n")
+    (tmp_path / "orders.csv").write_text("customer_id,when,amount\n1,2024-01-02,3\n")
+    (tmp_path / "rules.seg").write_text(
+        "segment older: age > 30\nsegment bought: exists(orders)\n")
+    path = write_project(tmp_path, """\
+        rules = ["rules.seg"]
+        as_of = "2024-02-01"
+        [sources.people]
+        plugin = "sealed_csv"
+        path = "people.csv"
+        [sources.orders]
+        plugin = "sealed_csv"
+        path = "orders.csv"
+        role = "events"
+        timestamp_column = "when"
+        [sinks.out]
+        plugin = "file"
+        path = "out.parquet"
+        """)
+    run_project(path, registry=_sealed_registry())
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("older").to_pylist() == [True, False]
+    assert table.column("bought").to_pylist() == [True, False]
+
+
+def test_a_source_that_skips_source_init_is_a_clear_error(tmp_path):
+    from segmint.plugin.api import Source
+
+    class Careless(Source):
+        name = "careless"
+
+        def __init__(self, source_name, options, context):
+            self.options = options
+
+    class Plugin:
+        @hookimpl
+        def register_sources(self):
+            return [Careless]
+
+    path = write_project(tmp_path, '[sources.crm]\nplugin = "careless"')
+    project = load_project(path)
+    with pytest.raises(ConfigError) as excinfo:
+        instantiate_sources(project, load_registry(extra_plugins=[Plugin()]), project.context())
+    assert str(excinfo.value) == (
+        f"{path} [sources.crm]: source plugin 'careless' (Plugin) does not call Source.__init__"
+        " from its __init__, so the project's settings of the source cannot reach it; call"
+        " super().__init__(source_name, options, context)")

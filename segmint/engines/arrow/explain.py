@@ -8,7 +8,6 @@ statement is evaluated on that customer's row alone.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from typing import Any
 
 import attrs
@@ -20,6 +19,7 @@ from segmint.engines.arrow.compiler import CompileContext
 from segmint.errors import SegmintError
 from segmint.engines.arrow.evaluator import Evaluation
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
+from segmint.semantics.names import closest
 
 _LEAVES = (ast.Compare, ast.InList, ast.Between, ast.IsNull, ast.StringTest, ast.Contains,
            ast.Rank, ast.Within, ast.Name, ast.Call, ast.Literal)
@@ -50,8 +50,8 @@ def explain(evaluation: Evaluation, rules: ast.RuleSet, name: str, key_value: st
     """Explain statement `name` for the customer whose key is `key_value`."""
     statement = rules.get(name)
     if statement is None:
-        close = difflib.get_close_matches(name, rules.names, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; segments: {', '.join(rules.names)}"
+        close = closest(name, rules.names)
+        hint = f"; did you mean '{close}'?" if close else f"; segments: {', '.join(rules.names)}"
         raise SegmintError(f"no segment or segmentation named '{name}'{hint}")
     ctx = evaluation.context
     row = _row_of(ctx, key, key_value)

@@ -8,7 +8,6 @@ it and reports a bad option as a `ConfigError` that names the plugin and the opt
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +16,7 @@ from attrs import validators as v
 
 from segmint.errors import ConfigError
 
-from segmint.plugin.api import parse_duration
+from segmint.plugin.api import closest, parse_duration
 
 PLUGIN = "metrics"
 TIME_UNITS = {"day": 1, "week": 7}
@@ -104,8 +103,8 @@ class MetricOptions:
         known = {f.name for f in attrs.fields(cls)}
         for key, value in (mapping or {}).items():
             if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                close = closest(key, sorted(known))
+                hint = f"; did you mean '{close}'?" if close else ""
                 raise ConfigError(
                     f"unknown option of plugin '{PLUGIN}'{hint}", key=f"{PLUGIN}.{key}"
                 )

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.plugin.api import Source
+from segmint.plugin.api import Source, SourceSettings
 
 from segmint.plugins.sources.csv import CsvOptions, CsvSource
 from segmint.plugins.sources.file_common import COLUMN_TYPES, type_name
@@ -38,8 +38,10 @@ class ExportFile:
     def _reader(self, columns: dict[str, str]) -> CsvSource:
         options = CsvOptions(path=self.path, encoding=self.encoding, delimiter=self.delimiter,
                              columns=columns)
-        reader = CsvSource(self.owner.source_name, options, attrs.evolve(self.owner.context, key=self.key))
-        reader.on_bad_rows = self.owner.on_bad_rows
+        # the owner's bad-row mode, not its project settings (those apply to the owner's output)
+        settings = SourceSettings(on_bad_rows=self.owner.on_bad_rows, origin=self.owner.origin)
+        reader = CsvSource(self.owner.source_name, options,
+                           attrs.evolve(self.owner.context, key=self.key, source=settings))
         reader.skipped_rows = self.owner.skipped_rows  # bad rows count as the owner's
         return reader
 

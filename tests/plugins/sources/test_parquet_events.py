@@ -7,14 +7,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from segmint.plugin.api import EVENTS, PROFILES, PluginContext
+from segmint.plugin.api import EVENTS, PROFILES, PluginContext, SourceSettings
 from segmint.plugins.sources.parquet import ParquetOptions, ParquetSource
 
 
 def _source(path: Path, role: str) -> ParquetSource:
-    source = ParquetSource("orders", ParquetOptions(path=path), PluginContext(project_dir=path.parent))
-    source.role = role  # type: ignore[misc]
-    return source
+    context = PluginContext(project_dir=path.parent, source=SourceSettings(role=role))
+    return ParquetSource("orders", ParquetOptions(path=path), context)
 
 
 def test_event_source_reads_a_stream_of_only_the_asked_columns(tmp_path: Path) -> None:
