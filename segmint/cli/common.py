@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -20,6 +21,26 @@ def stdout_console() -> Console:
     wrapped or cut off), a terminal gets its own width."""
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=10_000)
+
+
+#: The widest a column of values is shown; longer values are cut with an ellipsis.
+MAX_COLUMN_WIDTH = 40
+
+
+def columns_that_fit(console: Console, widths: Sequence[int], fixed: int = 1) -> int:
+    """How many of a table's columns (of content `widths`, in order) fit `console`'s width
+    in a rich table with borders: the first `fixed` always, then as many as fit. The rest
+    are left out, and the caller says which, rather than squeezing every column to a
+    sliver that shows nothing."""
+    used = 1  # the left border
+    count = 0
+    for i, width in enumerate(widths):
+        need = min(width, MAX_COLUMN_WIDTH) + 3  # padding and the border after it
+        if i >= fixed and used + need > console.width:
+            break
+        used += need
+        count += 1
+    return count
 
 
 class DelayedStatus:

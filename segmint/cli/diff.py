@@ -27,8 +27,8 @@ def command(project_file: str | None, run_a: str, run_b: str, segment: str | Non
         raise click.UsageError("--show-keys needs --segment")
     state = state_path(project_file)
     a, b = _load(state, run_a), _load(state, run_b)
-    before = audiences(a.membership, a.key)
-    after = audiences(b.membership, b.key)
+    before = audiences(a.membership, a.key, infos=a.segments)
+    after = audiences(b.membership, b.key, infos=b.segments)
     if segment is not None:
         names = [n for n in dict.fromkeys([*before, *after])
                  if n == segment or n.partition("=")[0] == segment]

@@ -11,7 +11,9 @@ from rich.table import Table
 from segmint.project.config import Project, find_project_file, load_project
 from segmint.delivery.snapshots import latest_run_id, list_snapshots
 from segmint.project.pipeline import display_path
-from segmint.cli.common import stdout_console
+from segmint.cli.common import MAX_COLUMN_WIDTH, columns_that_fit, stdout_console
+from segmint.errors import SegmintError
+from segmint.semantics.names import did_you_mean
 
 project_option = click.option(
     "-p", "--project", "project_file", type=click.Path(dir_okay=False),
@@ -39,8 +41,13 @@ def state_path(project_file: str | None) -> Path:
 @project_option
 @click.option("-n", "--last", "last", type=click.IntRange(min=1), default=20, show_default=True,
               help="Show only the latest N runs.")
-def command(project_file: str | None, last: int) -> None:
-    """List stored runs, oldest first: id, as_of and members per segment."""
+@click.option("--segment", "segments", multiple=True,
+              help="Show only this segment (a segmentation: all its labels, or NAME=LABEL); repeatable.")
+def command(project_file: str | None, last: int, segments: tuple[str, ...]) -> None:
+    """List stored runs, oldest first: id, as_of and members per segment.
+
+    Segments come in rule order (a segmentation's labels as its rule lists them); those that
+    do not fit the terminal's width are named below the table instead of squeezed into it."""
     state = state_path(project_file)
     runs = list_snapshots(state)[-last:]
     console = stdout_console()
@@ -49,11 +56,37 @@ def command(project_file: str | None, last: int) -> None:
         return
     latest = latest_run_id(state)
     names = list(dict.fromkeys(name for run in reversed(runs) for name in run.counts))
+    if segments:
+        names = _chosen(names, segments)
+    rows = [(run.run_id + (" (latest)" if run.run_id == latest else ""), show_instant(run.created_at),
+             show_instant(run.as_of), *(f"{run.counts[n]:,}" if n in run.counts else "-" for n in names))
+            for run in runs]
+    headers = ("run", "created", "as of", *names)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    if columns_that_fit(console, widths, fixed=3) < len(headers):
+        keep.remove(1)  # when not all fit, segments matter more than when a run was made
+    shown = keep[:columns_that_fit(console, [widths[i] for i in keep], fixed=2)]
     table = Table()
-    for column in ("run", "created", "as of", *names):
-        table.add_column(column, justify="left" if column in ("run", "created", "as of") else "right")
-    for run in runs:
-        mark = " (latest)" if run.run_id == latest else ""
-        counts = [f"{run.counts[n]:,}" if n in run.counts else "-" for n in names]
-        table.add_row(run.run_id + mark, show_instant(run.created_at), show_instant(run.as_of), *counts)
+    for i in shown:
+        table.add_column(headers[i], justify="left" if i < 3 else "right", no_wrap=True,
+                         max_width=MAX_COLUMN_WIDTH, overflow="ellipsis")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
     console.print(table)
+    hidden = [h for i, h in enumerate(headers) if i > 2 and i not in shown]
+    if hidden:
+        console.print(f"{len(hidden)} more segments do not fit the terminal's width: "
+                      f"{', '.join(hidden)} (pick some with --segment NAME)", overflow="fold")
+
+
+def _chosen(names: list[str], wanted: tuple[str, ...]) -> list[str]:
+    """The columns `--segment` picks: a segment, a segmentation's labels, or NAME=LABEL."""
+    chosen = [n for n in names if n in wanted or n.partition("=")[0] in wanted]
+    missing = [w for w in wanted if not any(n == w or n.partition("=")[0] == w for n in names)]
+    if missing:
+        known = ", ".join(dict.fromkeys(n.partition("=")[0] for n in names)) or "none"
+        raise SegmintError(f"--segment: no segment '{missing[0]}'"
+                           f"{did_you_mean(missing[0], [n.partition('=')[0] for n in names])}"
+                           f" in the runs shown; they have: {known}")
+    return chosen

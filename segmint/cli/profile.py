@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 import pyarrow as pa
-from rich.console import Console
 from rich.table import Table
 
 from segmint.engines.arrow.explain import format_value
@@ -13,7 +12,9 @@ from segmint.plugin.options import build_options
 from segmint.plugin.api import RunResult
 from segmint.project.config import Project
 from segmint.project.pipeline import find_columns, prepare, read_profile, segment_infos
-from segmint.cli.common import DelayedStatus, with_project
+from segmint.cli.common import (
+    MAX_COLUMN_WIDTH, DelayedStatus, columns_that_fit, stdout_console, with_project,
+)
 
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = 7
@@ -52,17 +53,22 @@ def _write(project: Project, registry: PluginRegistry, table: pa.Table, out: str
 
 
 def _show(table: pa.Table) -> None:
-    console = Console(highlight=False)
-    shown = table.select(table.column_names[:PREVIEW_COLUMNS])
+    """The first rows, and as many columns as fit the terminal (at most PREVIEW_COLUMNS);
+    the others are named below."""
+    console = stdout_console()
     console.print(f"profile: {table.num_rows:,} customers, {table.num_columns - 1} columns"
                   + (f"; the first {PREVIEW_ROWS} rows" if table.num_rows > PREVIEW_ROWS else ""))
+    rows = [[format_value(v) for v in row.values()]
+            for row in table.slice(0, PREVIEW_ROWS).to_pylist()]
+    widths = [max([len(name), *(len(r[i]) for r in rows)]) for i, name in enumerate(table.column_names)]
+    shown = min(PREVIEW_COLUMNS, columns_that_fit(console, widths, fixed=1))
     view = Table()
-    for name in shown.column_names:
-        view.add_column(name, no_wrap=True)
-    for row in shown.slice(0, PREVIEW_ROWS).to_pylist():
-        view.add_row(*(format_value(v) for v in row.values()))
+    for name in table.column_names[:shown]:
+        view.add_column(name, no_wrap=True, max_width=MAX_COLUMN_WIDTH, overflow="ellipsis")
+    for row in rows:
+        view.add_row(*row[:shown])
     console.print(view)
-    hidden = table.column_names[PREVIEW_COLUMNS:]
+    hidden = table.column_names[shown:]
     if hidden:
         console.print(f"{len(hidden)} more columns: {', '.join(hidden)} "
-                      "(choose with --metrics, or write all with --out)")
+                      "(choose with --metrics, or write all with --out)", overflow="fold")

@@ -30,7 +30,8 @@ import pyarrow.parquet as pq
 
 from segmint.delivery.atomic import _fsync_directory, _fsync_file, atomic_write
 from segmint.errors import DataError, SegmintError
-from segmint.plugin.api import RunResult
+from segmint.plugin.api import RunResult, SegmentInfo
+from segmint.semantics.labels import in_rule_order
 
 RUNS = "runs"
 LATEST = "LATEST"
@@ -76,6 +77,19 @@ class Snapshot:
     def key(self) -> str:
         return str(self.metadata["key"])
 
+    @property
+    def segments(self) -> tuple[SegmentInfo, ...]:
+        """What run.json says of each output column (kind, description, labels in rule
+        order); a field this version does not know is passed over."""
+        fields = {f.name for f in attrs.fields(SegmentInfo)}
+        found = []
+        for entry in self.metadata.get("segments", ()):
+            try:
+                found.append(SegmentInfo(**{k: v for k, v in entry.items() if k in fields}))
+            except (TypeError, ValueError, AttributeError):
+                continue  # an entry this version cannot read; the column is still listed
+        return tuple(found)
+
 
 def new_run_id(now: dt.datetime | None = None) -> str:
     """``YYYYmmddTHHMMSSZ-<6 hex>``: the creation time in UTC and a random tail."""
@@ -83,20 +97,23 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def segment_counts(result: RunResult) -> dict[str, int]:
-    """Members per segment column; a segmentation counts each label as ``NAME=LABEL``."""
+def segment_counts(membership: pa.Table, key: str,
+                   infos: Sequence[SegmentInfo] = ()) -> dict[str, int]:
+    """Members per segment column, in column order; a segmentation counts each label as
+    ``NAME=LABEL``, its labels in rule order (`infos`; alphabetical without), none last."""
+    declared = {info.name: info.labels for info in infos}
     counts: dict[str, int] = {}
-    for name in result.membership.column_names:
-        if name == result.key:
+    for name in membership.column_names:
+        if name == key:
             continue
-        column = result.membership.column(name)
+        column = membership.column(name)
         if pa.types.is_boolean(column.type):
             counts[name] = int(pc.sum(column).as_py() or 0)
         else:
-            for item in sorted(pc.value_counts(column).to_pylist(),
-                               key=lambda c: (c["values"] is None, c["values"] or "")):
-                label = item["values"] if item["values"] is not None else "(none)"
-                counts[f"{name}={label}"] = int(item["counts"])
+            found = {c["values"]: int(c["counts"]) for c in pc.value_counts(column).to_pylist()}
+            present = sorted(found, key=lambda label: (label is None, label or ""))
+            for label in in_rule_order(present, declared.get(name, ())):
+                counts[f"{name}={'(none)' if label is None else label}"] = found[label]
     return counts
 
 
@@ -116,8 +133,10 @@ def write_snapshot(state_dir: str | os.PathLike[str], result: RunResult,
         "as_of": result.as_of.isoformat(),
         "key": result.key,
         "customers": result.membership.num_rows,
-        "counts": segment_counts(result),
-        "segments": [attrs.asdict(s) for s in result.segments],
+        "counts": segment_counts(result.membership, result.key, result.segments),
+        # a segmentation's entry lists its labels in rule order (history and diff show them so)
+        "segments": [{k: v for k, v in attrs.asdict(s).items() if k != "labels" or v}
+                     for s in result.segments],
         **dict(metadata or {}),
     }
     try:

@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from segmint.delivery.atomic import atomic_write
 from segmint.errors import DataError, SegmintError
 from segmint.plugin.api import Delivery, RunResult, SegmentInfo, SegmentKind, Sink
+from segmint.semantics.labels import in_rule_order
 
 class Action(enum.StrEnum):
     """What a batch does at a destination: add keys to a segment, remove them, or send
@@ -87,9 +88,11 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[str] | None = N
     A segment column gives its true rows; a segmentation gives one audience per label,
     ``NAME=LABEL``. Holdout (control group) columns are left out unless named in
     `segments`; `segments`, when given, picks segments, segmentations (all their labels) or
-    single ``NAME=LABEL`` audiences.
+    single ``NAME=LABEL`` audiences. A segmentation's labels come in the order its rule
+    lists them (`infos`), alphabetically without.
     """
     kinds = {info.name: info.kind for info in infos}
+    declared = {info.name: info.labels for info in infos}
     keys = membership.column(key)
     found: dict[str, pa.Array] = {}
     for name in membership.column_names:
@@ -101,7 +104,8 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[str] | None = N
             if wanted:
                 found[name] = keys.filter(pc.fill_null(column, False)).combine_chunks()
         else:
-            for label in sorted(pc.unique(column.drop_null()).to_pylist()):
+            for label in in_rule_order(sorted(pc.unique(column.drop_null()).to_pylist()),
+                                       declared.get(name, ())):
                 audience = f"{name}={label}"
                 if segments is None or name in segments or audience in segments:
                     found[audience] = keys.filter(pc.equal(column, label)).combine_chunks()

@@ -168,6 +168,8 @@ class SegmentInfo:
     name: str
     kind: SegmentKind = attrs.field(converter=SegmentKind)
     description: str | None = None
+    #: Of a segmentation: its labels in the order its rule lists them (as they are shown).
+    labels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen

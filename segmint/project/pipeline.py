@@ -32,7 +32,7 @@ from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import closest, did_you_mean
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
-from segmint.delivery.snapshots import Snapshot, run_metadata, write_snapshot
+from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
 from segmint.version import __version__
 from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
@@ -292,7 +292,8 @@ def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:
                 infos.append(SegmentInfo(statement.name + HOLDOUT_SUFFIX, SegmentKind.HOLDOUT,
                                          statement.description))
         else:
-            infos.append(SegmentInfo(statement.name, SegmentKind.SEGMENTATION, statement.description))
+            infos.append(SegmentInfo(statement.name, SegmentKind.SEGMENTATION, statement.description,
+                                     tuple(arm.label for arm in statement.arms)))
     return tuple(infos)
 
 
@@ -469,25 +470,8 @@ def _contact_columns(prepared: Prepared, sink: Sink, columns: dict[str, Column])
 
 
 def sizes(membership: pa.Table, key: str, rules: ast.RuleSet) -> list[tuple[str, int]]:
-    """Members per segment (and per label of a segmentation, in label order)."""
-    order = {
-        s.name: {arm.label: i for i, arm in enumerate(s.arms)}
-        for s in rules.statements if isinstance(s, ast.Segmentation)
-    }
-    rows = []
-    for name in membership.column_names:
-        if name == key:
-            continue
-        column = membership.column(name)
-        if pa.types.is_boolean(column.type):
-            rows.append((name, pc.sum(column).as_py() or 0))
-        else:
-            counts = pc.value_counts(column)
-            labels = order.get(name, {})
-            for item in sorted(counts.to_pylist(), key=lambda c: labels.get(c["values"], len(labels))):
-                label = item["values"] if item["values"] is not None else "(none)"
-                rows.append((f"{name}={label}", item["counts"]))
-    return rows
+    """Members per segment (and per label of a segmentation, in rule order)."""
+    return list(segment_counts(membership, key, segment_infos(rules)).items())
 
 
 @attrs.frozen

@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmint.semantics.labels import in_rule_order
+
 HOLDOUT_SUFFIX = "__holdout"
 NO_LABEL = "(none)"
 
@@ -94,7 +96,5 @@ def audiences(membership: pa.Table, key: str, segments: Sequence[Mapping[str, An
 
 def _label_order(text: pa.Array, declared: Sequence[str]) -> list[str]:
     """Labels in the rule's order, then any others as they first appear, "(none)" last."""
-    unique = pc.unique(text).to_pylist()
-    rank = {label: i for i, label in enumerate(declared)}
-    ordered = sorted((u for u in unique if u != NO_LABEL), key=lambda u: rank.get(u, len(rank)))
-    return ordered + ([NO_LABEL] if NO_LABEL in unique else [])
+    unique = [None if u == NO_LABEL else u for u in pc.unique(text).to_pylist()]
+    return [NO_LABEL if u is None else u for u in in_rule_order(unique, declared)]

@@ -62,7 +62,8 @@ def build_report(project: Project, registry: PluginRegistry,
         events = ", ".join(prepared.event_sources) or "none"
         raise SegmintError(f"--outcomes: '{request.outcomes}' is not an event source of the project "
                            f"(event sources: {events})")
-    order = label_order(project)
+    # the labels' order the run stored (its rules then), else the project's rules now
+    order = {**label_order(project), **{s.name: list(s.labels) for s in run.segments if s.labels}}
     found = audiences(run.membership, run.key, run.metadata.get("segments", ()), order)
     metric_options = MetricOptions.from_mapping(project.metrics)
     value = read_value(prepared, found, scale=metric_options.amount_scale,

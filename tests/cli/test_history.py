@@ -150,3 +150,92 @@ def test_show_keys_needs_a_segment(shop: Path) -> None:
     result = invoke("diff", "a", "b", "--show-keys")
     assert result.exit_code == 2
     assert "--show-keys needs --segment" in result.output
+
+
+TIERS = """\
+segmentation tier "labels deliberately not in alphabetical order":
+    zinc:   orders >= 10
+    bronze: orders >= 2
+    amber:  otherwise
+"""
+
+
+def test_history_and_diff_list_a_segmentations_labels_in_rule_order(shop: Path) -> None:
+    (shop / "rules" / "tiers.seg").write_text(TIERS)
+    ok("run", "--as-of", "1997-12-31")
+    ok("run")
+    first, second = runs(shop)
+    stored = load_snapshot(shop / ".segmint", second)
+    assert [n for n in stored.metadata["counts"] if n.startswith("tier=")] == [
+        "tier=zinc", "tier=bronze", "tier=amber"]
+    header = next(line for line in ok("history").output.splitlines() if "as of" in line)
+    assert re.findall(r"tier=\w+", header) == ["tier=zinc", "tier=bronze", "tier=amber"]
+    diff = ok("diff", first, second).output
+    assert re.findall(r"tier=\w+", diff) == ["tier=zinc", "tier=bronze", "tier=amber"]
+    run = ok("run", "--dry-run").output
+    assert re.findall(r"tier=\w+", run) == ["tier=zinc", "tier=bronze", "tier=amber"]
+
+
+def plain(text: str) -> str:
+    """Terminal output without its styles (bold headers)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch):
+    """Output as to a terminal of a given width (rich reads COLUMNS)."""
+    import rich.console
+
+    monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda self: True))
+
+    def width(columns: int) -> None:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setenv("NO_COLOR", "1")
+
+    return width
+
+
+@pytest.mark.parametrize("columns", [60, 100, 200])
+def test_history_fits_the_terminal_and_names_the_segments_left_out(shop: Path, terminal, columns: int) -> None:
+    ok("run", "--as-of", "1997-12-31")
+    ok("run")
+    terminal(columns)
+    output = plain(ok("history").output)
+    assert max(len(line) for line in output.splitlines()) <= columns
+    header = next(line for line in output.splitlines() if "as of" in line)
+    shown = re.findall(r"[a-z_]+(?:=[a-z_]+)?", header.replace("as of", ""))
+    names = [n for n in load_snapshot(shop / ".segmint", runs(shop)[-1]).metadata["counts"]]
+    left_out = [n for n in names if n not in shown]
+    if left_out:
+        note = " ".join(output.split("do not fit the terminal's width:")[1].split())
+        assert note.startswith(", ".join(left_out).replace("  ", " "))
+        assert f"{len(left_out)} more segments" in output
+    else:
+        assert "do not fit" not in output
+    assert shown[0] == "run" and [n for n in shown[1:] if n != "created"] == names[:len(shown) - 1 - ("created" in shown)]
+
+
+def test_history_segment_option_picks_columns(shop: Path) -> None:
+    ok("run")
+    header = next(line for line in ok("history", "--segment", "lifecycle", "--segment", "champions").output
+                  .splitlines() if "as of" in line)
+    assert re.findall(r"[a-z_]+=?[a-z_]*", header.replace("as of", ""))[2:] == [
+        "champions", "lifecycle=active", "lifecycle=lapsing", "lifecycle=lost"]
+    assert user_error("history", "--segment", "champoins").startswith(
+        "--segment: no segment 'champoins' (did you mean 'champions'?) in the runs shown; they have: ")
+
+
+@pytest.mark.parametrize("columns", [50, 80])
+def test_profile_fits_the_terminal(shop: Path, terminal, columns: int) -> None:
+    terminal(columns)
+    output = plain(ok("profile", "--metrics", "recency,frequency,monetary,aov,tenure,first_order_date").output)
+    lines = output.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    header = next(line for line in lines if "customer_id" in line)
+    shown = re.findall(r"[a-z_]+", header)
+    metrics = ["first_order_date", "recency", "frequency", "monetary", "aov", "tenure"]
+    assert shown[0] == "customer_id" and len(shown) >= 2
+    assert set(shown) <= {"customer_id", *metrics}  # every column shown whole, none cut to "…"
+    hidden = [c for c in metrics if c not in shown]
+    if hidden:
+        assert f"{len(hidden)} more columns: " in output
