@@ -8,7 +8,7 @@ import pyarrow as pa
 from rich.tree import Tree
 
 from segmint.engines.arrow.engine import ArrowEngine
-from segmint.engines.arrow.explain import Explanation, Step, explain, format_value
+from segmint.engines.arrow.explain import Explanation, Step, explain, format_value, matching_counts
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
 from segmint.project.identity import normalize, policy_of
@@ -28,6 +28,8 @@ def command(project: Project, registry: PluginRegistry, segment: str, customer: 
         prepared = prepare(project, registry)
         if not isinstance(prepared.engine, ArrowEngine):  # the trace is the arrow engine's
             prepared = attrs.evolve(prepared, engine=ArrowEngine())
+        # each aggregate's count of events too, to show how many it saw
+        prepared = attrs.evolve(prepared, checked=matching_counts(prepared.checked, segment))
         outcome = execute(prepared, progress=status.update)
     result = explain(outcome.evaluation, prepared.rules, segment, sources_key(prepared, customer),
                      project.key)

@@ -403,6 +403,50 @@ def test_explain_normalises_the_id_as_the_source_normalises_keys(tmp_path: Path,
         "no customer with key 'nobody@example.com'")
 
 
+EXPLAIN_EVENTS = """\
+segment big_recent: exists(orders where amount > 50, last 30d)
+segment regular: count(orders) >= 3 and sum(orders.amount where amount > 50) > 100
+segment via_reference: big_recent or not exists(orders where amount > 1000)
+"""
+
+
+@pytest.mark.parametrize(
+    ("segment", "customer", "lines"),
+    [
+        ("big_recent", 1, ["exists(orders where amount > 50, last 30d)  → true   {big_30d} matching events in orders"]),
+        ("big_recent", 2, ["exists(orders where amount > 50, last 30d)  → false   0 matching events in orders"]),
+        ("regular", 1, ["count(orders) >= 3  → true   (count(orders) = {all})",
+                        "sum(orders.amount where amount > 50) > 100  → true   (sum(orders.amount where amount > 50)"
+                        " = {big_sum})   sum(orders.amount where amount > 50) saw {big} matching events in orders"]),
+        ("via_reference", 2, ["segment big_recent  → false",
+                              "exists(orders where amount > 50, last 30d)  → false   0 matching events in orders",
+                              "exists(orders where amount > 1000)  → false   0 matching events in orders"]),
+    ],
+)
+def test_explain_shows_how_many_events_each_aggregate_saw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         segment: str, customer: int, lines: list[str]) -> None:
+    import duckdb
+
+    monkeypatch.chdir(tmp_path)
+    Path("people.csv").write_text("customer_id,name\n1,a\n2,b\n")
+    Path("orders.csv").write_text("customer_id,timestamp,amount\n1,2024-01-02,10\n1,2024-05-20,60\n"
+                                  "1,2024-05-25,70\n1,2024-03-01,55\n2,2024-05-28,20\n")
+    Path("rules.seg").write_text(EXPLAIN_EVENTS)
+    Path("segmint.toml").write_text('rules = ["rules.seg"]\nas_of = "2024-05-31"\n[sources.people]\n'
+                                    'plugin = "csv"\npath = "people.csv"\n[sources.orders]\nplugin = "csv"\n'
+                                    'path = "orders.csv"\nrole = "events"\n')
+    # the oracle: the same counts over the same file in DuckDB
+    big_30d, big, big_sum, every = duckdb.connect().execute(
+        "select count(*) filter (where amount > 50 and timestamp > date '2024-05-31' - interval 30 day),"
+        " count(*) filter (where amount > 50), sum(amount) filter (where amount > 50), count(*)"
+        f" from read_csv('orders.csv') where customer_id = {customer}").fetchone()
+    output = ok("explain", "--segment", segment, "--id", str(customer)).stdout
+    shown = [" ".join(line.lstrip("│├└─ ").split()) for line in output.splitlines()]
+    for line in lines:
+        expected = " ".join(line.format(big_30d=big_30d, big=big, big_sum="null" if big_sum is None else f"{big_sum:g}", all=every).split())
+        assert expected in shown, output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -18,6 +18,7 @@ from segmint.language import ast
 from segmint.engines.arrow.compiler import CompileContext
 from segmint.errors import SegmintError
 from segmint.engines.arrow.evaluator import Evaluation
+from segmint.language.checker import CheckedRules
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.semantics.names import closest
 
@@ -44,6 +45,41 @@ class Explanation:
     result: Any  # bool for a segment, the label (or None) for a segmentation
     held_out: bool | None
     steps: tuple[Step, ...]
+
+
+def matching_counts(checked: CheckedRules, name: str) -> CheckedRules:
+    """`checked` with, for every aggregate of statement `name` (and of the segments it
+    refers to) other than a count, its `count` twin: same source, condition and window.
+    Evaluated with the rules, they let `explain` say how many events each aggregate saw
+    (``exists(orders where ...)`` is false: 0 matching orders)."""
+    statement = checked.rules.get(name)
+    if statement is None:
+        return checked
+    twins = [_count_twin(a) for a in _aggregates_of(statement, checked.rules, set())
+             if a.function != "count"]
+    extra = [t for t in dict.fromkeys(twins) if t not in checked.aggregates]
+    return attrs.evolve(checked, aggregates=(*checked.aggregates, *extra)) if extra else checked
+
+
+def _count_twin(node: ast.Aggregate) -> ast.Aggregate:
+    target = ast.Name(node.source, span=node.target.span)
+    return attrs.evolve(node, function="count", target=target)
+
+
+def _aggregates_of(statement: Any, rules: ast.RuleSet, seen: set[str]) -> list[ast.Aggregate]:
+    if statement.name in seen:
+        return []
+    seen.add(statement.name)
+    roots = ([statement.condition] if isinstance(statement, ast.Segment)
+             else [arm.condition for arm in statement.arms if arm.condition is not None])
+    found: list[ast.Aggregate] = []
+    for root in roots:
+        for node in ast.walk(root):
+            if isinstance(node, ast.Aggregate):
+                found.append(node)
+            elif isinstance(node, ast.Name) and node.source is None and rules.get(node.name) is not None:
+                found += _aggregates_of(rules.get(node.name), rules, seen)
+    return found
 
 
 def explain(evaluation: Evaluation, rules: ast.RuleSet, name: str, key_value: str, key: str) -> Explanation:
@@ -106,9 +142,19 @@ def _step(node: Any, ctx: CompileContext, row: pa.Table, rules: ast.RuleSet) -> 
     if isinstance(node, ast.Not):
         return Step("not", value, children=(_step(node.operand, ctx, row, rules),))
     inputs = []
+    counts: list[str] = []  # how many events each aggregate inside saw
     seen: set[str] = set()
     for inner in ast.walk(node):
-        if isinstance(inner, (ast.Name, ast.Call, ast.Aggregate)) and inner is not node or (
+        if isinstance(inner, ast.Aggregate) and inner is not node:
+            label = _text(rules, inner)
+            if label not in seen:
+                seen.add(label)
+                inputs.append((label, _value(ctx, inner, row)))
+                counted = _events_seen(inner, ctx, row)
+                if counted is not None:
+                    counts.append(f"{label} saw {counted}")
+            continue
+        if isinstance(inner, (ast.Name, ast.Call)) and inner is not node or (
             isinstance(inner, ast.Name) and inner is node and
             ctx.checked.binding(inner).kind == "column"
         ):
@@ -116,7 +162,7 @@ def _step(node: Any, ctx: CompileContext, row: pa.Table, rules: ast.RuleSet) -> 
             if label not in seen:
                 seen.add(label)
                 inputs.append((label, _value(ctx, inner, row)))
-    note = None
+    note = "; ".join(counts) or None
     if isinstance(node, ast.Rank):
         cut = ctx.cuts.get(id(node))
         if cut is not None:
@@ -125,11 +171,26 @@ def _step(node: Any, ctx: CompileContext, row: pa.Table, rules: ast.RuleSet) -> 
                     f"cut: {format_value(cut.value)} ({where} {cut.k:,} of {cut.n:,} non-null values)")
     elif isinstance(node, ast.Within):
         note = f"as of {ctx.as_of.instant:%Y-%m-%d %H:%M:%S} UTC"
+    elif isinstance(node, ast.Aggregate):
+        note = _events_seen(node, ctx, row)
     elif isinstance(node, ast.Name) and ctx.checked.binding(node).kind == "segment":
         target = rules.get(node.name)
         assert isinstance(target, ast.Segment)
         return Step(f"segment {node.name}", value, children=(_step(target.condition, ctx, row, rules),))
     return Step(text, value, tuple(inputs), note)
+
+
+def _events_seen(node: ast.Aggregate, ctx: CompileContext, row: pa.Table) -> str | None:
+    """How many of the customer's events an aggregate other than count saw (its count
+    twin, see `matching_counts`), or None when that was not computed."""
+    if node.function == "count":
+        return None
+    twin = _count_twin(node)
+    if twin not in ctx.aggregate_columns:
+        return None
+    n = _value(ctx, twin, row)
+    where = "" if node.where is None and node.window is None else "matching "
+    return f"{n:,} {where}event{'' if n == 1 else 's'} in {node.source}"
 
 
 def format_value(value: Any) -> str:
