@@ -9,6 +9,7 @@ from segmint.language import ast
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
 from segmint.project.pipeline import prepare
+from segmint.project.serve_options import serve_options
 from segmint.cli.common import with_project
 
 
@@ -17,8 +18,9 @@ from segmint.cli.common import with_project
 @click.option("--data", "data", is_flag=True,
               help="Also read the data and warn of holdouts too small to detect a lift.")
 def command(project: Project, registry: PluginRegistry, data: bool) -> None:
-    """Check rules, names, types and plugin options without reading data."""
+    """Check rules, names, types, plugin and service options without reading data."""
     prepared = prepare(project, registry)
+    serve_options(project)  # the service's options too, before anyone starts it
     statements = prepared.rules.statements
     segments = sum(isinstance(s, ast.Segment) for s in statements)
     segmentations = len(statements) - segments

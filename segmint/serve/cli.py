@@ -6,33 +6,11 @@ import logging
 import os
 from typing import Any
 
-import attrs
 import click
 
 from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.commands import PluginRegistry, Project, stderr, with_project
-from segmint.plugin.options import build_options
-
-DEFAULT_TOKEN_ENV = "SEGMINT_SERVE_TOKEN"
-
-
-@attrs.frozen
-class ServeOptions:
-    """The ``[serve]`` table of a project file; flags of `segmint serve` override it."""
-
-    host: str = attrs.field(default="127.0.0.1", metadata={"help": "address to listen on"})
-    port: int = attrs.field(default=8080, metadata={"help": "port to listen on"})
-    token_env: str = attrs.field(default=DEFAULT_TOKEN_ENV, metadata={
-        "help": "environment variable holding the bearer token for every endpoint"})
-    lookup_token_env: str | None = attrs.field(default=None, metadata={
-        "help": "environment variable holding a token that may only look up visitors (pages)"})
-    cors_origins: list[str] = attrs.field(factory=list, metadata={
-        "help": "origins allowed to call the service from a browser"})
-    poll_interval: float = attrs.field(default=1.0, metadata={
-        "help": "seconds between checks for a new run"})
-    header_timeout: float = attrs.field(default=10.0, metadata={
-        "help": "seconds a client has to send a request's headers, and an evaluation's body"})
-
+from segmint.project.serve_options import DEFAULT_TOKEN_ENV, serve_options
 
 @click.command("serve")
 @with_project
@@ -57,7 +35,7 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
                            f"({error.name} is missing)") from None
     from segmint.project.pipeline import prepare
 
-    options = _options(project, flags)
+    options = serve_options(project, flags)
     _check_state_dir(project)
     tokens = {_secret(options.token_env): "full"}
     if options.lookup_token_env:
@@ -80,22 +58,6 @@ def command(project: Project, registry: PluginRegistry, **flags: Any) -> None:
     uvicorn.Server(server_config(app, host=options.host, port=options.port,
                                  header_timeout=options.header_timeout, log_level="info",
                                  access_log=False)).run()
-
-
-def _options(project: Project, flags: dict[str, Any]) -> ServeOptions:
-    where = f"{project.label} [serve]" if project.label else "[serve]"
-    table = dict(getattr(project, "serve", {}))
-    for name in ("host", "port", "token_env", "lookup_token_env", "poll_interval"):
-        if flags.get(name) is not None:
-            table[name] = flags[name]
-    if flags.get("cors_origins"):
-        table["cors_origins"] = list(flags["cors_origins"])
-    options = build_options(ServeOptions, table, plugin="serve", where=where)
-    for name in ("poll_interval", "header_timeout"):
-        if getattr(options, name) <= 0:
-            raise ConfigError(f"{name} must be more than 0 seconds", file=project.label,
-                              key=f"serve.{name}")
-    return options
 
 
 def _check_state_dir(project: Project) -> None:

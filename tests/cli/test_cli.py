@@ -281,6 +281,36 @@ def test_validate_checks_the_metrics_column_options(shop: Path, options: str, me
     assert user_error("validate") == message
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ("prot = 8080",
+     "segmint.toml [serve]: unknown option 'prot' of plugin 'serve' (did you mean 'port'?); known "
+     "options: cors_origins, header_timeout, host, lookup_token_env, poll_interval, port, token_env"),
+    ('port = "eighty"', "segmint.toml [serve]: option 'port' of plugin 'serve' must be an integer, got \"eighty\""),
+    ("port = 70000", "segmint.toml: serve.port: port must be a port number from 1 to 65535, got 70000"),
+    ("poll_interval = 0", "segmint.toml: serve.poll_interval: poll_interval must be more than 0 seconds"),
+    ("header_timeout = -1.5", "segmint.toml: serve.header_timeout: header_timeout must be more than 0 seconds"),
+    ('token_env = " "', "segmint.toml: serve.token_env: token_env must name an environment variable (the "
+                        "token itself is never written in the project file)"),
+    ('lookup_token_env = "SEGMINT_SERVE_TOKEN"',
+     "segmint.toml: serve.lookup_token_env: lookup_token_env names the same variable as token_env "
+     "(SEGMINT_SERVE_TOKEN): a lookup-only token needs its own"),
+    ('cors_origins = "https://shop.example"',
+     "segmint.toml [serve]: option 'cors_origins' of plugin 'serve' must be a list of strings, got "
+     "\"https://shop.example\""),
+])
+def test_validate_checks_the_serve_options(shop: Path, options: str, message: str) -> None:
+    project = shop / "segmint.toml"
+    project.write_text(project.read_text() + f"\n[serve]\n{options}\n")
+    assert user_error("validate") == message
+
+
+def test_validate_accepts_good_serve_options(shop: Path) -> None:
+    project = shop / "segmint.toml"
+    project.write_text(project.read_text() + '\n[serve]\nport = 9000\ncors_origins = ["https://shop.example"]\n'
+                       'lookup_token_env = "PAGE_TOKEN"\n')
+    assert ok("validate").stdout.startswith("ok: ")
+
+
 def test_validate_reports_every_error_of_every_file(shop: Path) -> None:
     (shop / "rules" / "broken.seg").write_text(
         BAD_RULE + "segment typed: country > 5\n")
