@@ -27,7 +27,7 @@ from segmint.plugins.sources.csv_reading import (
 from segmint.plugins.sources.file_common import (
     COLUMN_TYPES, FileSource, check_column_types, check_encoding, is_utf8, type_name,
 )
-from segmint.plugins.sources.text_types import convert_text, guess_types
+from segmint.plugins.sources.text_types import convert_text, guess_types, is_code
 
 LIST_TYPE = "list[string]"
 _CONVERSION = re.compile(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to (.+?): (.*)", re.DOTALL)
@@ -177,6 +177,8 @@ class CsvSource(FileSource):
         for line, index, name, target in found:
             value = text.table[name][index].as_py()
             message = f"cannot read '{_excerpt(value)}' as {type_name(target)}"
+            if name not in self.options.columns and isinstance(value, str) and is_code(value):
+                message += " (it is a code: as a number it would lose its leading zero or plus)"
             if name not in self.options.columns:
                 message += (
                     "; the type was guessed from the first rows, choose it with the columns option"

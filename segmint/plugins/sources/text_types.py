@@ -3,7 +3,8 @@ converted to it, with the cells that do not fit found by Arrow kernels, not row 
 
 A column is typed when at least `SHARE` of its non-empty cells read as one type; the few
 that do not are bad values (an error naming their line, or quarantined rows), wherever in
-the file they fall. A column where more do not fit stays text.
+the file they fall. A column where more do not fit stays text, and so does one holding a
+code that a number would mangle (`IDENTIFIER`: ``02134``, ``+14155550100``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ PATTERNS: dict[pa.DataType, str] = {
 }
 #: The types a column may be guessed to have, in the order they are tried.
 GUESSES: Sequence[pa.DataType] = (pa.int64(), pa.float64(), pa.bool_(), pa.date32(), TIMESTAMP, TIMESTAMPTZ)
+#: A cell written as a code, not a quantity: digits with a leading zero (zip codes such as
+#: ``02134``, ``007``) or an international phone number (``+14155550100``). Read as a number
+#: it would lose its zero or its plus, so a column holding one such cell is never a number.
+IDENTIFIER = r"^-?0\d+$|^\+\d{6,}$"
+NUMBERS = (pa.int64(), pa.float64())
 
 
 def guess_type(values: pa.ChunkedArray | pa.Array) -> pa.DataType:
@@ -50,11 +56,12 @@ def guess_types(table: pa.Table) -> list[pa.DataType]:
     cells = pa.concat_arrays([c for column in table.columns for c in column.chunks])
     present = (height - np.array([c.null_count for c in table.columns])).astype(float)
     guessed: list[pa.DataType | None] = [pa.string() if p == 0 else None for p in present]
+    codes = _flags(pc.match_substring_regex(cells, IDENTIFIER)).reshape(width, height).any(axis=1)
     for candidate in GUESSES:
         fits = _flags(pc.match_substring_regex(cells, PATTERNS[candidate]))
         counts = fits.reshape(width, height).sum(axis=1)
         for i in np.flatnonzero(counts >= SHARE * present):
-            if guessed[i] is None:
+            if guessed[i] is None and not (codes[i] and candidate in NUMBERS):
                 guessed[i] = candidate
     return [pa.string() if t is None else t for t in guessed]
 
@@ -65,6 +72,16 @@ def _flags(matched: pa.BooleanArray) -> np.ndarray:
     (tests/cli/test_startup.py)."""
     flat = pc.cast(pc.and_kleene(matched, pc.is_valid(matched)), pa.uint8())
     return np.frombuffer(flat.buffers()[1], dtype=np.uint8, count=len(flat), offset=flat.offset)
+
+
+def _codes(values: pa.Array) -> pa.Array:
+    """True where a cell is written as a code (`IDENTIFIER`), not a quantity."""
+    return pc.fill_null(pc.match_substring_regex(values, IDENTIFIER), False)
+
+
+def is_code(text: str) -> bool:
+    """Whether one cell's text is a code a number would mangle (``02134``)."""
+    return bool(pc.match_substring_regex(pa.array([text]), IDENTIFIER)[0].as_py())
 
 
 def misfits(values: pa.ChunkedArray | pa.Array, target: pa.DataType) -> pa.ChunkedArray | pa.Array:
@@ -84,8 +101,14 @@ def convert_text(values: pa.ChunkedArray | pa.Array, target: pa.DataType, *,
     if target not in PATTERNS:
         raise ValueError(f"no text conversion to {target}")
     bad = misfits(values, target)
+    # a guessed number column: a code met past the rows it was guessed from is a bad value
+    code = _codes(values) if widen and target in NUMBERS else None
+    if code is not None:
+        bad = pc.or_kleene(bad, code)
     if widen and target == pa.int64() and pc.any(bad).as_py():
         as_float = misfits(values, pa.float64())
+        if code is not None:
+            as_float = pc.or_kleene(as_float, code)
         if not pc.any(as_float).as_py():
             target, bad = pa.float64(), as_float
     good = pc.if_else(bad, pa.scalar(None, values.type), values)

@@ -199,3 +199,14 @@ def test_crm_text_column_compared_with_a_number_points_at_types(tmp_path, monkey
     assert ("age is text, which compares letter by letter: give it a number type with the types"
             " option of source 'crm' (types = { age = \"int\" })") in result.output
     assert "quote the value" not in result.output and "Traceback" not in result.output
+
+
+def test_crm_postal_codes_and_phone_numbers_keep_their_zeros_and_plus(tmp_path):
+    (tmp_path / "contacts.csv").write_text(
+        "Record ID,Email,Postal Code,Mobile Phone Number,Age\n"
+        "1,a@shop.example.com,02134,+14155550100,34\n"
+        "2,b@shop.example.com,10001,+4915112345678,51\n")
+    table = make("crm", tmp_path, contacts="contacts.csv").read()
+    assert table.column("postal_code").to_pylist() == ["02134", "10001"]
+    assert table.column("mobile_phone_number").to_pylist() == ["+14155550100", "+4915112345678"]
+    assert table.column("age").to_pylist() == [34, 51]  # a real number column is still one

@@ -509,3 +509,45 @@ def test_a_failing_sink_leaves_the_old_output(tmp_path, monkeypatch):
     )
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 2
     assert os.listdir(tmp_path) == ["out.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["02134", "10001", "94105"], pa.string()),  # a zip code with a leading zero
+        (["007", "12"], pa.string()),
+        (["+14155550100", "+4915112345678"], pa.string()),  # international phone numbers
+        (["0", "10", "-3"], pa.int64()),  # zero itself is a number
+        (["0.5", "12.25"], pa.float64()),  # so is a fraction below one
+        (["+5", "3.5"], pa.float64()),  # a short signed number is not a phone number
+        (["1", "2"], pa.int64()),
+    ],
+)
+def test_csv_codes_with_a_leading_zero_or_plus_stay_text(tmp_path, cells, expected):
+    rows = "".join(f"{i},{cell}\n" for i, cell in enumerate(cells))
+    path = write(tmp_path, "codes.csv", f"customer_id,code\n{rows}")
+    source = make("csv", tmp_path, path=path)
+    assert source.schema().field("code").type == expected
+    column = source.read().column("code").to_pylist()
+    if expected == pa.string():
+        assert column == cells  # every zero and plus kept
+
+
+def test_csv_a_code_past_the_guessed_rows_is_a_data_error_not_a_lost_zero(tmp_path):
+    """A zip column typed int from the first block: a later 02134 is a bad value naming its
+    line (read as 2134 it would silently lose its zero); choosing the type reads it."""
+    zips = [str(10000 + i % 80000) for i in range(MANY_ROWS + 1)]
+    zips[-1] = "02134"
+    rows = "".join(f"{i},{z}\n" for i, z in enumerate(zips))
+    path = write(tmp_path, "zips.csv", f"customer_id,zip\n{rows}")
+    source = make("csv", tmp_path, path=path)
+    assert source.schema().field("zip").type == pa.int64()
+    with pytest.raises(DataError) as excinfo:
+        source.read()
+    assert str(excinfo.value) == (
+        f"source 'crm', zips.csv, line {MANY_ROWS + 2}, column 'zip': cannot read '02134' as int"
+        " (it is a code: as a number it would lose its leading zero or plus); the type was guessed"
+        ' from the first rows, choose it with the columns option (for example columns = { zip ='
+        ' "string" })')
+    chosen = make("csv", tmp_path, path=path, columns={"zip": "string"}).read().column("zip")
+    assert chosen[-1].as_py() == "02134"
