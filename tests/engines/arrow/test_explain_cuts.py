@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from segmint.api import check_rules
-from segmint.engines.arrow.compiler import Cut
+from segmint.engines.arrow.kernels import Cut
 from segmint.engines.arrow.evaluator import evaluate_checked
 from segmint.semantics.asof import AsOf
 
