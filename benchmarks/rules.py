@@ -10,6 +10,7 @@ checking a 1,000-segment rule file.
     python benchmarks/rules.py                  # 1,000,000 profiles
     python benchmarks/rules.py --rows 20000     # a quick run
     python benchmarks/rules.py --profile        # also cProfile one segmint.evaluate
+    python benchmarks/rules.py --parse-mb 2     # only: parse + check a 2 MB rule file
 
 The profiles are generated from a seed (--seed), so every run sees the same data. DuckDB
 scans the same Arrow table segmint gets (its cut values for `in top N%` computed once, in a
@@ -513,6 +514,37 @@ def big_rule_file(statements: list[Rule | Segmentation], size: int) -> str:
     return text[: starts[size]] if size < len(starts) else text
 
 
+def rule_file_of_size(statements: list[Rule | Segmentation], megabytes: float) -> str:
+    """Copies of the rules (names suffixed) making a file of at most `megabytes` MB (10^6 bytes)."""
+    limit = int(megabytes * 1_000_000)
+    per_copy = len(seg_text(statements).encode()) / len(statements)
+    size = max(1, int(limit / per_copy))
+    text = big_rule_file(statements, size)
+    while len(text.encode()) > limit:  # a little over: drop statements until it fits
+        size -= max(1, size // 200)
+        text = big_rule_file(statements, size)
+    return text
+
+
+def time_parse(statements: list[Rule | Segmentation], megabytes: float, repeat: int,
+               seed: int) -> int:
+    """Time `segmint.parse_rules` (and the check) of a rule file of `megabytes` MB."""
+    text = rule_file_of_size(statements, megabytes)
+    schema = generate(100, seed).schema
+    best = (math.inf, math.inf, math.inf)
+    for _ in range(repeat):
+        start, cpu = time.perf_counter(), time.process_time()
+        parsed = segmint.parse_rules(text, "big.seg")
+        parsed_at, parsed_cpu = time.perf_counter(), time.process_time()
+        check_rules(parsed, schema, key=KEY)
+        done = time.perf_counter()
+        best = min(best, (parsed_at - start, parsed_cpu - cpu, done - parsed_at))
+    print(f"parse of {len(parsed.statements):,} statements ({len(text.encode()) / 1e6:.2f} MB, "
+          f"{text.count(chr(10)):,} lines): {best[0]:.3f} s ({best[1]:.3f} s CPU); "
+          f"check {best[2]:.3f} s; best of {repeat}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -524,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rule-file-segments", type=int, default=1000,
                         help="statements in the parse+check rule file")
+    parser.add_argument("--parse-mb", type=float, default=None,
+                        help="instead, time parsing (and checking) a rule file of this many MB "
+                             "of copies of the 50 rules (the limit is 2 MiB) and stop")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile one segmint.evaluate and print the hottest functions")
     parser.add_argument("--engines", default="segmint,duckdb,polars",
@@ -537,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     statements = rules()
+    if args.parse_mb is not None:
+        return time_parse(statements, args.parse_mb, args.repeat, args.seed)
     segments = sum(isinstance(s, Rule) for s in statements)
     print(f"segmint {segmint.__version__}, pyarrow {pa.__version__}"
           + (f", duckdb {duckdb.__version__}" if duckdb else "")

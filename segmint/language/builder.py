@@ -83,15 +83,33 @@ class Builder:
         return self.outer.get(id(item), item.span)
 
     def _span(self, items: list[Any]) -> ast.Span:
-        first, last = self._extent(items[0]), self._extent(items[-1])
-        return ast.Span(self.filename, first.line, first.column, last.end_line, last.end_column,
-                        first.start, last.end)
+        # The hottest code of a parse: positions are read straight off the first and last
+        # items (a token's own, or a node's extent), making no Span for either.
+        first, last = items[0], items[-1]
+        if isinstance(first, lark.Token):
+            line, column, start = first.line + self.line_offset, first.column, \
+                first.start_pos + self.pos_offset
+        else:
+            extent = self._extent(first)
+            line, column, start = extent.line, extent.column, extent.start
+        if isinstance(last, lark.Token):
+            end_line, end_column, end = last.end_line + self.line_offset, last.end_column, \
+                last.end_pos + self.pos_offset
+        else:
+            extent = self._extent(last)
+            end_line, end_column, end = extent.end_line, extent.end_column, extent.end
+        return ast.Span(self.filename, line, column, end_line, end_column, start, end)
 
     def _node(self, node: Any, *kids: Any) -> Any:
-        depth = 1 + max((self.depth.get(id(k), 1) for k in kids), default=0)
+        depths = self.depth
+        depth = 1
+        for kid in kids:
+            kid_depth = depths.get(id(kid), 1)
+            if kid_depth >= depth:
+                depth = kid_depth + 1
         if depth > MAX_DEPTH:
             raise TooDeep(node.span)
-        self.depth[id(node)] = depth
+        depths[id(node)] = depth
         return node
 
     # literals -----------------------------------------------------------------
@@ -454,6 +472,8 @@ class Invalid(Exception):
 
 def _unquote(text: str) -> str:
     body = text[1:-1]
+    if "\\" not in body:
+        return body
 
     def replace(match: re.Match[str]) -> str:
         escape = match.group(1)

@@ -1,8 +1,10 @@
 """Rule files to syntax trees: the driver.
 
-A file is cut into statements (`statements`), each statement is parsed on its own with the
-packaged LALR grammar while `builder` makes AST nodes as it reduces, and lark's errors become
-`RuleError` diagnostics in the spec's format (`syntax_errors`).
+A file is cut into statements (`statements`), each statement is parsed on its own — by the
+hand-written `fast_parser` where it can, else with the packaged LALR grammar — while
+`builder` makes AST nodes as it reduces, and lark's errors become `RuleError` diagnostics in
+the spec's format (`syntax_errors`). Only lark explains a statement that is wrong, so every
+message comes from one place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from lark import Lark, Transformer
 from segmint.errors import Diagnostic, RuleError
 from segmint.language import ast
 from segmint.language.builder import KEYWORDS, MAX_DEPTH, Builder, Invalid, TooDeep, rule_names
+from segmint.language.fast_parser import NotFast, fast_parse
+from segmint.language.gc_pause import no_gc
 from segmint.language.statements import Lines, split_statements
 from segmint.language.syntax_errors import syntax_diagnostic
 
@@ -76,7 +80,8 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
     builder = Builder(filename)
     building = _BUILDING.set(builder)
     try:
-        _parse_statements(text, filename, builder, lines, statements, diagnostics)
+        with no_gc():
+            _parse_statements(text, filename, builder, lines, statements, diagnostics)
     finally:
         _BUILDING.reset(building)
     if diagnostics:
@@ -88,6 +93,12 @@ def _parse_statements(text: str, filename: str, builder: Builder, lines: Lines,
                       statements: list[ast.Statement], diagnostics: list[Diagnostic]) -> None:
     """Parse each statement of `text` with `builder`, collecting statements and problems."""
     for chunk in split_statements(text, filename, diagnostics, lines):
+        builder.begin(chunk.line - 1, chunk.pos)
+        try:
+            statements.append(fast_parse(chunk.text, builder))
+            continue
+        except NotFast:  # lark parses it (and explains what is wrong with it)
+            pass
         try:
             builder.begin(chunk.line - 1, chunk.pos)
             statements.append(_parser().parse(chunk.text))
