@@ -307,6 +307,12 @@ class Metric:
     #: options, as ``{source: {option: column}}``: `segmint validate` (every command's
     #: prepare step) checks that each exists before any data is read.
     reads_for: Callable[[Mapping[str, Any]], Mapping[str, Mapping[str, str]]] | None = None
+    #: The columns it reads of its required sources, given the project's ``[metrics]``
+    #: options, the sources' schemas (by source name) and the customer key column, as
+    #: ``{source: [column, ...]}``: only these (and the key) are read, so a wide orders
+    #: export costs only the columns used. A source it does not list is read whole.
+    reads_columns: Callable[[Mapping[str, Any], Mapping[str, pa.Schema], str],
+                            Mapping[str, Sequence[str]]] | None = None
 
 
 @attrs.frozen

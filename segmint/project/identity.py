@@ -130,7 +130,9 @@ class Keys:
         self.report = report
         self._identity: dict[tuple[Path, str, str, str | None], pa.Table] = {}
         self._keys: dict[str, list[pa.Array]] = {}  # distinct keys per source (per batch read)
-        self.events: dict[str, pa.Table] = {}  # event tables read whole, read once per run
+        # event tables read whole (by name), or some columns of them (by name and columns),
+        # read once per run
+        self.events: dict[Any, pa.Table] = {}
         self._taken: dict[str, int] = {}  # how many of each source's skipped rows are reported
         self._counted: set[str] = set()  # event sources already read (and counted) once
 

@@ -264,22 +264,28 @@ def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
 
 
 def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
-                columns: Sequence[str] | None = None) -> pa.Table:
-    """An event source's table, its keys normalised and mapped as its options say."""
+                columns: Sequence[str] | None = None, *, whole: bool = False) -> pa.Table:
+    """An event source's table, its keys normalised and mapped as its options say.
+
+    With `columns`, only those (and the key) are read, as a stream where the source
+    streams — unless `whole` asks for one table, which is then kept for the run like a
+    table read whole (metrics reading the same columns share it, and what they compute
+    from it)."""
     keys = keys or key_policy(prepared)
-    if columns is None and name in keys.events:
-        return keys.events[name]
+    cached = name if columns is None else (name, tuple(columns)) if whole else None
+    if cached is not None and cached in keys.events:
+        return keys.events[cached]
     source = prepared.event_sources[name]
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(columns)
     data = _project_columns(source, data, prepared.project.key)
     count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
-    if isinstance(data, pa.RecordBatchReader) and columns is not None:
+    if isinstance(data, pa.RecordBatchReader) and columns is not None and not whole:
         return keys.apply_stream(name, source, data, count=count)  # aggregates read events as they stream
     table = keys.apply(name, source, data.read_all() if isinstance(data, pa.RecordBatchReader) else data,
                        profiles=False, count=count)
-    if columns is None:
-        keys.events[name] = table
+    if cached is not None:
+        keys.events[cached] = table
     return table
 
 
@@ -347,7 +353,9 @@ def _project_columns(source: Source, data: Any, key: str) -> Any:
 def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
                     keys: Keys | None = None) -> pa.Table:
     keys = keys or key_policy(prepared)
-    events = {role: read_events(prepared, role, keys) for role in metric.requires}
+    reads = _metric_reads(prepared, metric, keys)
+    events = {role: read_events(prepared, role, keys, reads.get(role), whole=True)
+              for role in metric.requires}
     project = prepared.project
     context = MetricContext(
         events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
@@ -360,6 +368,25 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
         table = metric.compute(context)
     return table.select([project.key] + [c.name for c in columns]).rename_columns(
         [project.key] + [c.physical for c in columns])
+
+
+def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, list[str]]:
+    """The columns `metric` reads of each event source it requires that lists them (its key,
+    and what the key policy needs, are added by the source and here)."""
+    if metric.reads_columns is None:
+        return {}
+    key = prepared.project.key
+    schemas = {role: _schema(prepared.event_sources[role], key) for role in metric.requires
+               if role in prepared.event_sources}
+    with calling_plugin(f"metric '{metric.name}' failed to list the columns it reads"):
+        wanted = metric.reads_columns(prepared.project.metrics, schemas, key)
+    reads = {}
+    for role, columns in wanted.items():
+        if role in schemas:
+            source = prepared.event_sources[role]
+            names = [c for c in columns if c != key] + keys.extra_columns(source)
+            reads[role] = list(dict.fromkeys(names))
+    return reads
 
 
 def _keys_of(tables: list[pa.Table], key: str) -> pa.Array | None:

@@ -31,7 +31,7 @@ from segmint.plugins.metrics.asof import AsOf
 from segmint.plugins.metrics.clv import ClvFit, fit_summary, summarize_orders
 from segmint.plugin.api import parse_duration
 from segmint.plugins.metrics.options import DEFAULT_HORIZONS, MetricOptions
-from segmint.plugins.metrics.orders import SOURCE, Orders, as_table, read_orders
+from segmint.plugins.metrics.orders import SOURCE, OrderColumns, Orders, as_table, read_orders
 from segmint.plugins.metrics.purchase import (
     PURCHASE_COLUMNS, CustomerTotals, customer_totals, historical_margin,
 )
@@ -253,6 +253,16 @@ def order_columns(options: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return {SOURCE: {option: column for option, column in named.items() if column is not None}}
 
 
+def order_reads(options: Mapping[str, Any], schemas: Mapping[str, pa.Schema],
+                key: str) -> dict[str, list[str]]:
+    """The orders columns the metrics read (`OrderColumns`: the customer, timestamp and
+    amount, and the optional ones the options name or the schema has by convention)."""
+    if SOURCE not in schemas:
+        return {}
+    found = OrderColumns.resolve(schemas[SOURCE], MetricOptions.from_mapping(options), key)
+    return {SOURCE: [name for name in attrs.astuple(found) if name is not None]}
+
+
 def acquisition_columns(options: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """The orders columns and the spend source's columns the options name."""
     o = MetricOptions.from_mapping(options)
@@ -268,6 +278,7 @@ METRICS = (
         compute=compute_purchase,
         requires=(SOURCE,),
         reads_for=order_columns,
+        reads_columns=order_reads,
         builders={SQL: sql_builder(PURCHASE_COLUMNS, purchase=True)},
         description="Recency, frequency, monetary value, AOV, tenure and churn from orders.",
     ),
@@ -277,6 +288,7 @@ METRICS = (
         compute=compute_rfm,
         requires=(SOURCE,),
         reads_for=order_columns,
+        reads_columns=order_reads,
         builders={SQL: sql_builder(RFM_COLUMNS, purchase=False)},
         description="RFM quintile scores and the 11 named RFM segments.",
     ),
@@ -286,6 +298,7 @@ METRICS = (
         compute=compute_clv,
         requires=(SOURCE,),
         reads_for=order_columns,
+        reads_columns=order_reads,
         columns_for=lambda options: clv_columns(MetricOptions.from_mapping(options).horizons),
         description="Predictive CLV: BG/NBD purchases × Gamma-Gamma spend (segmint[clv]).",
     ),
@@ -295,6 +308,7 @@ METRICS = (
         compute=compute_acquisition,
         requires=(SOURCE, SPEND),
         reads_for=acquisition_columns,
+        reads_columns=order_reads,
         description="Customer acquisition cost per channel and month, and CLV-to-CAC.",
     ),
 )
