@@ -7,8 +7,9 @@ import attrs
 
 from segmint.language import ast
 from segmint.language.catalog import Column, EventSource
-from segmint.language.checker_base import CheckerBase, did_you_mean
+from segmint.language.checker_base import CheckerBase
 from segmint.language.types import BOOL, ERROR, NUMBER, ORDERED, TEMPORAL, Kind, Type
+from segmint.semantics.names import name_hint
 
 
 class AggregateTypes(CheckerBase):
@@ -27,7 +28,7 @@ class AggregateTypes(CheckerBase):
                         f"NAME=PATH); event sources: {', '.join(known) or 'none'}")
             else:
                 message = f"unknown event source '{node.source}'"
-                hint = did_you_mean(node.source, known) or (
+                hint = name_hint(node.source, known) or (
                     f"event sources: {', '.join(known)}" if known else
                     "add one with --events NAME=PATH, or role = \"events\" in segmint.toml")
             target = attrs.evolve(node.target, span=_prefix_span(node.target.span, node.source))
@@ -46,7 +47,7 @@ class AggregateTypes(CheckerBase):
         if node.column is not None:
             column = events.find(node.column)
             if column is None:
-                hint = did_you_mean(node.column, [c.name for c in events.columns]) or (
+                hint = name_hint(node.column, [c.name for c in events.columns]) or (
                     "columns: " + ", ".join(c.name for c in events.columns))
                 return self.error(node.target, f"event source '{events.name}' has no column "
                                   f"'{node.column}'", hint)

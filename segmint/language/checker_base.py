@@ -11,7 +11,6 @@ from segmint.language.checked import Binding
 from segmint.language.target import Target
 from segmint.language.types import DATE, ERROR, TIMESTAMP, Type
 from segmint.plugin.api import Function
-from segmint.semantics.names import closest
 
 #: After this many problems the checker only counts the rest (see RuleError.omitted).
 MAX_DIAGNOSTICS = 200
@@ -68,9 +67,3 @@ class CheckerBase:
         found = getattr(self, "_" + type(node).__name__)(node)
         self.types[id(node)] = found
         return found
-
-
-def did_you_mean(name: str, known: list[str]) -> str | None:
-    """`did you mean 'x'?` (a diagnostic's hint) for the known name closest to `name`, or None."""
-    close = closest(name, known)
-    return f"did you mean '{close}'?" if close else None

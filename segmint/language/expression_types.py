@@ -8,7 +8,7 @@ from typing import Any
 
 from segmint.language import ast
 from segmint.language.checked import Binding
-from segmint.language.checker_base import BUILTIN_NAMES, CheckerBase, did_you_mean
+from segmint.language.checker_base import BUILTIN_NAMES, CheckerBase
 from segmint.language.catalog import EventSource
 from segmint.language.functions import result_type
 from segmint.language.type_rules import arithmetic_type, unify_all
@@ -16,6 +16,7 @@ from segmint.language.types import (
     BOOL, DURATION, ERROR, NULL, NUMBER, ORDERED, STRING, TEMPORAL, Kind, Type, comparable,
     describe, list_of, matches, unify,
 )
+from segmint.semantics.names import name_hint
 
 
 class ExpressionTypes(CheckerBase):
@@ -50,7 +51,7 @@ class ExpressionTypes(CheckerBase):
             return self.error(node, f"'{events.name}' is an event source: rules use its events "
                               f"through an aggregate", f"like {example}")
         if node.source is not None and node.source not in self.catalog.sources:
-            hint = did_you_mean(node.source, self.catalog.sources)
+            hint = name_hint(node.source, self.catalog.sources)
             return self.error(node, f"unknown source '{node.source}'", hint or
                               f"sources: {', '.join(self.catalog.sources) or 'none'}")
         candidates = self.catalog.find(node.name, node.source)
@@ -74,7 +75,7 @@ class ExpressionTypes(CheckerBase):
                 hint = "it is a column of " + ", ".join(elsewhere) + ": write " + " or ".join(
                     f"{s}.{node.name}" for s in elsewhere)
             else:
-                hint = did_you_mean(node.name, [
+                hint = name_hint(node.name, [
                     c.name for c in self.catalog.columns if c.source == node.source])
             events = self.catalog.event_source(node.source)
             if events is not None and events.find(node.name) is not None:
@@ -82,7 +83,7 @@ class ExpressionTypes(CheckerBase):
                         f"like max({node.text}) or count({node.source} where {node.name} ...)")
             return self.error(node, f"source '{node.source}' has no column '{node.name}'", hint)
         known = list(self.statements) + list(self.catalog.names()) + list(BUILTIN_NAMES)
-        suggestion = did_you_mean(node.text, known)
+        suggestion = name_hint(node.text, known)
         where = f"columns come from: {self.catalog.describe_sources()}"
         hint = f"{suggestion} ({where})" if suggestion else where
         return self.error(node, f"unknown name '{node.text}'", hint)
@@ -92,7 +93,7 @@ class ExpressionTypes(CheckerBase):
         function = self.functions.get(node.function)
         if function is None:
             return self.error(node, f"unknown function '{node.function}'",
-                              did_you_mean(node.function, list(self.functions))
+                              name_hint(node.function, list(self.functions))
                               or "functions: " + ", ".join(sorted(self.functions)))
         most = None if function.variadic else len(function.params)
         least = function.min_args if function.min_args is not None else len(function.params)
@@ -304,7 +305,7 @@ class ExpressionTypes(CheckerBase):
             found = BUILTIN_NAMES[node.name]
             self.bindings[id(node)] = Binding("builtin", node.name, found)
             return found
-        hint = did_you_mean(node.name, [c.name for c in scope.columns])
+        hint = name_hint(node.name, [c.name for c in scope.columns])
         if hint is None and (node.name in self.statements or self.catalog.find(node.name)):
             hint = (f"'{node.name}' is a segment or profile column; a where condition is about "
                     f"each event, so it can only use columns of '{scope.name}'")

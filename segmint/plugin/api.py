@@ -26,7 +26,7 @@ from segmint.semantics.durations import days, parse_duration  # noqa: F401
 from segmint.semantics.instants import instants_us  # noqa: F401
 from segmint.semantics.money import from_minor_units, to_minor_units  # noqa: F401
 # the one "did you mean", for plugins' own messages
-from segmint.semantics.names import closest, did_you_mean  # noqa: F401
+from segmint.semantics.names import closest, did_you_mean, name_hint  # noqa: F401
 
 PROFILES = "profiles"
 EVENTS = "events"

@@ -30,7 +30,7 @@ from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
-from segmint.semantics.names import closest, did_you_mean
+from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
 from segmint.version import __version__
@@ -312,9 +312,9 @@ def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
         matches = catalog.find(name, source or None)
         if len(matches) != 1:
             known = sorted(set(catalog.names()))
-            close = closest(text, known)
+            close = name_hint(text, known)
             reason = "is ambiguous" if matches else "is not a known column or metric"
-            hint = f"; did you mean '{close}'?" if close else ""
+            hint = f"; {close}" if close else ""
             raise SegmintError(f"'{text}' {reason}{hint} (columns come from: {catalog.describe_sources()})")
         found.append(matches[0])
     return found

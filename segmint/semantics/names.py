@@ -23,8 +23,15 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
+def name_hint(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` when one of `choices` is close to `word`, else None: a
+    diagnostic's hint (the rules checker shows it on a line of its own)."""
+    close = closest(word, choices)
+    return f"did you mean '{close}'?" if close else None
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when one of `choices` is close to `word`, else ``""``:
-    written straight after the unknown name in a message."""
-    close = closest(word, choices)
-    return f" (did you mean '{close}'?)" if close else ""
+    written straight after the unknown name in a message (the same words as `name_hint`)."""
+    found = name_hint(word, choices)
+    return f" ({found})" if found else ""

@@ -20,7 +20,7 @@ from segmint.errors import SegmintError
 from segmint.engines.arrow.evaluator import Evaluation
 from segmint.language.checker import CheckedRules
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
-from segmint.semantics.names import closest
+from segmint.semantics.names import name_hint
 
 _LEAVES = (ast.Compare, ast.InList, ast.Between, ast.IsNull, ast.StringTest, ast.Contains,
            ast.Rank, ast.Within, ast.Name, ast.Call, ast.Literal)
@@ -86,8 +86,8 @@ def explain(evaluation: Evaluation, rules: ast.RuleSet, name: str, key_value: st
     """Explain statement `name` for the customer whose key is `key_value`."""
     statement = rules.get(name)
     if statement is None:
-        close = closest(name, rules.names)
-        hint = f"; did you mean '{close}'?" if close else f"; segments: {', '.join(rules.names)}"
+        close = name_hint(name, rules.names)
+        hint = f"; {close}" if close else f"; segments: {', '.join(rules.names)}"
         raise SegmintError(f"no segment or segmentation named '{name}'{hint}")
     ctx = evaluation.context
     row = _row_of(ctx, key, key_value)

@@ -16,7 +16,7 @@ from attrs import validators as v
 
 from segmint.errors import ConfigError
 
-from segmint.plugin.api import closest, parse_duration
+from segmint.plugin.api import name_hint, parse_duration
 
 PLUGIN = "metrics"
 TIME_UNITS = {"day": 1, "week": 7}
@@ -103,8 +103,8 @@ class MetricOptions:
         known = {f.name for f in attrs.fields(cls)}
         for key, value in (mapping or {}).items():
             if key not in known:
-                close = closest(key, sorted(known))
-                hint = f"; did you mean '{close}'?" if close else ""
+                close = name_hint(key, sorted(known))
+                hint = f"; {close}" if close else ""
                 raise ConfigError(
                     f"unknown option of plugin '{PLUGIN}'{hint}", key=f"{PLUGIN}.{key}"
                 )
