@@ -70,6 +70,30 @@ def make_sink(fake, tmp_path, monkeypatch):
     return make
 
 
+@pytest.fixture
+def mailchimp_project(fake, tmp_path, monkeypatch):
+    """Writes a project to run with ``segmint run`` in `tmp_path` (made the working
+    directory, with the API key in its variable): a CSV source `customers` of the given
+    text, a rule file `big.seg`, a ``[consent]`` line and the sink `mc` talking to `fake`,
+    with `sink` as more of its lines."""
+
+    def write(customers: str, *, rules: str = "segment big: spend > 100\n",
+              consent: str = 'email = "email_consent"', sink: str = "") -> None:
+        (tmp_path / "customers.csv").write_text(customers)
+        (tmp_path / "big.seg").write_text(rules)
+        (tmp_path / "segmint.toml").write_text("\n".join([
+            'rules = ["big.seg"]',
+            "[sources.customers]", 'plugin = "csv"', 'path = "customers.csv"',
+            "[consent]", consent,
+            "[sinks.mc]", 'plugin = "mailchimp"', f'list_id = "{LIST_ID}"',
+            f'api_key_env = "{ENV}"', 'consent_column = "email_consent"',
+            f'base_url = "{fake.base_url}"', sink, ""]))
+        monkeypatch.setenv(ENV, API_KEY)
+        monkeypatch.chdir(tmp_path)
+
+    return write
+
+
 def emails(*ids: int) -> set[str]:
     return {email(i) for i in ids}
 
@@ -388,35 +412,18 @@ def test_key_never_in_output_logs_or_state(fake, make_sink, tmp_path, capsys, ca
 # -- through segmint run ----------------------------------------------------------------------
 
 
-def test_segmint_run_syncs_and_never_shows_the_key(fake, tmp_path, monkeypatch):
+def test_segmint_run_syncs_and_never_shows_the_key(fake, tmp_path, mailchimp_project):
     from click.testing import CliRunner
 
     from segmint.cli import cli
 
-    (tmp_path / "customers.csv").write_text(
+    mailchimp_project(
         "customer_id,email,email_consent,spend\n"
         "1,Ann@Shop.Example.com,true,500\n"
         "2,bob@shop.example.com,false,900\n"
         "3,cy@shop.example.com,true,20\n"
-        "4,,true,800\n")
-    (tmp_path / "big.seg").write_text("segment big: spend > 100\n")
-    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""
-        rules = ["big.seg"]
-        [sources.customers]
-        plugin = "csv"
-        path = "customers.csv"
-        [consent]
-        email = "email_consent"
-        [sinks.mc]
-        plugin = "mailchimp"
-        purpose = "email"
-        list_id = "{LIST_ID}"
-        api_key_env = "{ENV}"
-        consent_column = "email_consent"
-        base_url = "{fake.base_url}"
-    """))
-    monkeypatch.setenv(ENV, API_KEY)
-    monkeypatch.chdir(tmp_path)
+        "4,,true,800\n",
+        sink='purpose = "email"')
     dry = CliRunner().invoke(cli, ["run", "--dry-run"], prog_name="segmint")
     assert dry.exit_code == 0, dry.output
     assert fake.requests == []
@@ -517,7 +524,7 @@ def test_killed_while_requests_run_in_parallel(fake, tmp_path):
 
 
 @pytest.mark.parametrize("purpose", [None, "column", "segment"])
-def test_shared_address_needs_every_profiles_consent(fake, tmp_path, monkeypatch, purpose):
+def test_shared_address_needs_every_profiles_consent(fake, mailchimp_project, purpose):
     """Two profiles share an address, one with consent and one without: the address is
     neither created as subscribed nor tagged, whether consent is the sink's own column, a
     ``purpose`` backed by a column, or a ``purpose`` backed by a segment."""
@@ -525,36 +532,18 @@ def test_shared_address_needs_every_profiles_consent(fake, tmp_path, monkeypatch
 
     from segmint.cli import cli
 
-    (tmp_path / "customers.csv").write_text(
-        "customer_id,email,email_consent,spend\n"
-        "1,Ann@Shop.Example.com,true,500\n"
-        "2, ann@shop.example.com ,false,900\n"
-        "3,cy@shop.example.com,true,200\n")
     rules = "segment big: spend > 100\n"
     consent = 'email = "email_consent"'
     if purpose == "segment":
         rules += "segment agreed: email_consent == true\n"
         consent = 'email = "agreed"'
-    (tmp_path / "big.seg").write_text(rules)
-    sink_purpose = 'purpose = "email"' if purpose else ""
-    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""
-        rules = ["big.seg"]
-        [sources.customers]
-        plugin = "csv"
-        path = "customers.csv"
-        [consent]
-        {consent}
-        [sinks.mc]
-        plugin = "mailchimp"
-        {sink_purpose}
-        list_id = "{LIST_ID}"
-        api_key_env = "{ENV}"
-        consent_column = "email_consent"
-        segments = ["big"]
-        base_url = "{fake.base_url}"
-    """))
-    monkeypatch.setenv(ENV, API_KEY)
-    monkeypatch.chdir(tmp_path)
+    sink_purpose = 'purpose = "email"\n' if purpose else ""
+    mailchimp_project(
+        "customer_id,email,email_consent,spend\n"
+        "1,Ann@Shop.Example.com,true,500\n"
+        "2, ann@shop.example.com ,false,900\n"
+        "3,cy@shop.example.com,true,200\n",
+        rules=rules, consent=consent, sink=sink_purpose + 'segments = ["big"]')
     run = CliRunner().invoke(cli, ["run"], prog_name="segmint")
     assert run.exit_code == 0, run.output
     assert fake.member("ann@shop.example.com") is None
