@@ -76,6 +76,22 @@ def _normalize(source: Source, name: str) -> str | None:
 _READERS = {".parquet": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json", ".ndjson": "read_json"}
 
 
+#: DuckDB's name for each Arrow type a CSV source's column can have; a column of any other
+#: type (a list) is left to DuckDB.
+_DUCKDB_TYPES = {"string": "VARCHAR", "large_string": "VARCHAR", "int64": "BIGINT",
+                 "double": "DOUBLE", "bool": "BOOLEAN", "date32[day]": "DATE"}
+
+
+def _csv_types(source: Source, exp: Any) -> Any:
+    """``types = {...}``: read_csv's column types, those of the source's own schema (the key
+    as text, the guessed or configured types), so DuckDB reads a CSV as `segmint run` does
+    (its own inference would read keys like 007 as the number 7)."""
+    fields = [(f.name, _DUCKDB_TYPES.get(str(f.type))) for f in source.schema()]
+    return exp.EQ(this=exp.column("types"), expression=exp.Struct(expressions=[
+        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=exp.Literal.string(kind))
+        for name, kind in fields if kind is not None]))
+
+
 def _relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
     """Where a source's rows are in SQL: its table, or (on DuckDB) its files."""
     table = getattr(source.options, "table", None)
@@ -87,5 +103,8 @@ def _relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
         reader = _READERS.get(full.suffix.lower()) or ("read_parquet" if full.is_dir() else None)
         if reader is not None:
             files = display_path(full / "**" / "*.parquet" if full.is_dir() else full)
-            return exp.Table(this=exp.Anonymous(this=reader, expressions=[exp.Literal.string(files)]))
+            arguments = [exp.Literal.string(files)]
+            if reader == "read_csv":
+                arguments.append(_csv_types(source, exp))
+            return exp.Table(this=exp.Anonymous(this=reader, expressions=arguments))
     return exp.Table(this=exp.to_identifier(name, quoted=True))
