@@ -76,6 +76,9 @@ class _Run:
         query = membership_query(self.checked, relations, dialect=DIALECT, as_of=self.as_of,
                                  key=self.key, holdout_salt=self.salt,
                                  key_type=table.schema.field(self.key).type)
+        # each layer CTE reads the one before, so the binder nests one level per CTE: a
+        # chain of N segments needs depth ~N (DuckDB's default limit is 1000)
+        self.con.execute(f"SET max_expression_depth TO {max(1000, 2 * len(query.ctes) + 100)}")
         self.check_overflow(query)
         try:
             result = self.fetch(query.select)

@@ -74,12 +74,18 @@ class MembershipQuery:
 
     def probe(self, items: list[Expr], relation: str) -> exp.Select:
         """A query computing `items` over the CTE `relation` (with the CTEs before it)."""
-        query = exp.select(*items).from_(identifier(relation))
-        for name, cte in self.ctes:
-            query = query.with_(identifier(name), as_=cte.copy())
-            if name == relation:
-                break
-        return query
+        names = [name for name, _ in self.ctes]
+        upto = self.ctes[:names.index(relation) + 1]
+        return with_ctes(exp.select(*items).from_(identifier(relation)),
+                         [(name, cte.copy()) for name, cte in upto])
+
+
+def with_ctes(query: exp.Select, ctes: list[tuple[str, exp.Select]]) -> exp.Select:
+    """`query` with `ctes` as its WITH clause, built at once: sqlglot's `with_` copies the
+    whole query per call, which made a chain of N layer CTEs cost N^2."""
+    query.set("with_", exp.With(expressions=[
+        exp.CTE(this=cte, alias=exp.TableAlias(this=identifier(name))) for name, cte in ctes]))
+    return query
 
 
 def membership_query(checked: CheckedRules, relations: Relations, *, dialect: SqlDialect,
@@ -252,9 +258,7 @@ class _Builder:
                 items.append(exp.alias_(member, identifier(statement.name)))
         order = column(self.relations.order or self.key)
         query = exp.select(*items).from_(identifier(previous)).order_by(order)
-        for name, cte in self.ctes:
-            query = query.with_(identifier(name), as_=cte)
-        return query
+        return with_ctes(query, self.ctes)
 
 
 def integer_arithmetic(checked: CheckedRules, statement: ast.Statement,
