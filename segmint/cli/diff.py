@@ -11,7 +11,7 @@ from segmint.errors import SegmintError
 from segmint.delivery.snapshots import Snapshot, load_run
 from segmint.delivery.sync import audiences, changes
 from segmint.cli.common import stdout_console
-from segmint.cli.history import project_option, show_instant, state_path
+from segmint.cli.history import picks, project_option, show_instant, state_path
 
 
 @click.command("diff")
@@ -30,8 +30,7 @@ def command(project_file: str | None, run_a: str, run_b: str, segment: str | Non
     before = audiences(a.membership, a.key, infos=a.segments)
     after = audiences(b.membership, b.key, infos=b.segments)
     if segment is not None:
-        names = [n for n in dict.fromkeys([*before, *after])
-                 if n == segment or n.partition("=")[0] == segment]
+        names = [n for n in dict.fromkeys([*before, *after]) if picks(n, segment)]
         if not names:
             known = ", ".join(dict.fromkeys([*before, *after])) or "none"
             raise SegmintError(f"no segment '{segment}' in either run; they have: {known}")

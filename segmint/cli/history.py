@@ -80,13 +80,17 @@ def command(project_file: str | None, last: int, segments: tuple[str, ...]) -> N
                       f"{', '.join(hidden)} (pick some with --segment NAME)", overflow="fold")
 
 
+def picks(audience: str, wanted: str) -> bool:
+    """Whether `--segment WANTED` picks `audience`: the segment itself, a label of the
+    segmentation it names (``NAME=LABEL``), or that one ``NAME=LABEL``."""
+    return audience == wanted or audience.partition("=")[0] == wanted
+
+
 def _chosen(names: list[str], wanted: tuple[str, ...]) -> list[str]:
-    """The columns `--segment` picks: a segment, a segmentation's labels, or NAME=LABEL."""
-    chosen = [n for n in names if n in wanted or n.partition("=")[0] in wanted]
-    missing = [w for w in wanted if not any(n == w or n.partition("=")[0] == w for n in names)]
+    """The columns `--segment` picks (see `picks`); one it names that no run has is an error."""
+    missing = [w for w in wanted if not any(picks(n, w) for n in names)]
     if missing:
-        known = ", ".join(dict.fromkeys(n.partition("=")[0] for n in names)) or "none"
-        raise SegmintError(f"--segment: no segment '{missing[0]}'"
-                           f"{did_you_mean(missing[0], [n.partition('=')[0] for n in names])}"
-                           f" in the runs shown; they have: {known}")
-    return chosen
+        statements = list(dict.fromkeys(n.partition("=")[0] for n in names))
+        raise SegmintError(f"--segment: no segment '{missing[0]}'{did_you_mean(missing[0], statements)}"
+                           f" in the runs shown; they have: {', '.join(statements) or 'none'}")
+    return [n for n in names if any(picks(n, w) for w in wanted)]

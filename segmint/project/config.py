@@ -245,8 +245,8 @@ def instantiate_sources(
                                   columns=config.columns)
         key = context.key if config.columns.key is None else config.columns.key
         own = attrs.evolve(context, key=key, source=settings)
-        source = _instantiate(project, registry.sources, "source",
-                              attrs.evolve(config, options=plugin_options), own, registry)
+        source = _instantiate(cls, "source", attrs.evolve(config, options=plugin_options), own,
+                              registry)
         if getattr(source, "context", None) is not own:
             raise ConfigError(
                 f"source plugin '{config.plugin}' ({provenance(registry, 'source', config.plugin)})"
@@ -262,7 +262,8 @@ def instantiate_sinks(
 ) -> dict[str, Sink]:
     """Build each configured sink, its options checked."""
     return {
-        config.name: _instantiate(project, registry.sinks, "sink", config, context, registry)
+        config.name: _instantiate(_plugin_class(project, registry.sinks, "sink", config), "sink",
+                                  config, context, registry)
         for config in project.sinks
     }
 
@@ -283,14 +284,14 @@ def _plugin_class(project: Project, classes: Mapping[str, type], kind: str,
 
 
 def _instantiate(
-    project: Project,
-    classes: Mapping[str, type],
+    cls: Any,
     kind: str,
     config: SourceConfig | SinkConfig,
     context: PluginContext,
     registry: PluginRegistry,
 ) -> Any:
-    cls = _plugin_class(project, classes, kind, config)
+    """An instance of plugin class `cls` for `config`, its options checked; a failure in
+    its constructor is a `PluginError` naming the plugin and where it was configured."""
     where = config.origin or f"[{kind}s.{config.name}]"
     options = build_options(cls.Options, config.options, plugin=config.plugin, where=where)
     with calling_plugin(lambda: f"{kind} plugin '{config.plugin}' "

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 
-
 def in_rule_order(labels: Iterable[str | None], declared: Sequence[str]) -> list[str | None]:
     """`labels` (each once) in the order of `declared`; others after them in the order given,
     None last."""

@@ -56,7 +56,7 @@ def guess_types(table: pa.Table) -> list[pa.DataType]:
     cells = pa.concat_arrays([c for column in table.columns for c in column.chunks])
     present = (height - np.array([c.null_count for c in table.columns])).astype(float)
     guessed: list[pa.DataType | None] = [pa.string() if p == 0 else None for p in present]
-    codes = _flags(pc.match_substring_regex(cells, IDENTIFIER)).reshape(width, height).any(axis=1)
+    codes = _flags(_codes(cells)).reshape(width, height).any(axis=1)
     for candidate in GUESSES:
         fits = _flags(pc.match_substring_regex(cells, PATTERNS[candidate]))
         counts = fits.reshape(width, height).sum(axis=1)
@@ -81,7 +81,7 @@ def _codes(values: pa.Array) -> pa.Array:
 
 def is_code(text: str) -> bool:
     """Whether one cell's text is a code a number would mangle (``02134``)."""
-    return bool(pc.match_substring_regex(pa.array([text]), IDENTIFIER)[0].as_py())
+    return bool(_codes(pa.array([text], pa.string()))[0].as_py())
 
 
 def misfits(values: pa.ChunkedArray | pa.Array, target: pa.DataType) -> pa.ChunkedArray | pa.Array:
