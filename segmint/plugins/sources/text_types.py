@@ -56,7 +56,9 @@ def guess_types(table: pa.Table) -> list[pa.DataType]:
     cells = pa.concat_arrays([c for column in table.columns for c in column.chunks])
     present = (height - np.array([c.null_count for c in table.columns])).astype(float)
     guessed: list[pa.DataType | None] = [pa.string() if p == 0 else None for p in present]
-    codes = _flags(_codes(cells)).reshape(width, height).any(axis=1)
+    # the match as such (null as false in _flags): fill_null would make a Python scalar,
+    # which imports pandas, and `segmint validate` guesses types without it
+    codes = _flags(pc.match_substring_regex(cells, IDENTIFIER)).reshape(width, height).any(axis=1)
     for candidate in GUESSES:
         fits = _flags(pc.match_substring_regex(cells, PATTERNS[candidate]))
         counts = fits.reshape(width, height).sum(axis=1)
