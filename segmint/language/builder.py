@@ -26,6 +26,7 @@ KEYWORDS = frozenset(
 )
 
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+_DURATION = re.compile(r"([\d.]+)(mo|h|d|w|y)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0"}
 
 
@@ -122,17 +123,17 @@ class Builder:
                 value = float(value)
         else:
             value = float(text)
-        return ast.Literal(value, NUMBER, span=self._span(items))
+        return ast.Literal(value, NUMBER, span=self._token_span(items[0]))
 
     def string(self, items: list[Any]) -> ast.Literal:
-        return ast.Literal(_unquote(str(items[0])), STRING, span=self._span(items))
+        return ast.Literal(_unquote(str(items[0])), STRING, span=self._token_span(items[0]))
 
     def duration(self, items: list[Any]) -> ast.Literal:
         text = str(items[0]).replace("_", "")
-        match = re.fullmatch(r"([\d.]+)(mo|h|d|w|y)", text)
+        match = _DURATION.fullmatch(text)
         assert match is not None
         value = ast.DURATION_UNITS[match.group(2)] * float(match.group(1))
-        return ast.Literal(value, DURATION, span=self._span(items))
+        return ast.Literal(value, DURATION, span=self._token_span(items[0]))
 
     def date(self, items: list[Any]) -> ast.Literal:
         try:
@@ -179,7 +180,7 @@ class Builder:
                 f"a column named '{text}' can be written SOURCE.{text}")
             raise Invalid(self._span(items), f"unexpected keyword '{text}'; expected a value",
                            hint)
-        return ast.Name(text, span=self._span(items))
+        return ast.Name(text, span=self._token_span(items[0]))
 
     def qualified_name(self, items: list[Any]) -> ast.Name:
         source, column = _values(items)
@@ -406,14 +407,16 @@ class Builder:
     def segment(self, items: list[Any]) -> ast.Segment:
         name = items[1]
         self._check_name(name)
-        description = next((i for i in items if isinstance(i, _Description)), None)
-        holdout = next((i for i in items if isinstance(i, _Holdout)), None)
-        condition = next(i for i in items[2:] if not isinstance(
-            i, (lark.Token, _Description, _Holdout)))
-        return ast.Segment(
-            str(name), condition, description and description.text,
-            holdout and holdout.percent, span=self._token_span(name),
-        )
+        description = holdout = condition = None
+        for item in items[2:]:  # one pass: this runs once per statement of a large file
+            if isinstance(item, _Description):
+                description = item.text
+            elif isinstance(item, _Holdout):
+                holdout = item.percent
+            elif condition is None and not isinstance(item, lark.Token):
+                condition = item
+        return ast.Segment(str(name), condition, description, holdout,
+                           span=self._token_span(name))
 
     def arm(self, items: list[Any]) -> ast.Arm:
         return ast.Arm(self._check_name(items[0]), items[-1], span=self._token_span(items[0]))

@@ -63,6 +63,11 @@ _DATES = frozenset(("DATE", "TIMESTAMP"))
 _END = Token("$END", "")
 
 
+#: Each group of `_TOKEN` by number (`match.lastindex`), cheaper to look up than its name.
+_GROUP_NAMES: tuple[str | None, ...] = tuple(
+    {index: name for name, index in _TOKEN.groupindex.items()}.get(i) for i in range(_TOKEN.groups + 1))
+
+
 def _tokens(text: str) -> list[Token]:
     """The statement's tokens with lark's types and positions, then an end marker."""
     tokens: list[Token] = []
@@ -70,14 +75,18 @@ def _tokens(text: str) -> list[Token]:
     new = Token._future_new
     keyword = _KEYWORD_TYPES.get
     punct = _PUNCT_TYPES.__getitem__
-    count = text.count
+    names = _GROUP_NAMES
     line, line_start = 1, 0
+    newline = text.find("\n")  # the next line end: a token after it starts a later line
     for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        start, end = match.span(kind)
-        if count("\n", match.start(), start):  # lines end in the whitespace before a token
-            line += count("\n", match.start(), start)
+        group = match.lastindex
+        start = match.start(group)
+        if start > newline >= 0:  # lines end in the whitespace before a token
+            line += text.count("\n", match.start(), start)
             line_start = text.rindex("\n", 0, start) + 1
+            newline = text.find("\n", start)
+        end = match.end(group)
+        kind = names[group]
         if kind == "NAME":
             value = text[start:end]
             kind = keyword(value.lower(), "NAME")
