@@ -129,7 +129,9 @@ class Keys:
         self.context = context
         self.report = report
         self._identity: dict[tuple[Path, str, str, str | None], pa.Table] = {}
-        self._keys: dict[str, list[pa.Array]] = {}  # distinct keys per source (per batch read)
+        # each source's keys: its key column, or the distinct keys of each batch streamed
+        self._keys: dict[str, list[pa.Array | pa.ChunkedArray]] = {}
+        self._distinct: set[str] = set()  # sources whose _keys are one array of distinct keys
         # event tables read whole (by name), or some columns of them (by name and columns),
         # read once per run
         self.events: dict[Any, pa.Table] = {}
@@ -183,21 +185,34 @@ class Keys:
             table = self._drop_null_keys(name, source, table, report)
         if profiles and policy.on_duplicate_keys == "latest":
             table = self._latest(name, source, policy, table, report)
-        found = pc.drop_null(pc.unique(table.column(self.key).combine_chunks()))
+        keys = table.column(self.key)
         parts = self._keys.get(name, [])
-        if accumulate and parts and parts[0].type == found.type:
-            parts.append(found)  # merged once, when the keys are matched (not per batch)
-        else:
-            self._keys[name] = [found]
+        if accumulate:  # a streamed batch: its distinct keys now, as the batch is let go
+            found = pc.drop_null(pc.unique(keys))
+            if parts and parts[0].type == found.type:
+                parts.append(found)  # merged once, when the keys are matched (not per batch)
+            else:
+                self._keys[name] = [found]
+        else:  # a table kept by the run: its distinct keys only if they are matched
+            self._keys[name] = [keys]
+        self._distinct.discard(name)
         return table
+
+    def keyset(self, name: str) -> pa.Array:
+        """The distinct keys source `name` read, found once when first asked for (a run
+        with nothing to match them against, such as `segmint profile` of events alone,
+        never pays for them)."""
+        parts = self._keys[name]
+        if name not in self._distinct:
+            chunks = [c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])]
+            self._keys[name] = [pc.drop_null(pc.unique(pa.chunked_array(chunks, type=parts[0].type)))]
+            self._distinct.add(name)
+        return self._keys[name][0]
 
     @property
     def keysets(self) -> dict[str, pa.Array]:
         """The distinct keys each source read, for matching sources' keys."""
-        for name, parts in self._keys.items():
-            if len(parts) > 1:
-                self._keys[name] = [pc.unique(pa.concat_arrays(parts))]
-        return {name: parts[0] for name, parts in self._keys.items()}
+        return {name: self.keyset(name) for name in self._keys}
 
     def _map(self, name: str, source: Source, policy: SourcePolicy, table: pa.Table,
              report: SourceReport) -> pa.Table:
@@ -275,17 +290,17 @@ class Keys:
 
     def count_unmatched(self, profile_sources: list[str], event_sources: list[str]) -> None:
         """Keys of each profile source found in no other one, and event keys with no profile."""
-        keysets = self.keysets
-        profiles = [n for n in profile_sources if n in keysets]
+        keyset = self.keyset  # distinct keys are found only for the sources compared
+        profiles = [n for n in profile_sources if n in self._keys]
         union = {}
         for name in profiles:
-            others = [keysets[o] for o in profiles if o != name]
+            others = [keyset(o) for o in profiles if o != name]
             if others:
-                pool = pa.chunked_array(others, type=keysets[name].type) if len({a.type for a in others} | {keysets[name].type}) == 1 else None
+                pool = pa.chunked_array(others, type=keyset(name).type) if len({a.type for a in others} | {keyset(name).type}) == 1 else None
                 if pool is not None:
-                    hits = pc.is_in(keysets[name], value_set=pool.combine_chunks())
+                    hits = pc.is_in(keyset(name), value_set=pool.combine_chunks())
                     self.report.source(name, "profiles").unmatched = len(hits) - (pc.sum(hits).as_py() or 0)
-            union[name] = keysets[name]
+            union[name] = keyset(name)
         if not union:
             return
         types = {a.type for a in union.values()}
@@ -293,6 +308,6 @@ class Keys:
             return
         everyone = pa.chunked_array(list(union.values())).combine_chunks()
         for name in event_sources:
-            if name in keysets and keysets[name].type in types:
-                hits = pc.is_in(keysets[name], value_set=everyone)
+            if name in self._keys and self._keys[name][0].type in types:
+                hits = pc.is_in(keyset(name), value_set=everyone)
                 self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)

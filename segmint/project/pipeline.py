@@ -408,8 +408,23 @@ def _join(tables: list[pa.Table], key: str) -> pa.Table:
                 raise DataError(
                     f"customer keys have different types in two sources: "
                     f"{result.schema.field(key).type} and {table.schema.field(key).type}") from None
+        if result.column(key).equals(table.column(key)):  # metrics of one orders table
+            result = pa.table({**{name: result.column(name) for name in result.column_names},
+                               **{name: table.column(name) for name in table.column_names[1:]}})
+            continue  # the same table the join gives, without joining
         result = _outer_join(result, table, key)
-    return result.sort_by(key) if len(tables) > 1 else result
+    return _sorted(result, key) if len(tables) > 1 else result
+
+
+def _sorted(table: pa.Table, key: str) -> pa.Table:
+    """The table in key order (a join's rows come in no defined order); one already in
+    key order, as tables sharing one grouping of the keys are, is not sorted again."""
+    keys = table.column(key)
+    if table.num_rows > 1 and keys.null_count == 0:
+        ordered = pc.all(pc.less_equal(keys.slice(0, len(keys) - 1), keys.slice(1))).as_py()
+        if ordered:
+            return table
+    return table.sort_by(key)
 
 
 def _outer_join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:

@@ -168,3 +168,27 @@ def test_streamed_events_are_normalised_batch_by_batch(tmp_path):
     assert out.column("email").to_pylist() == ["a@x.com", "b@x.com", "b@x.com", None]
     assert report.sources["events"].rows == 4
     assert set(keys.keysets["events"].to_pylist()) == {"a@x.com", "b@x.com"}
+
+
+@pytest.mark.parametrize("chunks", [
+    [[3, 1, 3, None, 2]],
+    [[3, 1], [None, 2, 1], []],
+])
+def test_the_distinct_keys_of_a_table_read_whole_are_found_when_asked(tmp_path, chunks):
+    """A table the run keeps gives its distinct, non-null keys only when they are matched;
+    reading it again replaces them (no stale set from an earlier read)."""
+    from segmint.plugin.api import PluginContext, Source, SourceSettings
+    from segmint.project.data_report import DataReport
+    from segmint.project.identity import Keys, SourcePolicy
+
+    class Orders(Source):
+        name = "orders_table"
+
+    source = Orders("orders", None, PluginContext(project_dir=tmp_path, source=SourceSettings(
+        policy=SourcePolicy())))
+    keys = Keys("id", get_registry(), PluginContext(project_dir=tmp_path), DataReport())
+    table = pa.table({"id": pa.chunked_array(chunks, pa.int64())})
+    keys.apply("orders", source, table, profiles=False)
+    assert sorted(keys.keyset("orders").to_pylist()) == sorted({k for c in chunks for k in c} - {None})
+    keys.apply("orders", source, pa.table({"id": pa.array([7, 7], pa.int64())}), profiles=False)
+    assert keys.keysets["orders"].to_pylist() == [7]
