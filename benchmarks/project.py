@@ -167,8 +167,8 @@ CREATE TEMP TABLE oa AS
          sum(amount) FILTER (WHERE ts BETWEEN TIMESTAMPTZ '2024-10-01 00:00:00+00'
                              AND TIMESTAMPTZ '2024-12-31 23:59:59.999999+00') AS q4
   FROM orders GROUP BY email;
-CREATE TEMP TABLE people AS
-  SELECT email FROM crm UNION SELECT email FROM survey UNION SELECT email FROM purchase;
+CREATE TEMP TABLE people AS  -- the profile sources' keys: orders never add customers
+  SELECT email FROM crm UNION SELECT email FROM survey;
 CREATE TEMP TABLE p AS
   SELECT people.email, crm.lifecycle_stage, s.nps, s.nps_category, s.yoga, s.ease,
          pu.recency_days, pu.frequency, pu.cents, coalesce(ev.any_30d, false) AS any_30d,
