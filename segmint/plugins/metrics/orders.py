@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from segmint.errors import DataError
 
@@ -239,12 +240,21 @@ def as_table(data: object) -> pa.Table:
 
 
 def _merge_order_lines(rows: OrderBatch) -> OrderBatch:
-    """Rows with one order id (per customer) made into one order; refunds kept as they are."""
+    """Rows with one order id (per customer) made into one order; refunds kept as they are.
+
+    An export whose order ids are all distinct (one line per order, the usual shape) is
+    found with one hash of the ids and not grouped at all."""
     lines = rows.is_order & rows.order_id.is_valid().to_numpy(zero_copy_only=False)
     if not lines.any():
         return attrs.evolve(rows, order_id=None)
     merged = rows.take(lines)
-    table = pa.table({"code": merged.codes, "order_id": merged.order_id, "at": merged.at,
+    ids = pc.dictionary_encode(merged.order_id)
+    if len(ids.dictionary) == len(ids):  # every line its own order id: nothing to merge
+        rest = attrs.evolve(rows.take(~lines), order_id=None)
+        return OrderBatch.concat([attrs.evolve(merged, order_id=None), rest])
+    # grouped by the ids' dictionary positions (the same groups, in the same first-seen
+    # order, as the ids themselves; integers hash faster than texts)
+    table = pa.table({"code": merged.codes, "order_id": ids.indices, "at": merged.at,
                       "units": merged.units})
     aggregates = [("at", "min"), ("units", "sum")]
     if merged.margin is not None:
