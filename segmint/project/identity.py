@@ -149,6 +149,18 @@ class Keys:
         self._counted.add(name)
         return first
 
+    def covering(self, name: str, source: Source, columns: list[str]) -> pa.Table | None:
+        """A table of source `name` this run already read whole (`events`) that holds
+        `columns`, when reading those columns again could give no other rows: the source
+        has skipped no bad rows (a read of fewer columns might skip fewer); else None."""
+        if getattr(source, "skipped_rows", None):
+            return None
+        for cached, table in self.events.items():
+            if (cached == name or (isinstance(cached, tuple) and cached[0] == name)) and all(
+                    c in table.column_names for c in columns):
+                return table
+        return None
+
     def apply_stream(self, name: str, source: Source, reader: pa.RecordBatchReader, *,
                      count: bool = True) -> pa.RecordBatchReader:
         """`apply` to each batch of an event stream, as it is read."""

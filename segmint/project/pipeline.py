@@ -270,12 +270,18 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     With `columns`, only those (and the key) are read, as a stream where the source
     streams — unless `whole` asks for one table, which is then kept for the run like a
     table read whole (metrics reading the same columns share it, and what they compute
-    from it)."""
+    from it). A stream asked for columns such a kept table holds is that table, when the
+    source skipped no bad rows (`Keys.covering`): aggregates over orders do not read the
+    file again after the metrics."""
     keys = keys or key_policy(prepared)
     cached = name if columns is None else (name, tuple(columns)) if whole else None
     if cached is not None and cached in keys.events:
         return keys.events[cached]
     source = prepared.event_sources[name]
+    if columns is not None and not whole:
+        covering = keys.covering(name, source, [prepared.project.key, *columns])
+        if covering is not None:  # the metrics' read of these orders serves the aggregates
+            return covering
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(columns)
     data = _project_columns(source, data, prepared.project.key)
