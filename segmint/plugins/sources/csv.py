@@ -10,6 +10,7 @@ over more than ``max_value_lines`` lines is taken for a stray quote (`csv_readin
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from segmint.errors import DataError
 
 from segmint.plugins.sources.csv_reading import (
-    CsvFormat, RowTooLong, TextRead, header, read_text, sample,
+    BLOCK_BYTES, CsvFormat, RowTooLong, TextRead, header, read_text, sample,
 )
 from segmint.plugins.sources.file_common import (
     COLUMN_TYPES, FileSource, check_column_types, check_encoding, is_utf8, type_name,
@@ -105,10 +106,9 @@ class CsvSource(FileSource):
             names = header(self._format())
             self._check_delimiter(names)
             self._check_schema(pa.schema([(name, pa.string()) for name in names]))
-            first = sample(self._format(), names)
+            guessed = dict(zip(names, _guessed_types(self._format(), names), strict=True))
         except RowTooLong as error:
             raise self._too_long(error) from None
-        guessed = dict(zip(names, guess_types(first), strict=True))
         return pa.schema([(name, self._column_type(name, guessed[name])) for name in names])
 
     def _column_type(self, name: str, guessed: pa.DataType) -> pa.DataType:
@@ -242,6 +242,34 @@ class CsvSource(FileSource):
         if "CSV parse error: " in text:
             return self.error(_excerpt(text.split("CSV parse error: ", 1)[1]))
         return self.error(_excerpt(text))
+
+
+#: Types guessed from files' first blocks, by what decides them: the format, the header and
+#: the bytes the first block is read from. A run asks each file's schema several times
+#: (the check, the metrics' columns, the read, an export's header); a file changed in
+#: between has other bytes, so it is guessed again.
+_GUESSED: dict[tuple[CsvFormat, tuple[str, ...], bytes], list[pa.DataType]] = {}
+_GUESSED_KEPT = 64
+#: Bytes of a file that decide its first block: the block's worth of text, four times over
+#: for an encoding such as UTF-32 that pyarrow transcodes to a shorter UTF-8 block.
+_FIRST_BYTES = 4 * BLOCK_BYTES
+
+
+def _guessed_types(fmt: CsvFormat, names: list[str]) -> list[pa.DataType]:
+    """`guess_types` of the file's first block (`sample`), remembered for the process by
+    the block's bytes (a first row longer than a block is not remembered)."""
+    with fmt.path.open("rb") as f:
+        digest = hashlib.blake2b(f.read(_FIRST_BYTES), digest_size=20).digest()
+    key = (fmt, tuple(names), digest)
+    if key in _GUESSED:
+        return _GUESSED[key]
+    first, block_size = sample(fmt, names)
+    guessed = guess_types(first)
+    if block_size == BLOCK_BYTES:
+        if len(_GUESSED) >= _GUESSED_KEPT:
+            _GUESSED.clear()
+        _GUESSED[key] = guessed
+    return guessed
 
 
 def _excerpt(text: str) -> str:

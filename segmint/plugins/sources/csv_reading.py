@@ -107,16 +107,17 @@ def header(fmt: CsvFormat) -> list[str]:
         csv.field_size_limit(limit)
 
 
-def sample(fmt: CsvFormat, columns: Sequence[str]) -> pa.Table:
-    """The first block of the file, every column as text; malformed rows left out."""
-    def first(block_size: int) -> pa.Table:
+def sample(fmt: CsvFormat, columns: Sequence[str]) -> tuple[pa.Table, int]:
+    """The first block of the file, every column as text; malformed rows left out. And the
+    block size it was read with: `BLOCK_BYTES`, or more where the first row is longer."""
+    def first(block_size: int) -> tuple[pa.Table, int]:
         options = fmt.options(columns, handler=lambda row: "skip",
                               block_size=block_size)
         with pacsv.open_csv(fmt.path, **options) as reader:
             try:
-                return pa.Table.from_batches([reader.read_next_batch()])
+                return pa.Table.from_batches([reader.read_next_batch()]), block_size
             except StopIteration:
-                return reader.schema.empty_table()
+                return reader.schema.empty_table(), block_size
 
     return _with_longer_blocks(fmt, first)
 
