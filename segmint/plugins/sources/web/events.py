@@ -15,7 +15,9 @@ import contextlib
 import datetime as dt
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -32,6 +34,9 @@ from segmint.plugins.sources.web.columnar import BLOCK_BYTES, SMALL_BYTES, Block
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 #: `schema` looks at this many events.
 SCHEMA_EVENTS = 1000
+#: Blocks read by Arrow in worker threads ahead of the one being used (memory holds this
+#: many blocks more).
+READ_AHEAD = 2
 _NAME = re.compile(r"[^0-9A-Za-z]+")
 #: What `scan` finds: events (row, event, user id, anonymous id), links (anonymous id,
 #: user id, at) and key traits (user id, at, value).
@@ -295,10 +300,15 @@ class EventFileSource(Source):
     def _each(self, fast: Callable[[Block | None, pa.Table | None], Any],
               slow: Callable[[Block | None, pa.Table | None], Any]) -> Iterator[Any]:
         """`fast` of each block; a block it gives up on (`Fallback`) is halved down to small
-        blocks, which `slow` reads."""
-        def read(block: Block | None, table: pa.Table | None) -> Iterator[Any]:
+        blocks, which `slow` reads.
+
+        `fast` of the next `READ_AHEAD` blocks runs in worker threads while this one is
+        used (Arrow's JSON reader and kernels release the GIL); what it gives is taken in
+        file order, and everything that reports bad rows (`slow`, the halving) stays here."""
+        def read(block: Block | None, table: pa.Table | None,
+                 done: Future[Any] | None = None) -> Iterator[Any]:
             try:
-                yield fast(block, table)
+                yield done.result() if done is not None else fast(block, table)
                 return
             except Fallback:
                 pass
@@ -308,8 +318,14 @@ class EventFileSource(Source):
                 return
             yield slow(block, table)
 
-        for block, table in self.blocks():
-            yield from read(block, table)
+        with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="segmint-events") as pool:
+            waiting: deque[tuple[Block | None, pa.Table | None, Future[Any]]] = deque()
+            for block, table in self.blocks():
+                waiting.append((block, table, pool.submit(fast, block, table)))
+                if len(waiting) > READ_AHEAD:
+                    yield from read(*waiting.popleft())
+            while waiting:
+                yield from read(*waiting.popleft())
 
     def _maps(self) -> tuple[tuple[pa.Array, pa.Array], tuple[pa.Array, pa.Array]]:
         """The first pass: each anonymous id's user, and each user's key trait (the latest
