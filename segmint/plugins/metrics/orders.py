@@ -248,13 +248,10 @@ def _merge_order_lines(rows: OrderBatch) -> OrderBatch:
     if not lines.any():
         return attrs.evolve(rows, order_id=None)
     merged = rows.take(lines)
-    ids = pc.dictionary_encode(merged.order_id)
-    if len(ids.dictionary) == len(ids):  # every line its own order id: nothing to merge
+    if len(pc.unique(merged.order_id)) == len(merged.order_id):  # every line its own order
         rest = attrs.evolve(rows.take(~lines), order_id=None)
         return OrderBatch.concat([attrs.evolve(merged, order_id=None), rest])
-    # grouped by the ids' dictionary positions (the same groups, in the same first-seen
-    # order, as the ids themselves; integers hash faster than texts)
-    table = pa.table({"code": merged.codes, "order_id": ids.indices, "at": merged.at,
+    table = pa.table({"code": merged.codes, "order_id": merged.order_id, "at": merged.at,
                       "units": merged.units})
     aggregates = [("at", "min"), ("units", "sum")]
     if merged.margin is not None:
