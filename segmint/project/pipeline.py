@@ -232,8 +232,10 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     """One row per customer: the key, the profile columns and metric columns asked for.
 
     Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
-    is counted into `report`."""
+    is counted into `report`; the keys matching nothing too, unless the caller gave `keys`
+    (`execute` counts them once, after the event sources are read as well)."""
     key = prepared.project.key
+    counts_unmatched = keys is None
     keys = keys or key_policy(prepared, report)
     tables = []
     for name, source in prepared.profile_sources.items():
@@ -251,7 +253,8 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
             tables.append(table)
     if not tables:
         raise DataError("no profile data: add a source with --source NAME=PATH or in segmint.toml")
-    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
+    if counts_unmatched:
+        keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     say("joining profiles")
     return _join(tables, key)
 
@@ -396,11 +399,13 @@ def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, l
 
 
 def _keys_of(tables: list[pa.Table], key: str) -> pa.Array | None:
-    """The distinct keys of the profile tables read, or None when there are none."""
+    """The keys of the profile tables read (a key in several once per table: `is_in`, the
+    one use, needs no distinct set, and finding it costs a hash of every key), or None
+    when there are none."""
     if not tables:
         return None
     keys = pa.chunked_array([t.column(key).cast(tables[0].schema.field(key).type) for t in tables])
-    return pc.unique(keys.combine_chunks())
+    return keys.combine_chunks()
 
 
 def _join(tables: list[pa.Table], key: str) -> pa.Table:
