@@ -122,8 +122,11 @@ def test_block_by_block_reads_what_line_by_line_reads(tmp_path, kind, options, c
     reference = _source(kind, tmp_path, mode="skip", block=1 << 20, **options)
     schema = reference.schema()
     expected = reference._table(reference.events(), schema)
-    for block in (2048, 1 << 20):
+    # keys looked up per group of blocks: the default (the whole file), 7 events (a group
+    # per block or two)
+    for block, lookup_events in ((2048, 1 << 19), (2048, 7), (1 << 20, 1 << 19)):
         source = _source(kind, tmp_path, mode="skip", block=block, **options)
+        source.lookup_events = lookup_events
         slow = source._slow
         source._slow = lambda *args: (read_slowly.append(1), slow(*args))[1]
         read_slowly: list[int] = []
@@ -148,6 +151,28 @@ def test_the_first_bad_line_is_the_error(tmp_path):
     source = _source("segment_events", tmp_path, mode="error", block=8192)
     with pytest.raises(Exception, match="line 2501, column 'timestamp': no valid timestamp"):
         source.read()
+
+
+@pytest.mark.parametrize("lookup_events", [1 << 19, 50])
+def test_a_misfit_before_a_bad_line_is_the_error(tmp_path, lookup_events):
+    """A cell not fitting its column in a block Arrow reads (reported once its group of
+    blocks is keyed) comes before a bad line read line by line in a later block."""
+    def call(i: int, count: object, timestamp: str = "2025-02-10T10:00:00Z") -> str:
+        return json.dumps({"type": "track", "event": "x", "userId": f"u{i % 7}",
+                           "timestamp": timestamp, "properties": {"count": count}})
+
+    lines = [call(i, i) for i in range(3000)]
+    lines[2400:2600] = [call(i, "many") for i in range(2400, 2600)]
+    lines[2900] = call(2900, 1, "soon")
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n")
+    source = _source("segment_events", tmp_path, mode="error", block=8192)
+    source.lookup_events = lookup_events
+    with pytest.raises(Exception, match=r"line 2401, column 'count'"):
+        source.read()
+    skipping = _source("segment_events", tmp_path, mode="skip", block=8192)
+    skipping.lookup_events = lookup_events
+    assert skipping.read().num_rows == 3000 - 200 - 1
+    assert [b.line for b in skipping.skipped_rows] == [*range(2401, 2601), 2901]
 
 
 def test_a_ga4_parquet_export_reads_as_its_rows_do(tmp_path):

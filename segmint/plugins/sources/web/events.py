@@ -99,6 +99,9 @@ class Calls:
     lines: Callable[[], np.ndarray] | None = None
     #: Read line by line: (row, event) of each event.
     records: list[tuple[int, dict[str, Any]]] | None = None
+    #: Read by Arrow and converted (`EventFileSource._convert`): per schema column, the
+    #: values, the values in the column's type, and the cells that do not fit.
+    typed: dict[str, tuple[pa.Array, pa.Array, list[int]]] | None = None
 
 
 class EventFileSource(Source):
@@ -116,6 +119,8 @@ class EventFileSource(Source):
     #: exactly is read line by line (see columnar.py).
     block_bytes = BLOCK_BYTES
     small_bytes = SMALL_BYTES
+    #: Events of several blocks whose keys are looked up in the id maps together.
+    lookup_events = 1 << 19
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
@@ -244,8 +249,8 @@ class EventFileSource(Source):
             self.on_bad_rows, self.skipped_rows = mode, skipped
 
     def read(self, columns: list[str] | None = None) -> pa.Table | pa.RecordBatchReader:
-        """All events as one table; with `columns`, a stream of record batches (memory stays
-        about a block's worth, whatever the file's size)."""
+        """All events as one table; with `columns`, a stream of record batches (memory holds
+        a few blocks and up to `lookup_events` events, whatever the file's size)."""
         reader = self.stream(columns)
         return reader if columns is not None else reader.read_all()
 
@@ -261,13 +266,34 @@ class EventFileSource(Source):
         self._check_file()
         links, traits = self._maps()
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            for calls, pending in self._each(
-                    lambda b, t: self._finish(self._calls(b, t), links, traits, schema),
-                    lambda b, t: self._finish(self._slow(b, t), links, traits, schema)):
+        def finished(group: list[Calls]) -> Iterator[pa.RecordBatch]:
+            for calls, pending in self._finish_many(group, links, traits, schema):
                 for error, text in pending:
                     self.bad_row(error, text=text)
                 yield from calls.select(names).cast(wanted).to_batches()
+            group.clear()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            # Blocks Arrow read wait in `group` until they hold `lookup_events` events, and
+            # are keyed together: one lookup in the id maps (which scans the maps) per
+            # group, not per block. A block read line by line reports its bad rows as it is
+            # read, so the group before it is finished first (bad rows stay in line order).
+            group: list[Calls] = []
+            waiting = 0
+            for kind, item in self._each(lambda b, t: ("fast", self._convert(self._calls(b, t), schema)),
+                                         lambda b, t: ("slow", (b, t))):
+                if kind == "slow":
+                    yield from finished(group)
+                    waiting = 0
+                    group.append(self._slow(*item))
+                    yield from finished(group)
+                    continue
+                group.append(item)
+                waiting += len(item.user)
+                if waiting >= self.lookup_events:
+                    yield from finished(group)
+                    waiting = 0
+            yield from finished(group)
 
         wanted = pa.schema([schema.field(n) for n in names])
         return pa.RecordBatchReader.from_batches(wanted, batches())
@@ -338,14 +364,40 @@ class EventFileSource(Source):
         return (_latest(links, "anonymous", "user", self.at_type),
                 _latest(traits, "user", "value", self.at_type))
 
-    def _finish(self, calls: Calls, links: tuple[pa.Array, pa.Array], traits: tuple[pa.Array, pa.Array],
-                schema: pa.Schema) -> tuple[pa.Table, list[tuple[DataError, str]]]:
-        """A block's events keyed and in the schema's types; and the bad rows to report
-        (only once the block is read, so a block read again reports them once)."""
-        user = pc.coalesce(calls.user, lookup(calls.anonymous, *links))
+    def _finish_many(self, group: list[Calls], links: tuple[pa.Array, pa.Array],
+                     traits: tuple[pa.Array, pa.Array],
+                     schema: pa.Schema) -> Iterator[tuple[pa.Table, list[tuple[DataError, str]]]]:
+        """`_finish` of each of some blocks' calls, in order, their keys looked up together."""
+        if not group:
+            return
+        if len(group) == 1:
+            yield self._finish(group[0], links, traits, schema)
+            return
+        key = self._keys(pa.concat_arrays([c.user for c in group]),
+                         pa.concat_arrays([c.anonymous for c in group]), links, traits)
+        start = 0
+        for calls in group:
+            part = key.slice(start, len(calls.user))
+            start += len(calls.user)
+            yield self._finish(calls, links, traits, schema, key=part)
+
+    def _keys(self, user: pa.Array, anonymous: pa.Array, links: tuple[pa.Array, pa.Array],
+              traits: tuple[pa.Array, pa.Array]) -> pa.Array:
+        """Each event's key: its user id, else the user its anonymous id is linked to (then
+        that user's key trait where events are keyed by one), else, with ``anonymous =
+        "keep"``, the anonymous id; null for an event left out."""
+        user = pc.coalesce(user, lookup(anonymous, *links))
         if self.keys_by_trait:
             user = lookup(user, *traits)
-        key = user if self.options.anonymous == "drop" else pc.coalesce(user, calls.anonymous)
+        return user if self.options.anonymous == "drop" else pc.coalesce(user, anonymous)
+
+    def _finish(self, calls: Calls, links: tuple[pa.Array, pa.Array], traits: tuple[pa.Array, pa.Array],
+                schema: pa.Schema, key: pa.Array | None = None) -> tuple[pa.Table, list[tuple[DataError, str]]]:
+        """A block's events keyed (by `key`, when the caller looked the keys up) and in the
+        schema's types; and the bad rows to report (only once the block is read, so a block
+        read again reports them once)."""
+        if key is None:
+            key = self._keys(calls.user, calls.anonymous, links, traits)
         kept = pc.is_valid(key)
         if calls.records is not None:
             records = [r for r, k in zip(calls.records, kept.to_pylist(), strict=True) if k]
@@ -354,32 +406,51 @@ class EventFileSource(Source):
             return self._table(records, schema), []
         return self._typed(calls, key, kept, schema)
 
+    def _convert(self, calls: Calls, schema: pa.Schema) -> Calls:
+        """The calls with the attributes Arrow read in the schema's types, and the cells
+        that do not fit (a `Fallback` where a type cannot be converted exactly): done where
+        the block is read, before its keys are known. Cells convert one by one, so
+        converting before the events left out are dropped gives the same cells."""
+        if calls.columns is None or calls.typed is not None:
+            return calls
+        typed = {}
+        for field in schema:
+            values = calls.columns.get(field.name)
+            if field.name == self.context.key or values is None:
+                continue
+            if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
+                values = as_json_text(values)
+            converted, cells = to_type(values, field.type)
+            typed[field.name] = (values, converted, cells)
+        return attrs.evolve(calls, typed=typed)
+
     def _typed(self, calls: Calls, key: pa.Array, kept: pa.Array,
                schema: pa.Schema) -> tuple[pa.Table, list[tuple[DataError, str]]]:
-        """The attributes Arrow read, in the schema's types; cells that do not fit are bad rows."""
-        assert calls.columns is not None and calls.lines is not None
+        """The kept events' attributes in the schema's types; cells that do not fit are bad rows."""
+        calls = self._convert(calls, schema)
+        assert calls.typed is not None and calls.lines is not None
         columns: dict[str, pa.Array] = {self.context.key: key.filter(kept)}
-        lines = None
+        kept_rows = lines = None
         pending: list[tuple[DataError, str]] = []
         bad: set[int] = set()
         for field in schema:
             if field.name == self.context.key:
                 continue
-            values = calls.columns.get(field.name)
-            if values is None:
+            if field.name not in calls.typed:
                 columns[field.name] = pa.nulls(len(columns[self.context.key]), field.type)
                 continue
-            values = values.filter(kept)
-            if pa.types.is_list(values.type) or pa.types.is_large_list(values.type):
-                values = as_json_text(values)
-            columns[field.name], cells = to_type(values, field.type)
+            values, converted, cells = calls.typed[field.name]
+            columns[field.name] = converted.filter(kept)
             if cells:
-                lines = calls.lines()[np.asarray(kept.to_numpy(zero_copy_only=False))] if lines is None else lines
-                for i in cells:
+                if kept_rows is None:
+                    kept_rows = np.asarray(kept.to_numpy(zero_copy_only=False))
+                    lines = calls.lines()
+                    position = np.cumsum(kept_rows) - 1  # each kept event's row in the table
+                for i in (c for c in cells if kept_rows[c]):
                     pending.append((self.error(
                         f"{json.dumps(values[i].as_py(), default=str)} does not fit the column's type"
                         f" ({field.type}, from the first events)", row=int(lines[i]), column=field.name), ""))
-                bad.update(cells)
+                    bad.add(int(position[i]))
         table = pa.table(columns)
         if bad:
             table = table.filter(pa.array([i not in bad for i in range(table.num_rows)]))
