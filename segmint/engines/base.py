@@ -66,6 +66,8 @@ class Scan:
     columns: tuple[str, ...] | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
     arrow: Any = attrs.field(default=None, eq=False, repr=False)
+    #: How many rows the files hold, where the format says without reading them (Parquet).
+    rows: int | None = None
 
 
 @attrs.frozen
@@ -132,6 +134,9 @@ class Engine:
     #: SQL engines), or None.
     family: ClassVar[str | None] = None
     Options: ClassVar[type] = NoEngineOptions
+    #: File formats the engine reads itself: an event source of such files reaches it as
+    #: a `Scan` (see `Source.scan`) rather than as Arrow data read by segmint.
+    reads_files: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: Any = None, *, state_dir: Path | None = None) -> None:
         """`state_dir` is the project's state directory, where an engine may keep files

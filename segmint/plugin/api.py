@@ -152,6 +152,13 @@ class Source:
         """Read the data, only `columns` when given (the key column is always included)."""
         raise NotImplementedError
 
+    def scan(self, columns: Sequence[str]) -> Any:
+        """The files an engine may read itself instead of `read` (a `segmint.engines.base.Scan`
+        of the key and `columns`), or None (the default) when the data must come through
+        `read`. The run asks only when its engine reads such files and nothing of the
+        project's key or column options has to change the rows."""
+        return None
+
 
 class SegmentKind(enum.StrEnum):
     """What an output column of a run is (a `str`: ``"segment"``...)."""

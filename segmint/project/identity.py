@@ -10,7 +10,7 @@ run's `DataReport`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -210,12 +210,27 @@ class Keys:
         self._distinct.discard(name)
         return table
 
+    def take_scan(self, name: str, scan: Any, key_column: Callable[[], pa.ChunkedArray], *,
+                  count: bool = True) -> None:
+        """Account for a source an engine reads itself (a `Scan`): its rows, from the
+        files' metadata, and its keys, read (the key column alone) only if matched."""
+        report = self.report.source(name, EVENTS) if count else SourceReport(name, EVENTS)
+        if scan.rows is not None:
+            report.rows += scan.rows
+        else:
+            keys = key_column()
+            report.rows += len(keys)
+            key_column = lambda: keys  # noqa: E731 - read once
+        self._keys[name] = [key_column]
+        self._distinct.discard(name)
+
     def keyset(self, name: str) -> pa.Array:
         """The distinct keys source `name` read, found once when first asked for (a run
         with nothing to match them against, such as `segmint profile` of events alone,
         never pays for them)."""
         parts = self._keys[name]
         if name not in self._distinct:
+            parts = [p() if callable(p) else p for p in parts]  # a scanned source's key column
             chunks = [c for p in parts for c in (p.chunks if isinstance(p, pa.ChunkedArray) else [p])]
             self._keys[name] = [pc.drop_null(pc.unique(pa.chunked_array(chunks, type=parts[0].type)))]
             self._distinct.add(name)
@@ -320,6 +335,6 @@ class Keys:
             return
         everyone = pa.chunked_array(list(union.values())).combine_chunks()
         for name in event_sources:
-            if name in self._keys and self._keys[name][0].type in types:
+            if name in self._keys and keyset(name).type in types:
                 hits = pc.is_in(keyset(name), value_set=everyone)
                 self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)

@@ -27,14 +27,14 @@ from segmint.language.checker import CheckedRules, check
 from segmint.errors import ConfigError, DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
-from segmint.engines.base import Engine, EngineResult, EventInput, Job, check_keys
+from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
 from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
 from segmint.version import __version__
-from segmint.project.identity import LINE_COLUMN, Keys
+from segmint.project.identity import LINE_COLUMN, Keys, policy_of
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
@@ -285,6 +285,12 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
         covering = keys.covering(name, source, [prepared.project.key, *columns])
         if covering is not None:  # the metrics' read of these orders serves the aggregates
             return covering
+    if columns is not None and not whole:
+        scan = _scan(prepared, name, source, columns)
+        if scan is not None:  # the engine reads the files itself
+            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key),
+                           count=keys.first_read(name))
+            return scan
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(columns)
     data = _project_columns(source, data, prepared.project.key)
@@ -296,6 +302,32 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     if cached is not None:
         keys.events[cached] = table
     return table
+
+
+def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str]) -> Scan | None:
+    """The source's files as a `Scan` for an engine that reads them itself, when nothing
+    the project says of the source changes its rows on the way (key normalisation, an
+    identity table, skipping bad rows, column options): else None, and segmint reads it."""
+    formats = prepared.engine.reads_files
+    policy = policy_of(source)
+    columns_options = columns_of(source)
+    if not formats or policy.key_normalize or policy.identity is not None \
+            or policy.on_bad_rows == "skip" or columns_options.key or columns_options.booleans:
+        return None
+    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
+        key_type = _schema(source, prepared.project.key).field(prepared.project.key).type
+        if pa.types.is_dictionary(key_type):
+            return None  # dictionary keys are cast as they are read (`Keys.apply`)
+        scan = source.scan(list(columns))
+    return scan if isinstance(scan, Scan) and scan.format in formats else None
+
+
+def _key_column(source: Source, key: str) -> pa.ChunkedArray:
+    """A source's key column alone (the distinct keys of a scanned source, when matched)."""
+    with calling_plugin(f"source '{source.source_name}' ({source.name}) failed while reading"):
+        data = source.read([])
+    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    return table.column(key)
 
 
 def segment_infos(rules: ast.RuleSet) -> tuple[SegmentInfo, ...]:

@@ -41,6 +41,7 @@ class DuckDBEngine(Engine):
     description = "in process, in DuckDB: data larger than memory, files read by DuckDB itself"
     family = SQL  # a plugin function's SQL builder serves it; its regexes are RE2's
     Options = DuckDBOptions
+    reads_files = frozenset({"parquet"})  # scanned by DuckDB, with projection and filter pushdown
 
     def settings(self) -> Settings:
         options: DuckDBOptions = self.options

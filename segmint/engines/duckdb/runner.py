@@ -51,8 +51,23 @@ def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf
         return _Run(con, checked, profiles, key, as_of, events, holdout_salt).run()
     except duckdb.OutOfMemoryException as error:  # in any of the run's queries
         raise memory_error(error) from None
+    except duckdb.Error as error:
+        named = _source_of_file(error, events)
+        if named is None:
+            raise  # not a file of the run's: segmint's own query failed
+        raise DataError(f"DuckDB could not read its files: {str(error).splitlines()[0]}",
+                        source=named) from None
     finally:
         con.close()
+
+
+def _source_of_file(error: Exception, events: Mapping[str, Any]) -> str | None:
+    """The event source whose file DuckDB's error names (one damaged or gone since the run
+    looked at it), or None."""
+    for name, data in events.items():
+        if any(str(path) in str(error) for path in getattr(data, "paths", None) or ()):
+            return name
+    return None
 
 
 class _Run:

@@ -53,6 +53,7 @@ class SparkEngine(Engine):
     description = "Spark SQL through PySpark: local mode, or a cluster ([engine] master)"
     family = SQL  # a plugin function's SQL builder serves it
     Options = SparkOptions
+    reads_files = frozenset({"parquet"})  # read by Spark itself (its executors, on a cluster)
     dialect = SparkDialect()
 
     def pattern_error(self, pattern: str) -> str | None:

@@ -4,10 +4,11 @@ The events are first put in canonical types and cut to what any aggregate can se
 and a timestamp, not after as_of, not before the earliest window); then each aggregate is
 one aggregate call restricted to its window and its `where` (``FILTER (WHERE ...)`` or a
 ``CASE`` inside, per dialect). `first`/`last` take the value at the earliest (latest)
-matching timestamp, the smallest (largest) value among events at that instant: a second
-``GROUP BY`` finds that instant per customer. Customers without a matching event get the
-language's empty values when the result is joined to the profiles (count 0, exists false,
-the rest null).
+matching timestamp, the smallest (largest) value among events at that instant: the
+minimum (maximum) of an (instant, value) struct where the dialect orders structs
+(DuckDB), else a second ``GROUP BY`` finds that instant per customer. Customers without a
+matching event get the language's empty values when the result is joined to the profiles
+(count 0, exists false, the rest null).
 """
 
 from __future__ import annotations
@@ -160,6 +161,9 @@ def _aggregate(ctx: SqlContext, aggregate: ast.Aggregate, value: Expr | None, wh
         return [exp.alias_(case(exp.GT(this=matched, expression=exp.Literal.number(0)), distinct),
                            identifier(name))]
     earliest = function == "first"
+    picked = dialect.value_at_extreme_time(earliest, column(TS), value, where)
+    if picked is not None:
+        return [exp.alias_(picked, identifier(name))]
     instant = f"best:{name}"
     best.append(exp.alias_(agg(exp.Min if earliest else exp.Max, column(TS)), identifier(instant)))
     at_best = and_(where, exp.EQ(this=column(TS), expression=column(instant))) if where is not None \

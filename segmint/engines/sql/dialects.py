@@ -188,10 +188,26 @@ class SqlDialect:
             return value
         return exp.Case(ifs=[exp.If(this=where, true=value)])
 
+    def value_at_extreme_time(self, earliest: bool, ts: Expr, value: Expr, where: Expr | None) -> Expr | None:
+        """`first`/`last` in one aggregate call: the (non-null) value at the earliest
+        (latest) `ts` of the rows where `where` holds, the smallest (largest) value on a
+        tie; or None where the dialect cannot, and the compiler finds the instant with a
+        second GROUP BY joined back to the events."""
+        return None
+
 
 class DuckDBDialect(SqlDialect):
     name = "duckdb"
     sqlglot = "duckdb"
+
+    def value_at_extreme_time(self, earliest: bool, ts: Expr, value: Expr, where: Expr | None) -> Expr | None:
+        # MIN/MAX of {t, v} orders by the instant, then by the value: exactly the language's
+        # tie rule, with no second pass over the events (or its join, 1.5 GB at 20M events)
+        pair = exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier("t", quoted=True), expression=ts),
+            exp.PropertyEQ(this=exp.to_identifier("v", quoted=True), expression=value)])
+        extreme = (exp.Min if earliest else exp.Max)(this=self.filtered(pair, where))
+        return call("STRUCT_EXTRACT", self.aggregate(extreme, where), string("v"))
 
     def to_micros(self, timestamp: Expr) -> Expr:
         return call("EPOCH_US", timestamp)

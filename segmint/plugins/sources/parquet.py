@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import pyarrow as pa
 
+from segmint.engines.base import Scan
 from segmint.errors import DataError
 from segmint.plugin.api import PROFILES
 
@@ -60,6 +61,24 @@ class ParquetSource(FileSource):
         names = self._projection(self.schema(), columns)
         with self._data_errors():
             return self._dataset().scanner(columns=names).to_reader()
+
+    def scan(self, columns: Sequence[str]) -> Scan | None:
+        """The files, for an engine that reads Parquet itself (DuckDB, Spark): the key and
+        `columns`, the row count from the files' metadata. None when a column asked for
+        comes from the folder names (hive partitions), which only pyarrow's dataset reads
+        as segmint types them."""
+        if self.role == PROFILES:
+            return None
+        names = self._projection(self.schema(), columns)
+        with self._data_errors():
+            dataset = self._dataset()
+            fragments = list(dataset.get_fragments())
+            physical = set(fragments[0].physical_schema.names) if fragments else set()
+            if not fragments or not set(names) <= physical:
+                return None
+            rows = dataset.count_rows()  # from the footers, nothing decoded
+        return Scan("parquet", tuple(dataset.files), tuple(names), rows=rows,
+                    arrow=lambda: self.read(columns))
 
     def _explain(self, exc: pa.ArrowException) -> DataError:
         text = str(exc)

@@ -61,19 +61,9 @@ WITH "base" AS (
     NOT "email" IS NULL
     AND NOT CAST(TIMEZONE('UTC', "ordered_at") AS TIMESTAMP) IS NULL
     AND CAST(TIMEZONE('UTC', "ordered_at") AS TIMESTAMP) <= CAST('2026-01-31 22:59:59.999999' AS TIMESTAMP)
-), "best:sales" AS (
-  SELECT
-    "email",
-    MIN("__timestamp") FILTER(WHERE
-      NOT "e:channel" IS NULL) AS "best:aggregate:5",
-    MAX("__timestamp") FILTER(WHERE
-      NOT "e:channel" IS NULL) AS "best:aggregate:6"
-  FROM "events:sales"
-  GROUP BY
-    "email"
 ), "aggregates:sales" AS (
   SELECT
-    "events:sales"."email",
+    "email",
     COUNT(*) FILTER(WHERE
       "__timestamp" >= CAST('2025-01-31 22:59:59.999999' AS TIMESTAMP)
       AND COALESCE("e:category" = 'shoes', FALSE)) AS "aggregate:0",
@@ -86,10 +76,16 @@ WITH "base" AS (
       "__timestamp" >= CAST('2025-09-30 22:00:00.000000' AS TIMESTAMP)
       AND "__timestamp" <= CAST('2025-12-31 22:59:59.999999' AS TIMESTAMP)) AS "aggregate:3",
     AVG(CAST("e:amount" AS DOUBLE)) AS "aggregate:4",
-    MIN("e:channel") FILTER(WHERE
-      NOT "e:channel" IS NULL AND "__timestamp" = "best:aggregate:5") AS "aggregate:5",
-    MAX("e:channel") FILTER(WHERE
-      NOT "e:channel" IS NULL AND "__timestamp" = "best:aggregate:6") AS "aggregate:6",
+    STRUCT_EXTRACT(
+      MIN({'t': "__timestamp", 'v': "e:channel"}) FILTER(WHERE
+        NOT "e:channel" IS NULL),
+      'v'
+    ) AS "aggregate:5",
+    STRUCT_EXTRACT(
+      MAX({'t': "__timestamp", 'v': "e:channel"}) FILTER(WHERE
+        NOT "e:channel" IS NULL),
+      'v'
+    ) AS "aggregate:6",
     CASE
       WHEN COUNT(*) FILTER(WHERE
         "__timestamp" >= CAST('2024-12-31 23:00:00.000000' AS TIMESTAMP)) > 0
@@ -98,10 +94,8 @@ WITH "base" AS (
     END AS "aggregate:7",
     MAX("e:amount") AS "aggregate:8"
   FROM "events:sales"
-  LEFT JOIN "best:sales"
-    ON "events:sales"."email" = "best:sales"."email"
   GROUP BY
-    "events:sales"."email"
+    "email"
 ), "joined" AS (
   SELECT
     "base".*,
