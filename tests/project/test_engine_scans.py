@@ -80,16 +80,17 @@ def _project(tmp_path: Path, keys: list, source_options: str = "") -> Path:
     return tmp_path / "segmint.toml"
 
 
-def _run(project_file: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> tuple:
+def _run(project_file: Path, engine: str, monkeypatch: pytest.MonkeyPatch,
+         spied: type = DuckDBEngine) -> tuple:
     """The run's membership, its report of the orders source, and what the engine got."""
     given: list = []
-    evaluate = DuckDBEngine.evaluate
+    evaluate = spied.evaluate
 
     def spy(self, job):
         given.extend(type(e.data) for e in job.events.values())
         return evaluate(self, job)
 
-    monkeypatch.setattr(DuckDBEngine, "evaluate", spy)
+    monkeypatch.setattr(spied, "evaluate", spy)
     project = attrs.evolve(load_project(project_file), engine=engine)
     outcome = execute(prepare(project, get_registry()))
     report = outcome.report.sources["orders"]
@@ -119,6 +120,18 @@ def test_duckdb_reads_parquet_events_itself_with_the_arrow_engines_answers(
     # ties at one instant: the smallest value first, the largest last; nulls never picked
     assert membership.column("web_first").to_pylist() == [True, False, False]
     assert membership.column("store_last").to_pylist() == [True, True, False]
+
+
+@pytest.mark.full
+def test_spark_reads_parquet_events_itself_with_the_arrow_engines_answers(tmp_path, monkeypatch):
+    pytest.importorskip("pyspark")
+    from segmint.engines.spark.engine import SparkEngine
+
+    project_file = _project(tmp_path, [1, 2, 3, 4])
+    expected, expected_counts, _ = _run(project_file, "arrow", monkeypatch, SparkEngine)
+    membership, counts, given = _run(project_file, "spark", monkeypatch, SparkEngine)
+    assert membership.equals(expected.select(membership.column_names))
+    assert counts == expected_counts and given == [Scan]
 
 
 def test_a_damaged_parquet_file_is_a_clear_error(tmp_path):
