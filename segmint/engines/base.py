@@ -158,6 +158,20 @@ class Engine:
         raise NotImplementedError
 
 
+def _increasing(keys: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether the keys are strictly increasing, so distinct without hashing them: a
+    run's profiles come sorted by the key (one comparison pass, where hashing 1M keys
+    costs 50-100 ms). Unordered keys are hashed (`pc.unique`: 3x faster than
+    count_distinct)."""
+    if len(keys) < 2:
+        return True
+    try:
+        ordered = pc.less(keys.slice(0, len(keys) - 1), keys.slice(1))
+    except pa.ArrowNotImplementedError:  # a key type with no order
+        return False
+    return bool(pc.all(ordered).as_py())
+
+
 def check_keys(table: pa.Table, key: str, source: str = "profiles",
                lines: pa.ChunkedArray | pa.Array | None = None) -> None:
     """Refuse a missing key column, null keys and duplicate keys, naming the row (or, given
@@ -177,7 +191,7 @@ def check_keys(table: pa.Table, key: str, source: str = "profiles",
         index = pc.index(pc.is_null(keys), True).as_py()
         raise DataError("the customer key is empty", source=source, column=key,
                         **{word: where(index)})
-    if len(pc.unique(keys)) != len(keys):  # no nulls here; unique hashes 3x faster than count_distinct
+    if not _increasing(keys) and len(pc.unique(keys)) != len(keys):  # no nulls here
         counts = pc.value_counts(keys)
         duplicate = counts.filter(pc.greater(counts.field("counts"), 1))[0]["values"]
         rows = pc.indices_nonzero(pc.equal(keys, duplicate)).to_pylist()[:2]
