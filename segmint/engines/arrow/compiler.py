@@ -224,6 +224,8 @@ def as_timestamp(expression: Expr, kind: Kind, timezone: str) -> Expr:
     if kind is not Kind.DATE:
         return expression
     naive = expression.cast(pa.timestamp("us"))
+    if timezone == "UTC":  # midnight UTC: the same microseconds, read as UTC (no zone lookups)
+        return naive.cast(TIMESTAMP_TYPE)
     local = pc.assume_timezone(naive, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
     return local.cast(TIMESTAMP_TYPE)
 

@@ -74,7 +74,7 @@ def canonical(values: pa.ChunkedArray, kind: Kind, timezone: str, name: str = ""
     if kind is Kind.DATE:
         return _truncating_cast(values, pa.date32())
     if kind is Kind.TIMESTAMP:
-        if arrow_type.tz is None:
+        if arrow_type.tz is None and timezone != "UTC":  # naive UTC: only the type changes
             values = pc.assume_timezone(values, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
         return _truncating_cast(values, TIMESTAMP_TYPE)
     if kind is Kind.DURATION:
@@ -129,7 +129,7 @@ def evaluate_checked(
             statement = by_name[name]
             values = results[name]
             if isinstance(statement, ast.Segment):
-                member = pc.fill_null(values, False)
+                member = values
                 ctx.add_column(segment_column(name), member)
                 if statement.holdout is not None:
                     held = _holdout(ctx.columns[key], member, name, statement.holdout, holdout_salt)
@@ -149,8 +149,8 @@ def evaluate_checked(
 
 
 def _compile_statement(statement: ast.Statement, ctx: CompileContext) -> pc.Expression:
-    if isinstance(statement, ast.Segment):
-        return ctx.compile(statement.condition)
+    if isinstance(statement, ast.Segment):  # unknown is not a member: in the same pass
+        return pc.coalesce(ctx.compile(statement.condition), pc.scalar(False))
     conditions, labels = [], []
     fallback = pa.scalar(None, pa.string())
     for arm in statement.arms:
