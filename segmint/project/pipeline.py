@@ -126,7 +126,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
 
     def schema_of(name: str) -> pa.Schema:  # once per source: a CSV's means typing its first block
         if name not in schemas:
-            schemas[name] = _schema(sources[name], project.key)
+            schemas[name] = source_schema(sources[name], project.key)
         return schemas[name]
 
     parts = [(name, schema_of(name), None) for name in profiles]
@@ -195,7 +195,7 @@ def check_metric_columns(metric: Metric, project: Project, schemas: Mapping[str,
                     file=project.label, key=f"metrics.{option}")
 
 
-def _schema(source: Source, key: str) -> pa.Schema:
+def source_schema(source: Source, key: str) -> pa.Schema:
     """The source's schema as rules see it: its key column named `key`, the project's
     column options (booleans) applied."""
     with calling_plugin(f"source '{source.source_name}' ({source.name}) failed to report its schema"):
@@ -315,7 +315,7 @@ def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str])
             or policy.on_bad_rows == "skip" or columns_options.key or columns_options.booleans:
         return None
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
-        key_type = _schema(source, prepared.project.key).field(prepared.project.key).type
+        key_type = source_schema(source, prepared.project.key).field(prepared.project.key).type
         if pa.types.is_dictionary(key_type):
             return None  # dictionary keys are cast as they are read (`Keys.apply`)
         scan = source.scan(list(columns))
@@ -398,17 +398,26 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
     events = {role: read_events(prepared, role, keys, reads.get(role), whole=True)
               for role in metric.requires}
     project = prepared.project
-    context = MetricContext(
-        events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
-        as_of_date=prepared.as_of.date if prepared.as_of.whole_day else None,
-        columns=frozenset(c.name for c in columns),
-        options=project.metrics,
-    )
+    context = metric_context(prepared, columns, events)
     with calling_plugin(lambda: f"metric '{metric.name}' "
                         f"({provenance(prepared.registry, 'metric', metric.name)}) failed"):
         table = metric.compute(context)
     return table.select([project.key] + [c.name for c in columns]).rename_columns(
         [project.key] + [c.physical for c in columns])
+
+
+def metric_context(prepared: Prepared, columns: Sequence[Column],
+                   events: Mapping[str, Any]) -> MetricContext:
+    """What a metric computing `columns` receives, its required sources as `events` (Arrow
+    tables for `Metric.compute`, `SqlTable` values for a SQL builder): the run's key, as_of
+    (a whole day when it was given as a date), time zone and ``[metrics]`` options."""
+    project = prepared.project
+    return MetricContext(
+        events=events, key=project.key, as_of=prepared.as_of.instant, timezone=project.timezone,
+        as_of_date=prepared.as_of.date if prepared.as_of.whole_day else None,
+        columns=frozenset(c.name for c in columns),
+        options=project.metrics,
+    )
 
 
 def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, list[str]]:
@@ -417,7 +426,7 @@ def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, l
     if metric.reads_columns is None:
         return {}
     key = prepared.project.key
-    schemas = {role: _schema(prepared.event_sources[role], key) for role in metric.requires
+    schemas = {role: source_schema(prepared.event_sources[role], key) for role in metric.requires
                if role in prepared.event_sources}
     with calling_plugin(f"metric '{metric.name}' failed to list the columns it reads"):
         wanted = metric.reads_columns(prepared.project.metrics, schemas, key)

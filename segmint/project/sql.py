@@ -4,8 +4,11 @@
 read) and compiles the query computing the membership table from the sources themselves:
 each source is the table named like it (a ``postgres`` source: its ``table``; on DuckDB a
 Parquet, CSV or JSON Lines source: the files, read by DuckDB), the profile sources joined on
-the key with keys normalised as the project says, then every aggregate, segment and
-holdout, in the dialect asked for.
+the key with keys normalised as the project says, the metric columns the rules use (each
+metric's SQL builder, `Metric.builders[segmint.SQL]`, over its required sources, LEFT
+JOINed on the key: orders never add customers), then every aggregate, segment and holdout,
+in the dialect asked for. A metric without a SQL builder (predictive CLV, acquisition, a
+plugin's) is refused, naming it and the column.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from segmint.errors import ConfigError, SegmintError
-from segmint.plugin.api import Source
-from segmint.plugin.host import PluginRegistry
+from segmint.language.catalog import Column
+from segmint.language.types import Kind
+from segmint.plugin.api import SQL, Source, SqlTable
+from segmint.plugin.host import PluginRegistry, calling_plugin, provenance
 from segmint.project.config import Project
 from segmint.project.identity import policy_of
-from segmint.project.pipeline import Prepared, display_path, prepare
+from segmint.project.pipeline import Prepared, display_path, metric_context, prepare, source_schema
+from segmint.project.source_columns import columns_of
 
 INSTALL = "pip install 'segmint[sql]'"
 
@@ -35,24 +41,116 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
     prepared = prepare(project, registry)
     key = project.key
     used = prepared.checked.columns_used
-    metrics = sorted({c.via for c in used if c.via is not None})
-    if metrics:
-        raise SegmintError(f"the rules use metric columns ({', '.join(metrics)}), which segmint "
-                           f"sql cannot compute in SQL yet; run them with segmint run")
+    metrics = _metric_queries(prepared, chosen)
     sources = []
     for name, source in prepared.profile_sources.items():
-        columns = tuple((c.name, c.physical) for c in used if c.source == name)
+        columns = tuple((c.name, c.physical) for c in used if c.source == name and c.via is None)
         sources.append(ProfileSource(name, _relation(source, name, chosen.name, exp),
                                      columns, _normalize(source, name)))
     if not sources:
         raise SegmintError("no profile source: add one with --source NAME=PATH or in segmint.toml")
     events = {name: _relation(prepared.event_sources[name], name, chosen.name, exp)
               for name in _aggregated(prepared)}
-    profiles = exp.Subquery(this=profile_join(sources, key, chosen), alias=exp.TableAlias(
+    joined = profile_join(sources, key, chosen)
+    if metrics:
+        joined = _with_metrics(joined, sources, metrics, key)
+    profiles = exp.Subquery(this=joined, alias=exp.TableAlias(
         this=exp.to_identifier("profiles", quoted=True)))
+    # a metric's durations (BIGINT microseconds) and timestamps (the UTC wall clock, as
+    # `_orders_table` reads them) are already what the membership query computes on
+    canonical = frozenset(c.physical for _, _, wanted in metrics for c in wanted
+                          if c.type.kind in (Kind.DURATION, Kind.TIMESTAMP))
+    relations = Relations(profiles=profiles, events=events, canonical=canonical)
     return compile_membership(prepared.checked, dialect=dialect, key=key, as_of=prepared.as_of,
-                              holdout_salt=project.holdout_salt,
-                              relations=Relations(profiles=profiles, events=events)) + ";\n"
+                              holdout_salt=project.holdout_salt, relations=relations) + ";\n"
+
+
+def _metric_queries(prepared: Prepared, dialect: Any) -> list[tuple[str, Any, list[Column]]]:
+    """Per metric the rules use: its name, the query its SQL builder gives over the sources
+    it requires (one row per customer of the orders), and the rule columns it computes. A
+    metric without a SQL builder is refused, naming the metric and the column."""
+    used = prepared.checked.columns_used
+    found = []
+    for name, metric in prepared.metrics.items():
+        wanted = [c for c in used if c.via == f"metric {name}"]
+        if not wanted:
+            continue
+        build = metric.builders.get(SQL)
+        if build is None:
+            raise SegmintError(
+                f"the rules use column '{wanted[0].name}' of metric '{name}', which has no SQL "
+                f"builder (Metric.builders[segmint.SQL]), so segmint sql cannot compute it; "
+                f"run these rules with segmint run")
+        events = {role: _orders_table(prepared, role, dialect) for role in metric.requires}
+        context = metric_context(prepared, wanted, events)
+        with calling_plugin(lambda: f"metric '{metric.name}' "
+                            f"({provenance(prepared.registry, 'metric', metric.name)}) failed "
+                            f"to build its SQL"):
+            query = build(context)
+        found.append((name, query, wanted))
+    return found
+
+
+def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
+    """An event source as a metric's SQL builder reads it: its rows with the key renamed to
+    the project's and normalised as `segmint run` normalises it (so orders keyed by a
+    mixed-case email meet the profiles), its columns as the rules' schema names them, and
+    time as the membership query holds it (timestamps as the UTC wall clock; dates and
+    zone-free timestamps read in the run's time zone)."""
+    import sqlglot.expressions as exp
+
+    from segmint.engines.sql.columns import timestamp
+    from segmint.engines.sql.profiles import normalized_key
+
+    source = prepared.event_sources[name]
+    key = prepared.project.key
+    zone = prepared.project.timezone
+    schema = source_schema(source, key)
+    # the source's own name for the key: the project's `key = ...` of the source, or a
+    # postgres source's key_column
+    own_key = columns_of(source).key or getattr(source.options, "key_column", None) or key
+    how = _normalize(source, name)
+    items = []
+    for field in schema:  # the builder names columns as sqlglot does by default
+        value = exp.column(exp.to_identifier(own_key if field.name == key else field.name, quoted=True))
+        if field.name == key:
+            value = normalized_key(value, how, dialect)
+        items.append(exp.alias_(value, exp.to_identifier(field.name)))
+    relation = exp.select(*items).from_(_relation(source, name, dialect.name, exp)).subquery(
+        exp.to_identifier(name, quoted=True))
+
+    def instant(column_name: str) -> Any:
+        return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
+
+    def local_day(value: Any) -> Any:
+        local = value if zone == "UTC" else dialect.local_from_utc(value, zone)
+        return exp.UnixDate(this=dialect.cast(local, "DATE"))
+
+    return SqlTable(relation, schema, instant, dialect.to_micros, local_day)
+
+
+def _with_metrics(profiles: Any, sources: list[Any], metrics: list[tuple[str, Any, list[Column]]],
+                  key: str) -> Any:
+    """The profile join with each metric's columns LEFT JOINed on the key, under their
+    physical names: orders never add customers, the profile sources' keys are the customers
+    (as `read_profile` keeps only them)."""
+    import sqlglot.expressions as exp
+
+    from segmint.engines.sql.compiler import column, identifier
+
+    items = [exp.alias_(column(key, "profiles"), identifier(key))]
+    items += [column(physical, "profiles") for source in sources for _, physical in source.columns]
+    query = exp.select(*items).from_(exp.alias_(exp.Subquery(this=profiles), identifier("profiles")))
+    for name, metric_query, wanted in metrics:
+        alias = f"metric:{name}"
+        on = exp.EQ(this=column(key, "profiles"),
+                    expression=exp.Column(this=exp.to_identifier(key), table=identifier(alias)))
+        query = query.join(exp.alias_(exp.Subquery(this=metric_query), identifier(alias)), on=on,
+                           join_type="left")
+        query = query.select(*[exp.alias_(exp.Column(this=exp.to_identifier(c.name),
+                                                     table=identifier(alias)), identifier(c.physical))
+                               for c in wanted])
+    return query
 
 
 def _aggregated(prepared: Prepared) -> list[str]:

@@ -36,8 +36,8 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def sql_shop(shop: Path) -> Path:
-    """The starter project without its metric rules (value.seg): `segmint sql` does not
-    compute the metrics in SQL yet, and says so (test_metric_columns_are_refused)."""
+    """The starter project without its metric rules (value.seg): predictive CLV has no SQL
+    builder, and `segmint sql` says so (test_a_metric_without_a_sql_builder_is_refused)."""
     (shop / "rules" / "value.seg").unlink()
     return shop
 
@@ -88,8 +88,39 @@ def by_key(table, column: str) -> dict[str, object]:
     return dict(zip(map(str, table["customer_id"].to_pylist()), table[column].to_pylist()))
 
 
-def test_metric_columns_are_refused(shop: Path) -> None:
-    assert "the rules use metric columns" in user_error("sql")
+@pytest.mark.parametrize(("rule", "message"), [
+    # the starter's value.seg: frequency and recency have SQL, clv_12mo does not
+    (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder"),
+    ("segment cheap: acquisition_cost < 10\n",
+     "the rules use column 'acquisition_cost' of metric 'acquisition', which has no SQL builder"),
+])
+def test_a_metric_without_a_sql_builder_is_refused(shop: Path, rule: str | None, message: str) -> None:
+    if rule is not None:
+        (shop / "rules" / "value.seg").write_text(rule)
+        spend = shop / "data" / "spend.csv"
+        spend.write_text("customer_id,date,channel,spend\n,1998-01-01,web,10\n")
+        (shop / "segmint.toml").write_text((shop / "segmint.toml").read_text() + (
+            '\n[sources.spend]\nplugin = "csv"\npath = "data/spend.csv"\nrole = "events"\n'
+            'timestamp_column = "date"\n'))
+    error = user_error("sql")
+    assert error.startswith(message)
+    assert error.endswith("so segmint sql cannot compute it; run these rules with segmint run\n")
+
+
+def test_the_metrics_with_a_sql_builder_run_in_duckdb_and_give_what_run_gives(shop: Path) -> None:
+    """The starter's purchase metrics, computed in the printed SQL from orders.csv."""
+    (shop / "rules" / "value.seg").write_text(
+        "segment loyal: frequency >= 4 and recency <= 120d\n"
+        "segment fading: monetary >= 150 and recency > 270d and rfm_segment != \"Champions\"\n")
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert invoke("run").exit_code == 0
+    expected = pq.read_table("out/segments.parquet")
+    assert membership.column_names == expected.column_names
+    for name in ("loyal", "fading", "win_back"):
+        assert by_key(membership, name) == by_key(expected, name), name
+    assert 0 < sum(expected["loyal"].to_pylist()) and 0 < sum(expected["fading"].to_pylist())
 
 
 @pytest.mark.parametrize("dialect", ["spark", "postgres", "bigquery", "snowflake"])

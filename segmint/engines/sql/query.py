@@ -52,12 +52,16 @@ class Relations:
     """Where the query reads: the profiles (one row per customer, columns under their
     physical names) and each event source the rules aggregate over, as the source holds
     them. `types` gives a profile column's Arrow type where it differs from the catalog's;
-    `order` names a profile column the result is sorted by (else the key)."""
+    `order` names a profile column the result is sorted by (else the key); `canonical` names
+    the profile columns the relation already holds in the canonical representation (a
+    metric's SQL: durations as BIGINT microseconds, timestamps as the UTC wall clock), which
+    are taken as they are."""
 
     profiles: Expr
     events: Mapping[str, Expr] = attrs.field(factory=dict)
     types: Mapping[str, pa.DataType] = attrs.field(factory=dict)
     order: str | None = None
+    canonical: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -135,7 +139,8 @@ class _Builder:
         for found in self.checked.columns_used:
             arrow_type = self.relations.types.get(found.physical, found.arrow_type)
             ctx.floats[found.physical] = float_type(arrow_type)
-            value = canonical(column(found.physical), arrow_type, found.type, dialect, ctx.zone)
+            value = column(found.physical) if found.physical in self.relations.canonical else \
+                canonical(column(found.physical), arrow_type, found.type, dialect, ctx.zone)
             items.append(named(value, found.physical))
             ctx.columns[found.physical] = column(found.physical)
         self.ctes.append((BASE, exp.select(*items).from_(self.relations.profiles)))

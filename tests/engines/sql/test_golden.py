@@ -3,8 +3,10 @@
 The project (tests/engines/sql/golden/project/) covers the language: every comparison and
 test, lists, dates and timestamps in a time zone, top/bottom, segment references, a
 segmentation, holdouts, aggregates over events with windows and where conditions, and two
-profile sources joined on a normalised email key. After a deliberate change to the SQL,
-regenerate the files and review the diff:
+profile sources joined on a normalised email key. The metrics project
+(tests/engines/sql/golden/metrics_project/, files metrics-DIALECT.sql) computes the purchase
+and RFM metrics in SQL from an orders CSV keyed by emails in mixed case (make_data.py wrote
+its data). After a deliberate change to the SQL, regenerate the files and review the diff:
 
     SEGMINT_UPDATE_GOLDEN=1 SEGMINT_PLUGINS=segmint .venv/bin/python -m pytest tests/engines/sql/test_golden.py
 """
@@ -23,15 +25,19 @@ pytest.importorskip("sqlglot")
 
 HERE = Path(__file__).parent / "golden"
 PROJECT = HERE / "project" / "segmint.toml"
+METRICS_PROJECT = HERE / "metrics_project" / "segmint.toml"
 DIALECTS = ["duckdb", "spark", "postgres", "bigquery", "snowflake"]
+#: project directory -> the prefix of its golden files
+PROJECTS = {"project": "", "metrics_project": "metrics-"}
 
 
+@pytest.mark.parametrize("project", list(PROJECTS))
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_the_printed_sql_is_the_golden_file(dialect, monkeypatch):
-    monkeypatch.chdir(HERE / "project")
+def test_the_printed_sql_is_the_golden_file(dialect, project, monkeypatch):
+    monkeypatch.chdir(HERE / project)
     result = CliRunner().invoke(cli, ["sql", "-p", "segmint.toml", "--dialect", dialect])
     assert result.exit_code == 0, result.output
-    golden = HERE / f"{dialect}.sql"
+    golden = HERE / f"{PROJECTS[project]}{dialect}.sql"
     if os.environ.get("SEGMINT_UPDATE_GOLDEN"):
         golden.write_text(result.output)
     assert result.output == golden.read_text()
@@ -53,3 +59,27 @@ def test_the_duckdb_sql_computes_what_a_run_computes(monkeypatch):
     assert got.schema.names == expected.schema.names
     assert got.sort_by("email").to_pylist() == expected.sort_by("email").to_pylist()
     assert any(got["win_back"].to_pylist() + got["everyone"].to_pylist())
+
+
+def test_the_duckdb_sql_computes_the_metrics_as_a_run_does(monkeypatch):
+    """The metrics project's printed DuckDB query, run as it is over its files, gives the
+    membership of the arrow engine's run byte for byte: the purchase and RFM columns the
+    SQL computes from the orders (keys normalised, refunds, shared order ids, orders after
+    as_of, customers not in the profiles left out) are the ones `segmint run` computes."""
+    duckdb = pytest.importorskip("duckdb")
+    from segmint.plugin.host import get_registry
+    from segmint.project.config import load_project
+    from segmint.project.pipeline import execute, prepare
+
+    monkeypatch.chdir(HERE / "metrics_project")
+    expected = execute(prepare(load_project(METRICS_PROJECT), get_registry())).result.membership
+    sql = (HERE / "metrics-duckdb.sql").read_text()
+    assert "LEFT JOIN" in sql and "rfm_segment" in sql
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")  # the query names every zone it needs
+    got = con.sql(sql.rstrip().rstrip(";")).to_arrow_table()
+    assert got.schema == expected.schema
+    assert got.equals(expected.sort_by("email"))
+    counts = {name: sum(1 for v in got[name].to_pylist() if v) for name in got.column_names[1:]}
+    assert all(0 < n < got.num_rows for name, n in counts.items() if name != "tier"), counts
+    assert set(got["tier"].to_pylist()) == {"best", "good", "rest"}
