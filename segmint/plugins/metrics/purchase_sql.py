@@ -92,7 +92,9 @@ def minor_units(value: exp.Expression, arrow_type: pa.DataType, scale: int) -> e
     low = exp.Floor(this=scaled)
     fraction = sub(scaled, low.copy())
     up = add(low.copy(), lit(1))
-    even = exp.EQ(this=exp.Mod(this=low.copy(), expression=lit(2)), expression=lit(0))
+    # the parity of the whole part as an integer: PostgreSQL has no % of a double
+    whole = exp.cast(low.copy(), exp.DataType.Type.BIGINT)
+    even = exp.EQ(this=exp.Mod(this=whole, expression=lit(2)), expression=lit(0))
     rounded = (
         exp.Case()
         .when(exp.LT(this=fraction, expression=lit(0.5)), low.copy())

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
+import attrs
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -122,3 +124,79 @@ def test_a_pattern_postgres_cannot_match_as_re2_does_is_refused(tables):
     with pytest.raises(RuleError, match="segment 'a': the postgres dialect's regular expressions "
                                         "cannot match this pattern exactly as RE2 does: the escape"):
         compile_membership(checked, dialect="postgres", key="customer_id")
+
+
+METRICS_PROJECT = Path(__file__).parent / "golden" / "metrics_project"
+METRICS_SCHEMA = "segmint_metrics"
+#: the metrics project's rules over PostgreSQL tables: as_of an instant in another zone
+#: than the golden file's (durations counted in microseconds, not days)
+POSTGRES_PROJECT = f"""
+rules = ["rules.seg"]
+key = "email"
+as_of = "2024-06-15T18:30:00"
+timezone = "America/New_York"
+holdout_salt = "metrics-2024"
+
+[sources.crm]
+plugin = "postgres"
+dsn_env = "SEGMINT_TEST_PG"
+table = "{METRICS_SCHEMA}.crm"
+key_normalize = "email"
+
+[sources.orders]
+plugin = "postgres"
+dsn_env = "SEGMINT_TEST_PG"
+table = "{METRICS_SCHEMA}.orders"
+role = "events"
+key_normalize = "email"
+
+[metrics]
+timestamp_column = "ordered_at"
+churn_window = "120d"
+"""
+
+
+def test_the_metrics_computed_inside_postgres_give_the_run_membership(postgres_server, tmp_path,
+                                                                       monkeypatch):
+    """The metrics golden project's data as PostgreSQL tables: `segmint sql --dialect
+    postgres` computes the purchase and RFM columns inside PostgreSQL (keys normalised,
+    refunds, shared order ids, orders after as_of) and gives the membership `segmint run`
+    computes from the same tables, which is also the run's over the files."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from segmint.cli import cli
+
+    orders = pcsv.read_csv(METRICS_PROJECT / "data" / "orders.csv", convert_options=pcsv.ConvertOptions(
+        column_types={"email": pa.string(), "ordered_at": pa.timestamp("us"), "amount": pa.float64(),
+                      "order_id": pa.string(), "margin": pa.float64()}, strings_can_be_null=True))
+    with adbc.connect(postgres_server) as connection, connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {METRICS_SCHEMA}")
+        cursor.adbc_ingest("crm", pq.read_table(METRICS_PROJECT / "data" / "profiles.parquet"),
+                           mode="create", db_schema_name=METRICS_SCHEMA)
+        cursor.adbc_ingest("orders", orders, mode="create", db_schema_name=METRICS_SCHEMA)
+        connection.commit()
+    monkeypatch.setenv("SEGMINT_TEST_PG", postgres_server)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "segmint.toml").write_text(POSTGRES_PROJECT)
+    (tmp_path / "rules.seg").write_text((METRICS_PROJECT / "rules.seg").read_text())
+    printed = CliRunner().invoke(cli, ["sql", "--dialect", "postgres"])
+    assert printed.exit_code == 0, printed.output
+    assert "LEFT JOIN" in printed.stdout and "rfm_segment" in printed.stdout
+    got = _run(postgres_server, printed.stdout.rstrip().rstrip(";"))
+
+    from segmint.plugin.host import get_registry
+    from segmint.project.config import load_project
+    from segmint.project.pipeline import execute, prepare
+
+    want = execute(prepare(load_project(tmp_path / "segmint.toml"), get_registry())).result.membership
+    assert got.column_names == want.column_names
+    for name in want.column_names:
+        assert got[name].to_pylist() == want[name].to_pylist(), name
+    files = load_project(METRICS_PROJECT / "segmint.toml").with_overrides(as_of="2024-06-15T18:30:00")
+    files = attrs.evolve(files, timezone="America/New_York")
+    monkeypatch.chdir(METRICS_PROJECT)
+    assert execute(prepare(files, get_registry())).result.membership.sort_by("email").equals(want)
+    counts = {name: sum(1 for v in got[name].to_pylist() if v) for name in got.column_names[1:]}
+    assert all(0 < n < got.num_rows for name, n in counts.items() if name != "tier"), counts

@@ -75,7 +75,7 @@ WITH `base` AS (
               CAST(amount AS FLOAT64) * 100
             ) - FLOOR(CAST(amount AS FLOAT64) * 100) > 0.5
             THEN FLOOR(CAST(amount AS FLOAT64) * 100) + 1
-            WHEN MOD(FLOOR(CAST(amount AS FLOAT64) * 100), 2) = 0
+            WHEN MOD(CAST(FLOOR(CAST(amount AS FLOAT64) * 100) AS INT64), 2) = 0
             THEN FLOOR(CAST(amount AS FLOAT64) * 100)
             ELSE FLOOR(CAST(amount AS FLOAT64) * 100) + 1
           END AS INT64) AS units,
@@ -88,7 +88,7 @@ WITH `base` AS (
               CAST(margin AS FLOAT64) * 100
             ) - FLOOR(CAST(margin AS FLOAT64) * 100) > 0.5
             THEN FLOOR(CAST(margin AS FLOAT64) * 100) + 1
-            WHEN MOD(FLOOR(CAST(margin AS FLOAT64) * 100), 2) = 0
+            WHEN MOD(CAST(FLOOR(CAST(margin AS FLOAT64) * 100) AS INT64), 2) = 0
             THEN FLOOR(CAST(margin AS FLOAT64) * 100)
             ELSE FLOOR(CAST(margin AS FLOAT64) * 100) + 1
           END AS INT64) AS margin
@@ -218,7 +218,7 @@ WITH `base` AS (
               CAST(amount AS FLOAT64) * 100
             ) - FLOOR(CAST(amount AS FLOAT64) * 100) > 0.5
             THEN FLOOR(CAST(amount AS FLOAT64) * 100) + 1
-            WHEN MOD(FLOOR(CAST(amount AS FLOAT64) * 100), 2) = 0
+            WHEN MOD(CAST(FLOOR(CAST(amount AS FLOAT64) * 100) AS INT64), 2) = 0
             THEN FLOOR(CAST(amount AS FLOAT64) * 100)
             ELSE FLOOR(CAST(amount AS FLOAT64) * 100) + 1
           END AS INT64) AS units

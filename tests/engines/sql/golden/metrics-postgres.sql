@@ -87,7 +87,7 @@ WITH "base" AS (
               CAST(amount AS DOUBLE PRECISION) * 100
             ) - FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) > 0.5
             THEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) + 1
-            WHEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) % 2 = 0
+            WHEN CAST(FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) AS BIGINT) % 2 = 0
             THEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100)
             ELSE FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) + 1
           END AS BIGINT) AS units,
@@ -100,7 +100,7 @@ WITH "base" AS (
               CAST(margin AS DOUBLE PRECISION) * 100
             ) - FLOOR(CAST(margin AS DOUBLE PRECISION) * 100) > 0.5
             THEN FLOOR(CAST(margin AS DOUBLE PRECISION) * 100) + 1
-            WHEN FLOOR(CAST(margin AS DOUBLE PRECISION) * 100) % 2 = 0
+            WHEN CAST(FLOOR(CAST(margin AS DOUBLE PRECISION) * 100) AS BIGINT) % 2 = 0
             THEN FLOOR(CAST(margin AS DOUBLE PRECISION) * 100)
             ELSE FLOOR(CAST(margin AS DOUBLE PRECISION) * 100) + 1
           END AS BIGINT) AS margin
@@ -251,7 +251,7 @@ WITH "base" AS (
               CAST(amount AS DOUBLE PRECISION) * 100
             ) - FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) > 0.5
             THEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) + 1
-            WHEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) % 2 = 0
+            WHEN CAST(FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) AS BIGINT) % 2 = 0
             THEN FLOOR(CAST(amount AS DOUBLE PRECISION) * 100)
             ELSE FLOOR(CAST(amount AS DOUBLE PRECISION) * 100) + 1
           END AS BIGINT) AS units
