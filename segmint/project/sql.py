@@ -49,8 +49,7 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
                                      columns, _normalize(source, name)))
     if not sources:
         raise SegmintError("no profile source: add one with --source NAME=PATH or in segmint.toml")
-    events = {name: _relation(prepared.event_sources[name], name, chosen.name, exp)
-              for name in _aggregated(prepared)}
+    events = {name: _aggregated_events(prepared, name, chosen) for name in _aggregated(prepared)}
     joined = profile_join(sources, key, chosen)
     if metrics:
         joined = _with_metrics(joined, sources, metrics, key)
@@ -92,32 +91,16 @@ def _metric_queries(prepared: Prepared, dialect: Any) -> list[tuple[str, Any, li
 
 
 def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
-    """An event source as a metric's SQL builder reads it: its rows with the key renamed to
-    the project's and normalised as `segmint run` normalises it (so orders keyed by a
-    mixed-case email meet the profiles), its columns as the rules' schema names them, and
-    time as the membership query holds it (timestamps as the UTC wall clock; dates and
+    """An event source as a metric's SQL builder reads it: its keyed rows (`_keyed_events`),
+    and time as the membership query holds it (timestamps as the UTC wall clock; dates and
     zone-free timestamps read in the run's time zone)."""
     import sqlglot.expressions as exp
 
     from segmint.engines.sql.columns import timestamp
-    from segmint.engines.sql.profiles import normalized_key
 
-    source = prepared.event_sources[name]
-    key = prepared.project.key
     zone = prepared.project.timezone
-    schema = source_schema(source, key)
-    # the source's own name for the key: the project's `key = ...` of the source, or a
-    # postgres source's key_column
-    own_key = columns_of(source).key or getattr(source.options, "key_column", None) or key
-    how = _normalize(source, name)
-    items = []
-    for field in schema:  # the builder names columns as sqlglot does by default
-        value = exp.column(exp.to_identifier(own_key if field.name == key else field.name, quoted=True))
-        if field.name == key:
-            value = normalized_key(value, how, dialect)
-        items.append(exp.alias_(value, exp.to_identifier(field.name)))
-    relation = exp.select(*items).from_(_relation(source, name, dialect.name, exp)).subquery(
-        exp.to_identifier(name, quoted=True))
+    # the builder names columns as sqlglot does by default (unquoted unless they must be)
+    relation, schema = _keyed_events(prepared, name, dialect, quoted=False)
 
     def instant(column_name: str) -> Any:
         return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
@@ -127,6 +110,45 @@ def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
         return exp.UnixDate(this=dialect.cast(local, "DATE"))
 
     return SqlTable(relation, schema, instant, dialect.to_micros, local_day)
+
+
+def _keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool) -> tuple[Any, Any]:
+    """An event source's rows as `segmint run` keys them: its own key column (the project's
+    ``key = ...`` of the source, or a postgres source's ``key_column``) renamed to the
+    project's key and normalised as the source says (so orders keyed by a mixed-case email
+    meet the profiles), every other column under the name the rules' schema gives it
+    (`quoted` identifiers, or sqlglot's default quoting); and that schema. Key policies SQL
+    cannot apply as segmint does are refused (`_normalize`)."""
+    import sqlglot.expressions as exp
+
+    from segmint.engines.sql.profiles import normalized_key
+
+    source = prepared.event_sources[name]
+    key = prepared.project.key
+    schema = source_schema(source, key)
+    own_key = columns_of(source).key or getattr(source.options, "key_column", None) or key
+    how = _normalize(source, name)
+    items = []
+    for field in schema:
+        value = exp.column(exp.to_identifier(own_key if field.name == key else field.name, quoted=True))
+        if field.name == key:
+            value = normalized_key(value, how, dialect)
+        items.append(exp.alias_(value, exp.to_identifier(field.name, quoted=quoted or None)))
+    relation = exp.select(*items).from_(_relation(source, name, dialect.name, exp)).subquery(
+        exp.to_identifier(name, quoted=True))
+    return relation, schema
+
+
+def _aggregated_events(prepared: Prepared, name: str, dialect: Any) -> Any:
+    """Where the aggregates over an event source read its rows: the source's relation as it
+    is, or, when its key is normalised or named otherwise, its keyed rows."""
+    import sqlglot.expressions as exp
+
+    source = prepared.event_sources[name]
+    if _normalize(source, name) is None and not columns_of(source).key and \
+            not getattr(source.options, "key_column", None):
+        return _relation(source, name, dialect.name, exp)
+    return _keyed_events(prepared, name, dialect, quoted=True)[0]
 
 
 def _with_metrics(profiles: Any, sources: list[Any], metrics: list[tuple[str, Any, list[Column]]],

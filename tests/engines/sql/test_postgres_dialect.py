@@ -148,6 +148,7 @@ plugin = "postgres"
 dsn_env = "SEGMINT_TEST_PG"
 table = "{METRICS_SCHEMA}.orders"
 role = "events"
+timestamp_column = "ordered_at"
 key_normalize = "email"
 
 [metrics]

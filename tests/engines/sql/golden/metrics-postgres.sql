@@ -493,6 +493,54 @@ WITH "base" AS (
     ) AS "metric:rfm"
       ON "profiles"."email" = "metric:rfm".email
   ) AS "profiles"
+), "events:orders" AS (
+  SELECT
+    "email",
+    (
+      "ordered_at" AT TIME ZONE 'Europe/Berlin'
+    ) AT TIME ZONE 'UTC' AS "__timestamp",
+    CASE
+      WHEN "amount" = CAST('NaN' AS DOUBLE PRECISION)
+      THEN NULL
+      ELSE CAST("amount" AS DOUBLE PRECISION)
+    END AS "e:amount"
+  FROM (
+    SELECT
+      NULLIF(LOWER(TRIM(CAST("email" AS TEXT))), '') AS "email",
+      "ordered_at" AS "ordered_at",
+      "amount" AS "amount",
+      "order_id" AS "order_id",
+      "margin" AS "margin"
+    FROM "orders"
+  ) AS "orders"
+  WHERE
+    NOT "email" IS NULL
+    AND NOT (
+      "ordered_at" AT TIME ZONE 'Europe/Berlin'
+    ) AT TIME ZONE 'UTC' IS NULL
+    AND (
+      "ordered_at" AT TIME ZONE 'Europe/Berlin'
+    ) AT TIME ZONE 'UTC' <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
+    AND (
+      "ordered_at" AT TIME ZONE 'Europe/Berlin'
+    ) AT TIME ZONE 'UTC' >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
+), "aggregates:orders" AS (
+  SELECT
+    "email",
+    COUNT(*) FILTER(WHERE
+      "__timestamp" >= CAST('2024-05-16 21:59:59.999999' AS TIMESTAMP)) AS "aggregate:0",
+    SUM("e:amount") AS "aggregate:1"
+  FROM "events:orders"
+  GROUP BY
+    "email"
+), "joined" AS (
+  SELECT
+    "base".*,
+    COALESCE("aggregates:orders"."aggregate:0", 0) AS "aggregate:0",
+    "aggregates:orders"."aggregate:1" AS "aggregate:1"
+  FROM "base"
+  LEFT JOIN "aggregates:orders"
+    ON "base"."email" = "aggregates:orders"."email"
 ), "layer:1" AS (
   SELECT
     *,
@@ -562,8 +610,14 @@ WITH "base" AS (
       ) < CAST(200 AS DOUBLE PRECISION)
       THEN 'good'
       ELSE 'rest'
-    END AS "segment:tier"
-  FROM "base"
+    END AS "segment:tier",
+    COALESCE(
+      "aggregate:0" >= 1
+      AND "aggregate:1" > CAST(200 AS DOUBLE PRECISION)
+      AND "frequency" >= 2,
+      FALSE
+    ) AS "segment:buying_again"
+  FROM "joined"
 ), "layer:2" AS (
   SELECT
     *,
@@ -598,7 +652,8 @@ SELECT
   "segment:recency_top" AS "recency_top",
   "segment:win_back" AND NOT "holdout:win_back" AS "win_back",
   "segment:win_back" AND "holdout:win_back" AS "win_back__holdout",
-  "segment:tier" AS "tier"
+  "segment:tier" AS "tier",
+  "segment:buying_again" AS "buying_again"
 FROM "holdouts"
 ORDER BY
   "email";

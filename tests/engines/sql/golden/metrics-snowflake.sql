@@ -485,6 +485,50 @@ WITH "base" AS (
     ) AS "metric:rfm"
       ON "profiles"."email" = "metric:rfm".email
   ) AS "profiles"
+), "events:orders" AS (
+  SELECT
+    "email",
+    CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") AS "__timestamp",
+    CASE
+      WHEN "amount" = CAST('NaN' AS DOUBLE)
+      THEN NULL
+      ELSE CAST("amount" AS DOUBLE)
+    END AS "e:amount"
+  FROM (
+    SELECT
+      NULLIF(LOWER(TRIM(CAST("email" AS VARCHAR))), '') AS "email",
+      "ordered_at" AS "ordered_at",
+      "amount" AS "amount",
+      "order_id" AS "order_id",
+      "margin" AS "margin"
+    FROM "orders"
+  ) AS "orders"
+  WHERE
+    NOT "email" IS NULL
+    AND NOT CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") IS NULL
+    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
+    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
+), "aggregates:orders" AS (
+  SELECT
+    "email",
+    COUNT(
+      CASE
+        WHEN "__timestamp" >= CAST('2024-05-16 21:59:59.999999' AS TIMESTAMP)
+        THEN 1
+      END
+    ) AS "aggregate:0",
+    SUM("e:amount") AS "aggregate:1"
+  FROM "events:orders"
+  GROUP BY
+    "email"
+), "joined" AS (
+  SELECT
+    "base".*,
+    COALESCE("aggregates:orders"."aggregate:0", 0) AS "aggregate:0",
+    "aggregates:orders"."aggregate:1" AS "aggregate:1"
+  FROM "base"
+  LEFT JOIN "aggregates:orders"
+    ON "base"."email" = "aggregates:orders"."email"
 ), "layer:1" AS (
   SELECT
     *,
@@ -532,8 +576,12 @@ WITH "base" AS (
       ) < CAST(200 AS DOUBLE)
       THEN 'good'
       ELSE 'rest'
-    END AS "segment:tier"
-  FROM "base"
+    END AS "segment:tier",
+    COALESCE(
+      "aggregate:0" >= 1 AND "aggregate:1" > CAST(200 AS DOUBLE) AND "frequency" >= 2,
+      FALSE
+    ) AS "segment:buying_again"
+  FROM "joined"
 ), "layer:2" AS (
   SELECT
     *,
@@ -562,7 +610,8 @@ SELECT
   "segment:recency_top" AS "recency_top",
   "segment:win_back" AND NOT "holdout:win_back" AS "win_back",
   "segment:win_back" AND "holdout:win_back" AS "win_back__holdout",
-  "segment:tier" AS "tier"
+  "segment:tier" AS "tier",
+  "segment:buying_again" AS "buying_again"
 FROM "holdouts"
 ORDER BY
   "email";
