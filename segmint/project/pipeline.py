@@ -445,8 +445,10 @@ def _keys_of(tables: list[pa.Table], key: str) -> pa.Array | None:
     when there are none."""
     if not tables:
         return None
-    keys = pa.chunked_array([t.column(key).cast(tables[0].schema.field(key).type) for t in tables])
-    return keys.combine_chunks()
+    kind = tables[0].schema.field(key).type
+    # the chunks themselves: a list of chunked arrays would be converted value by value
+    return pa.chunked_array([chunk for t in tables for chunk in t.column(key).cast(kind).chunks],
+                            type=kind).combine_chunks()
 
 
 def _join(tables: list[pa.Table], key: str) -> pa.Table:
