@@ -1,6 +1,7 @@
 """Light commands import only what they need: `segmint --version` neither pyarrow nor the
 plugins, `import segmint` nothing heavy, `segmint validate` and `--help` not pandas (which
-pyarrow.dataset, and pyarrow's array constructors, bring in)."""
+pyarrow.dataset, and pyarrow's array constructors, bring in), and none of them sqlglot (the SQL
+engines import it when they run)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
     main()
 print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))
 """
-HEAVY = ["pyarrow", "pandas", "pluggy", "lark", "segmint.plugins", "segmint.project.pipeline"]
+HEAVY = ["pyarrow", "pandas", "pluggy", "lark", "segmint.plugins", "segmint.project.pipeline",
+         "sqlglot"]  # the SQL engines import sqlglot when they run, not when they are found
 
 
 def _imported(args: list[str], cwd: Path) -> list[str]:

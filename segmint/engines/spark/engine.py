@@ -15,6 +15,7 @@ they match exactly what RE2 matches, ``sha2(x, 256)`` for the holdout hash.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Iterator
@@ -27,9 +28,6 @@ from pyarrow.fs import LocalFileSystem
 
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
 from segmint.engines.spark.session import first_line, spark_session
-from segmint.engines.sql.dialects import SparkDialect
-from segmint.engines.sql.query import Relations, membership_query, to_sql
-from segmint.engines.sql.regex import UnmatchableRegex, translate
 from segmint.errors import DataError, EvaluationError
 from segmint.language import ast
 from segmint.plugin.api import SQL
@@ -54,12 +52,19 @@ class SparkEngine(Engine):
     family = SQL  # a plugin function's SQL builder serves it
     Options = SparkOptions
     reads_files = frozenset({"parquet"})  # read by Spark itself (its executors, on a cluster)
-    dialect = SparkDialect()
+
+    @property
+    def dialect(self) -> Any:
+        """The spark dialect of the SQL compiler, imported when first used: registering
+        the engine (every run finds the installed engines) should not import sqlglot."""
+        return _dialect()
 
     def pattern_error(self, pattern: str) -> str | None:
         refused = super().pattern_error(pattern)  # RE2's own refusals first, as everywhere
         if refused is not None:
             return refused
+        from segmint.engines.sql.regex import UnmatchableRegex, translate
+
         try:
             translate(pattern, self.dialect.regex)
         except UnmatchableRegex as error:
@@ -67,6 +72,8 @@ class SparkEngine(Engine):
         return None
 
     def evaluate(self, job: Job) -> EngineResult:
+        from segmint.engines.sql.query import Relations, membership_query, to_sql
+
         check_keys(job.profiles, job.key)
         session = spark_session(self.options.master)
         with views(session) as view:
@@ -88,6 +95,13 @@ class SparkEngine(Engine):
             except Exception as error:
                 raise spark_error(error, text, job.checked.rules) from None
         return EngineResult(membership(result, job))
+
+
+@functools.cache
+def _dialect() -> Any:
+    from segmint.engines.sql.dialects import SparkDialect
+
+    return SparkDialect()
 
 
 def membership(result: pa.Table, job: Job) -> pa.Table:
