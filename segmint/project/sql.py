@@ -86,8 +86,32 @@ def _metric_queries(prepared: Prepared, dialect: Any) -> list[tuple[str, Any, li
                             f"({provenance(prepared.registry, 'metric', metric.name)}) failed "
                             f"to build its SQL"):
             query = build(context)
-        found.append((name, query, wanted))
+        found.append((name, _own_ctes(query, f"metric:{name}:"), wanted))
     return found
+
+
+def _own_ctes(query: Any, prefix: str) -> Any:
+    """`query` with its CTEs (and the tables naming them) renamed `prefix` + name: two
+    metrics' queries both have a ``lines`` CTE, and Spark refuses one name defined twice in
+    a statement, even in separate subqueries."""
+    import sqlglot.expressions as exp
+
+    with_ = query.args.get("with_")
+    if with_ is None:
+        return query
+    names = {cte.alias for cte in with_.expressions}
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in names:
+            renamed = exp.Table(this=exp.to_identifier(prefix + node.name, quoted=True))
+            if node.args.get("alias") is not None:
+                renamed.set("alias", node.args["alias"])
+            return renamed
+        if isinstance(node, exp.CTE) and node.alias in names:
+            node.set("alias", exp.TableAlias(this=exp.to_identifier(prefix + node.alias, quoted=True)))
+        return node
+
+    return query.transform(rename)
 
 
 def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:

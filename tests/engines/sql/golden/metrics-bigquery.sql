@@ -60,7 +60,7 @@ WITH `base` AS (
       FROM `crm`
     ) AS `profiles`
     LEFT JOIN (
-      WITH lines AS (
+      WITH `metric:purchase:lines` AS (
         SELECT
           email AS k,
           CAST(order_id AS STRING) AS order_id,
@@ -104,7 +104,7 @@ WITH `base` AS (
         WHERE
           NOT email IS NULL
           AND UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) <= 1718488799999999
-      ), totals AS (
+      ), `metric:purchase:totals` AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -119,7 +119,7 @@ WITH `base` AS (
             k,
             SUM(units) AS units,
             SUM(margin) AS margin
-          FROM lines
+          FROM `metric:purchase:lines`
           GROUP BY
             k
         ) AS net
@@ -136,7 +136,7 @@ WITH `base` AS (
               k,
               MIN(`at`) AS `at`,
               MIN(ts) AS ts
-            FROM lines
+            FROM `metric:purchase:lines`
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -147,7 +147,7 @@ WITH `base` AS (
               k,
               `at`,
               ts
-            FROM lines
+            FROM `metric:purchase:lines`
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -199,11 +199,11 @@ WITH `base` AS (
           ) * 86400000000 > 10368000000000
         END AS churned,
         CAST(margin AS FLOAT64) / 100 AS clv_historical
-      FROM totals
+      FROM `metric:purchase:totals`
     ) AS `metric:purchase`
       ON `profiles`.`email` = `metric:purchase`.email
     LEFT JOIN (
-      WITH lines AS (
+      WITH `metric:rfm:lines` AS (
         SELECT
           email AS k,
           CAST(order_id AS STRING) AS order_id,
@@ -234,7 +234,7 @@ WITH `base` AS (
         WHERE
           NOT email IS NULL
           AND UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) <= 1718488799999999
-      ), totals AS (
+      ), `metric:rfm:totals` AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -247,7 +247,7 @@ WITH `base` AS (
           SELECT
             k,
             SUM(units) AS units
-          FROM lines
+          FROM `metric:rfm:lines`
           GROUP BY
             k
         ) AS net
@@ -264,7 +264,7 @@ WITH `base` AS (
               k,
               MIN(`at`) AS `at`,
               MIN(ts) AS ts
-            FROM lines
+            FROM `metric:rfm:lines`
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -275,7 +275,7 @@ WITH `base` AS (
               k,
               `at`,
               ts
-            FROM lines
+            FROM `metric:rfm:lines`
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -283,7 +283,7 @@ WITH `base` AS (
             k
         ) AS per
           ON net.k = per.k
-      ), scored AS (
+      ), `metric:rfm:scored` AS (
         SELECT
           *,
           CASE
@@ -336,7 +336,7 @@ WITH `base` AS (
               )
             )
           END AS rfm_m
-        FROM totals
+        FROM `metric:rfm:totals`
       )
       SELECT
         k AS email,
@@ -452,7 +452,7 @@ WITH `base` AS (
           ), 2) = 5
           THEN 'Champions'
         END AS rfm_segment
-      FROM scored
+      FROM `metric:rfm:scored`
     ) AS `metric:rfm`
       ON `profiles`.`email` = `metric:rfm`.email
   ) AS `profiles`

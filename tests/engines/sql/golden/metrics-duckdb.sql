@@ -60,7 +60,7 @@ WITH "base" AS (
       FROM READ_PARQUET('data/profiles.parquet')
     ) AS "profiles"
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:purchase:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS TEXT) AS order_id,
@@ -107,7 +107,7 @@ WITH "base" AS (
         WHERE
           NOT email IS NULL
           AND EPOCH_US(TIMEZONE('UTC', TIMEZONE('Europe/Berlin', ordered_at))) <= 1718488799999999
-      ), totals AS (
+      ), "metric:purchase:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -122,7 +122,7 @@ WITH "base" AS (
             k,
             SUM(units) AS units,
             SUM(margin) AS margin
-          FROM lines
+          FROM "metric:purchase:lines"
           GROUP BY
             k
         ) AS net
@@ -139,7 +139,7 @@ WITH "base" AS (
               k,
               MIN("at") AS "at",
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -150,7 +150,7 @@ WITH "base" AS (
               k,
               "at",
               ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -239,11 +239,11 @@ WITH "base" AS (
           ) * 86400000000 > 10368000000000
         END AS churned,
         CAST(margin AS DOUBLE) / 100 AS clv_historical
-      FROM totals
+      FROM "metric:purchase:totals"
     ) AS "metric:purchase"
       ON "profiles"."email" = "metric:purchase".email
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:rfm:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS TEXT) AS order_id,
@@ -277,7 +277,7 @@ WITH "base" AS (
         WHERE
           NOT email IS NULL
           AND EPOCH_US(TIMEZONE('UTC', TIMEZONE('Europe/Berlin', ordered_at))) <= 1718488799999999
-      ), totals AS (
+      ), "metric:rfm:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -290,7 +290,7 @@ WITH "base" AS (
           SELECT
             k,
             SUM(units) AS units
-          FROM lines
+          FROM "metric:rfm:lines"
           GROUP BY
             k
         ) AS net
@@ -307,7 +307,7 @@ WITH "base" AS (
               k,
               MIN("at") AS "at",
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -318,7 +318,7 @@ WITH "base" AS (
               k,
               "at",
               ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -326,7 +326,7 @@ WITH "base" AS (
             k
         ) AS per
           ON net.k = per.k
-      ), scored AS (
+      ), "metric:rfm:scored" AS (
         SELECT
           *,
           CASE
@@ -374,7 +374,7 @@ WITH "base" AS (
               ) // COUNT(CASE WHEN n > 0 THEN 1 END) OVER ()
             )
           END AS rfm_m
-        FROM totals
+        FROM "metric:rfm:totals"
       )
       SELECT
         k AS email,
@@ -490,7 +490,7 @@ WITH "base" AS (
           ) // 2 = 5
           THEN 'Champions'
         END AS rfm_segment
-      FROM scored
+      FROM "metric:rfm:scored"
     ) AS "metric:rfm"
       ON "profiles"."email" = "metric:rfm".email
   ) AS "profiles"

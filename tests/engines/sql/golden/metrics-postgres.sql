@@ -68,7 +68,7 @@ WITH "base" AS (
       FROM "crm"
     ) AS "profiles"
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:purchase:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS TEXT) AS order_id,
@@ -118,7 +118,7 @@ WITH "base" AS (
           AND CAST(EXTRACT(EPOCH FROM (
             ordered_at AT TIME ZONE 'Europe/Berlin'
           ) AT TIME ZONE 'UTC') * 1000000 AS BIGINT) <= 1718488799999999
-      ), totals AS (
+      ), "metric:purchase:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -133,7 +133,7 @@ WITH "base" AS (
             k,
             SUM(units) AS units,
             SUM(margin) AS margin
-          FROM lines
+          FROM "metric:purchase:lines"
           GROUP BY
             k
         ) AS net
@@ -150,7 +150,7 @@ WITH "base" AS (
               k,
               MIN(at) AS at,
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -161,7 +161,7 @@ WITH "base" AS (
               k,
               at,
               ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -228,11 +228,11 @@ WITH "base" AS (
           ) * 86400000000 > 10368000000000
         END AS churned,
         CAST(margin AS DOUBLE PRECISION) / 100 AS clv_historical
-      FROM totals
+      FROM "metric:purchase:totals"
     ) AS "metric:purchase"
       ON "profiles"."email" = "metric:purchase".email
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:rfm:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS TEXT) AS order_id,
@@ -269,7 +269,7 @@ WITH "base" AS (
           AND CAST(EXTRACT(EPOCH FROM (
             ordered_at AT TIME ZONE 'Europe/Berlin'
           ) AT TIME ZONE 'UTC') * 1000000 AS BIGINT) <= 1718488799999999
-      ), totals AS (
+      ), "metric:rfm:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -282,7 +282,7 @@ WITH "base" AS (
           SELECT
             k,
             SUM(units) AS units
-          FROM lines
+          FROM "metric:rfm:lines"
           GROUP BY
             k
         ) AS net
@@ -299,7 +299,7 @@ WITH "base" AS (
               k,
               MIN(at) AS at,
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -310,7 +310,7 @@ WITH "base" AS (
               k,
               at,
               ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -318,7 +318,7 @@ WITH "base" AS (
             k
         ) AS per
           ON net.k = per.k
-      ), scored AS (
+      ), "metric:rfm:scored" AS (
         SELECT
           *,
           CASE
@@ -373,7 +373,7 @@ WITH "base" AS (
               )
             )
           END AS rfm_m
-        FROM totals
+        FROM "metric:rfm:totals"
       )
       SELECT
         k AS email,
@@ -489,7 +489,7 @@ WITH "base" AS (
           ), 2) = 5
           THEN 'Champions'
         END AS rfm_segment
-      FROM scored
+      FROM "metric:rfm:scored"
     ) AS "metric:rfm"
       ON "profiles"."email" = "metric:rfm".email
   ) AS "profiles"

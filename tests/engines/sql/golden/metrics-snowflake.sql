@@ -64,7 +64,7 @@ WITH "base" AS (
       FROM "crm"
     ) AS "profiles"
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:purchase:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS VARCHAR) AS order_id,
@@ -108,7 +108,7 @@ WITH "base" AS (
         WHERE
           NOT email IS NULL
           AND DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) <= 1718488799999999
-      ), totals AS (
+      ), "metric:purchase:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -123,7 +123,7 @@ WITH "base" AS (
             k,
             SUM(units) AS units,
             SUM(margin) AS margin
-          FROM lines
+          FROM "metric:purchase:lines"
           GROUP BY
             k
         ) AS net
@@ -140,7 +140,7 @@ WITH "base" AS (
               k,
               MIN(at) AS at,
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -151,7 +151,7 @@ WITH "base" AS (
               k,
               at,
               ts
-            FROM lines
+            FROM "metric:purchase:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -227,11 +227,11 @@ WITH "base" AS (
           ) * 86400000000 > 10368000000000
         END AS churned,
         CAST(margin AS DOUBLE) / 100 AS clv_historical
-      FROM totals
+      FROM "metric:purchase:totals"
     ) AS "metric:purchase"
       ON "profiles"."email" = "metric:purchase".email
     LEFT JOIN (
-      WITH lines AS (
+      WITH "metric:rfm:lines" AS (
         SELECT
           email AS k,
           CAST(order_id AS VARCHAR) AS order_id,
@@ -262,7 +262,7 @@ WITH "base" AS (
         WHERE
           NOT email IS NULL
           AND DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) <= 1718488799999999
-      ), totals AS (
+      ), "metric:rfm:totals" AS (
         SELECT
           net.k,
           COALESCE(per.n, 0) AS n,
@@ -275,7 +275,7 @@ WITH "base" AS (
           SELECT
             k,
             SUM(units) AS units
-          FROM lines
+          FROM "metric:rfm:lines"
           GROUP BY
             k
         ) AS net
@@ -292,7 +292,7 @@ WITH "base" AS (
               k,
               MIN(at) AS at,
               MIN(ts) AS ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND NOT order_id IS NULL
             GROUP BY
@@ -303,7 +303,7 @@ WITH "base" AS (
               k,
               at,
               ts
-            FROM lines
+            FROM "metric:rfm:lines"
             WHERE
               units >= 0 AND order_id IS NULL
           ) AS placed
@@ -311,7 +311,7 @@ WITH "base" AS (
             k
         ) AS per
           ON net.k = per.k
-      ), scored AS (
+      ), "metric:rfm:scored" AS (
         SELECT
           *,
           CASE
@@ -365,7 +365,7 @@ WITH "base" AS (
               ) AS BIGINT)
             )
           END AS rfm_m
-        FROM totals
+        FROM "metric:rfm:totals"
       )
       SELECT
         k AS email,
@@ -481,7 +481,7 @@ WITH "base" AS (
           ) / 2) AS BIGINT) = 5
           THEN 'Champions'
         END AS rfm_segment
-      FROM scored
+      FROM "metric:rfm:scored"
     ) AS "metric:rfm"
       ON "profiles"."email" = "metric:rfm".email
   ) AS "profiles"

@@ -1,4 +1,4 @@
-WITH lines AS (
+WITH `metric:purchase:lines` AS (
   SELECT
     email AS k,
     CAST(order_id AS STRING) AS order_id,
@@ -42,7 +42,7 @@ WITH lines AS (
   WHERE
     NOT email IS NULL
     AND UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) <= 1718488799999999
-), totals AS (
+), `metric:purchase:totals` AS (
   SELECT
     net.k,
     COALESCE(per.n, 0) AS n,
@@ -57,7 +57,7 @@ WITH lines AS (
       k,
       SUM(units) AS units,
       SUM(margin) AS margin
-    FROM lines
+    FROM `metric:purchase:lines`
     GROUP BY
       k
   ) AS net
@@ -74,7 +74,7 @@ WITH lines AS (
         k,
         MIN(at) AS at,
         MIN(ts) AS ts
-      FROM lines
+      FROM `metric:purchase:lines`
       WHERE
         units >= 0 AND NOT order_id IS NULL
       GROUP BY
@@ -85,7 +85,7 @@ WITH lines AS (
         k,
         at,
         ts
-      FROM lines
+      FROM `metric:purchase:lines`
       WHERE
         units >= 0 AND order_id IS NULL
     ) AS placed
@@ -93,7 +93,7 @@ WITH lines AS (
       k
   ) AS per
     ON net.k = per.k
-), lines AS (
+), `metric:rfm:lines` AS (
   SELECT
     email AS k,
     CAST(order_id AS STRING) AS order_id,
@@ -124,7 +124,7 @@ WITH lines AS (
   WHERE
     NOT email IS NULL
     AND UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) <= 1718488799999999
-), totals AS (
+), `metric:rfm:totals` AS (
   SELECT
     net.k,
     COALESCE(per.n, 0) AS n,
@@ -137,7 +137,7 @@ WITH lines AS (
     SELECT
       k,
       SUM(units) AS units
-    FROM lines
+    FROM `metric:rfm:lines`
     GROUP BY
       k
   ) AS net
@@ -154,7 +154,7 @@ WITH lines AS (
         k,
         MIN(at) AS at,
         MIN(ts) AS ts
-      FROM lines
+      FROM `metric:rfm:lines`
       WHERE
         units >= 0 AND NOT order_id IS NULL
       GROUP BY
@@ -165,7 +165,7 @@ WITH lines AS (
         k,
         at,
         ts
-      FROM lines
+      FROM `metric:rfm:lines`
       WHERE
         units >= 0 AND order_id IS NULL
     ) AS placed
@@ -173,7 +173,7 @@ WITH lines AS (
       k
   ) AS per
     ON net.k = per.k
-), scored AS (
+), `metric:rfm:scored` AS (
   SELECT
     *,
     CASE
@@ -221,7 +221,7 @@ WITH lines AS (
         ) DIV COUNT(CASE WHEN n > 0 THEN 1 END) OVER ()
       )
     END AS rfm_m
-  FROM totals
+  FROM `metric:rfm:totals`
 ), `base` AS (
   SELECT
     `email`,
@@ -351,7 +351,7 @@ WITH lines AS (
           ) * 86400000000 > 10368000000000
         END AS churned,
         CAST(margin AS DOUBLE) / 100 AS clv_historical
-      FROM totals
+      FROM `metric:purchase:totals`
     ) AS `metric:purchase`
       ON `profiles`.`email` = `metric:purchase`.email
     LEFT JOIN (
@@ -469,7 +469,7 @@ WITH lines AS (
           ) DIV 2 = 5
           THEN 'Champions'
         END AS rfm_segment
-      FROM scored
+      FROM `metric:rfm:scored`
     ) AS `metric:rfm`
       ON `profiles`.`email` = `metric:rfm`.email
   ) AS `profiles`
