@@ -46,7 +46,7 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
     for name, source in prepared.profile_sources.items():
         columns = tuple((c.name, c.physical) for c in used if c.source == name and c.via is None)
         sources.append(ProfileSource(name, _relation(source, name, chosen.name, exp),
-                                     columns, _normalize(source, name)))
+                                     columns, _normalize(source, name, project.label)))
     if not sources:
         raise SegmintError("no profile source: add one with --source NAME=PATH or in segmint.toml")
     events = {name: _aggregated_events(prepared, name, chosen) for name in _aggregated(prepared)}
@@ -151,7 +151,7 @@ def _keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool) 
     key = prepared.project.key
     schema = source_schema(source, key)
     own_key = columns_of(source).key or getattr(source.options, "key_column", None) or key
-    how = _normalize(source, name)
+    how = _normalize(source, name, prepared.project.label)
     items = []
     for field in schema:
         value = exp.column(exp.to_identifier(own_key if field.name == key else field.name, quoted=True))
@@ -169,7 +169,7 @@ def _aggregated_events(prepared: Prepared, name: str, dialect: Any) -> Any:
     import sqlglot.expressions as exp
 
     source = prepared.event_sources[name]
-    if _normalize(source, name) is None and not columns_of(source).key and \
+    if _normalize(source, name, prepared.project.label) is None and not columns_of(source).key and \
             not getattr(source.options, "key_column", None):
         return _relation(source, name, dialect.name, exp)
     return _keyed_events(prepared, name, dialect, quoted=True)[0]
@@ -203,17 +203,19 @@ def _aggregated(prepared: Prepared) -> list[str]:
     return list(dict.fromkeys(a.source for a in prepared.checked.aggregates))
 
 
-def _normalize(source: Source, name: str) -> str | None:
+def _normalize(source: Source, name: str, file: str | None) -> str | None:
+    """How SQL normalises the source's keys (None or "email"); a ConfigError naming the
+    project file and option for a key policy SQL cannot apply exactly as segmint does."""
     policy = policy_of(source)
     if policy.identity is not None:
         raise ConfigError("keys mapped through an identity table cannot be joined in SQL",
-                          key=f"sources.{name}.identity")
+                          file=file, key=f"sources.{name}.identity")
     if policy.key_normalize == "phone":
         raise ConfigError("phone numbers cannot be normalised in SQL exactly as segmint does",
-                          key=f"sources.{name}.key_normalize")
+                          file=file, key=f"sources.{name}.key_normalize")
     if policy.on_duplicate_keys != "error":
         raise ConfigError("duplicate keys cannot be resolved in SQL as segmint does",
-                          key=f"sources.{name}.on_duplicate_keys")
+                          file=file, key=f"sources.{name}.on_duplicate_keys")
     return policy.key_normalize
 
 

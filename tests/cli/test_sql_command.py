@@ -186,3 +186,22 @@ def test_a_rule_the_dialect_cannot_express(sql_shop: Path) -> None:
     assert message.startswith("rules/extra.seg:1:31: segment 'word': the spark dialect's regular "
                               "expressions cannot match this pattern exactly as RE2 does")
     assert invoke("sql", "--dialect", "duckdb").exit_code == 0
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    ('key_normalize = "phone"',
+     "segmint.toml: sources.orders.key_normalize: phone numbers cannot be normalised in SQL"),
+    ('identity = "data/ids.csv"\nidentity_from = "customer_id"',
+     "segmint.toml: sources.orders.identity: keys mapped through an identity table cannot be "
+     "joined in SQL"),
+])
+def test_a_key_policy_sql_cannot_apply_to_the_orders_a_metric_reads(shop: Path, option: str,
+                                                                    message: str) -> None:
+    """The orders a purchase metric reads are keyed as the profiles are: a key policy SQL
+    cannot apply exactly as segmint does is refused, naming the option."""
+    (shop / "rules" / "value.seg").write_text("segment loyal: frequency >= 4\n")
+    (shop / "data" / "ids.csv").write_text("customer_id,to\n1,1\n")
+    toml = shop / "segmint.toml"
+    toml.write_text(toml.read_text().replace('path = "data/orders.csv"\nrole = "events"\n',
+                                             f'path = "data/orders.csv"\nrole = "events"\n{option}\n'))
+    assert user_error("sql").startswith(message)
