@@ -46,7 +46,8 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
     for name, source in prepared.profile_sources.items():
         columns = tuple((c.name, c.physical) for c in used if c.source == name and c.via is None)
         sources.append(ProfileSource(name, _relation(source, name, chosen.name, exp),
-                                     columns, _normalize(source, name, project.label)))
+                                     columns, _normalize(source, name, project.label),
+                                     _own_key(source)))
     if not sources:
         raise SegmintError("no profile source: add one with --source NAME=PATH or in segmint.toml")
     events = {name: _aggregated_events(prepared, name, chosen) for name in _aggregated(prepared)}
@@ -150,7 +151,7 @@ def _keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool) 
     source = prepared.event_sources[name]
     key = prepared.project.key
     schema = source_schema(source, key)
-    own_key = columns_of(source).key or getattr(source.options, "key_column", None) or key
+    own_key = _own_key(source) or key
     how = _normalize(source, name, prepared.project.label)
     items = []
     for field in schema:
@@ -169,8 +170,7 @@ def _aggregated_events(prepared: Prepared, name: str, dialect: Any) -> Any:
     import sqlglot.expressions as exp
 
     source = prepared.event_sources[name]
-    if _normalize(source, name, prepared.project.label) is None and not columns_of(source).key and \
-            not getattr(source.options, "key_column", None):
+    if _normalize(source, name, prepared.project.label) is None and _own_key(source) is None:
         return _relation(source, name, dialect.name, exp)
     return _keyed_events(prepared, name, dialect, quoted=True)[0]
 
@@ -201,6 +201,12 @@ def _with_metrics(profiles: Any, sources: list[Any], metrics: list[tuple[str, An
 
 def _aggregated(prepared: Prepared) -> list[str]:
     return list(dict.fromkeys(a.source for a in prepared.checked.aggregates))
+
+
+def _own_key(source: Source) -> str | None:
+    """The source's own name for the key column, when the project renames it: the source's
+    ``key = ...`` in the project, or a postgres source's ``key_column``."""
+    return columns_of(source).key or getattr(source.options, "key_column", None)
 
 
 def _normalize(source: Source, name: str, file: str | None) -> str | None:

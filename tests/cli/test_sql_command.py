@@ -205,3 +205,28 @@ def test_a_key_policy_sql_cannot_apply_to_the_orders_a_metric_reads(shop: Path, 
     toml.write_text(toml.read_text().replace('path = "data/orders.csv"\nrole = "events"\n',
                                              f'path = "data/orders.csv"\nrole = "events"\n{option}\n'))
     assert user_error("sql").startswith(message)
+
+
+def test_sources_naming_the_key_otherwise_are_read_by_their_own_key_column(shop: Path) -> None:
+    """``key = "..."`` of a source: the printed SQL reads that column as the customer key,
+    of the profiles and of the orders the metrics and aggregates read, as segmint run does."""
+    for name, own in (("customers.csv", "id"), ("orders.csv", "buyer")):
+        path = shop / "data" / name
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join([lines[0].replace("customer_id", own, 1), *lines[1:]]) + "\n")
+    toml = shop / "segmint.toml"
+    toml.write_text(toml.read_text()
+                    .replace('path = "data/customers.csv"\n', 'path = "data/customers.csv"\nkey = "id"\n')
+                    .replace('path = "data/orders.csv"\n', 'path = "data/orders.csv"\nkey = "buyer"\n'))
+    (shop / "rules" / "value.seg").write_text(
+        "segment loyal: frequency >= 4 and recency <= 120d\n"
+        "segment lately: count(orders, last 180d) >= 2\n")
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert invoke("run").exit_code == 0
+    expected = pq.read_table("out/segments.parquet")
+    assert membership.column_names == expected.column_names
+    for name in expected.column_names[1:]:
+        assert by_key(membership, name) == by_key(expected, name), name
+    assert sum(expected["loyal"].to_pylist()) > 0 and sum(expected["lately"].to_pylist()) > 0

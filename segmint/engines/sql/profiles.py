@@ -21,12 +21,14 @@ Expr = exp.Expression
 @attrs.frozen
 class ProfileSource:
     """One profile source: where its rows are, its columns (name as the source has it ->
-    physical name in the profile) and how its keys are normalised (None or "email")."""
+    physical name in the profile), how its keys are normalised (None or "email") and the
+    column holding its keys when it is not named like the project's key."""
 
     name: str
     relation: Expr
     columns: tuple[tuple[str, str], ...] = ()
     normalize: str | None = None
+    key_column: str | None = None
 
 
 def normalized_key(key: Expr, how: str | None, dialect: SqlDialect) -> Expr:
@@ -44,7 +46,8 @@ def profile_join(sources: Sequence[ProfileSource], key: str, dialect: SqlDialect
     """One row per customer of any source: the key, then each source's columns."""
     parts = []
     for source in sources:
-        items = [named(normalized_key(column(key), source.normalize, dialect), key)]
+        own = column(source.key_column or key)
+        items = [named(normalized_key(own, source.normalize, dialect), key)]
         items += [named(column(name), physical) for name, physical in source.columns]
         parts.append((source.name, exp.select(*items).from_(source.relation)))
     first_name, first = parts[0]
