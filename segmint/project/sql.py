@@ -42,6 +42,7 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
     key = project.key
     used = prepared.checked.columns_used
     metrics = _metric_queries(prepared, chosen)
+    _refuse_booleans(prepared)
     sources = []
     for name, source in prepared.profile_sources.items():
         columns = tuple((c.name, c.physical) for c in used if c.source == name and c.via is None)
@@ -197,6 +198,27 @@ def _with_metrics(profiles: Any, sources: list[Any], metrics: list[tuple[str, An
                                                      table=identifier(alias)), identifier(c.physical))
                                for c in wanted])
     return query
+
+
+def _refuse_booleans(prepared: Prepared) -> None:
+    """A ConfigError for a column the rules read that the project makes a boolean from text
+    (``booleans = {...}``): segmint compares the text trimmed of any Unicode space and in
+    Unicode lower case, which SQL's TRIM and LOWER do not do alike in every dialect."""
+    from segmint.semantics.events import event_columns
+
+    read = {name: [c.name for c in prepared.checked.columns_used if c.source == name and c.via is None]
+            for name in prepared.profile_sources}
+    read.update(event_columns(prepared.checked))
+    sources = {**prepared.profile_sources, **prepared.event_sources}
+    for name, columns in read.items():
+        flags = columns_of(sources[name]).booleans
+        for column_name in columns:
+            if column_name in flags:
+                raise ConfigError(
+                    f"column '{column_name}' made a boolean from its texts cannot be read in SQL "
+                    f"exactly as segmint reads it; run these rules with segmint run, or store "
+                    f"the column as true/false", file=prepared.project.label,
+                    key=f"sources.{name}.booleans.{column_name}")
 
 
 def _aggregated(prepared: Prepared) -> list[str]:

@@ -230,3 +230,20 @@ def test_sources_naming_the_key_otherwise_are_read_by_their_own_key_column(shop:
     for name in expected.column_names[1:]:
         assert by_key(membership, name) == by_key(expected, name), name
     assert sum(expected["loyal"].to_pylist()) > 0 and sum(expected["lately"].to_pylist()) > 0
+
+
+def test_a_column_made_boolean_from_its_texts_is_refused(sql_shop: Path) -> None:
+    """``booleans = {...}`` compares texts trimmed of Unicode spaces and in Unicode lower
+    case, which SQL dialects do not all do alike: a rule reading such a column is refused;
+    one that does not read it prints."""
+    toml = sql_shop / "segmint.toml"
+    toml.write_text(toml.read_text().replace(
+        'path = "data/customers.csv"\n', 'path = "data/customers.csv"\nbooleans = { country = ["de"] }\n'))
+    for path in (sql_shop / "rules").glob("*.seg"):
+        path.unlink()
+    (sql_shop / "rules" / "one.seg").write_text("segment german: country and orders >= 1\n")
+    assert user_error("sql").startswith(
+        "segmint.toml: sources.customers.booleans.country: column 'country' made a boolean from "
+        "its texts cannot be read in SQL exactly as segmint reads it")
+    (sql_shop / "rules" / "one.seg").write_text("segment many: orders >= 3\n")
+    assert invoke("sql").exit_code == 0
