@@ -27,7 +27,7 @@ from segmint.engines.base import check_keys
 from segmint.engines.duckdb.connection import Settings, connect, memory_error
 from segmint.engines.sql.compiler import column, identifier
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
-from segmint.engines.sql.query import MembershipQuery, Relations, membership_query, to_sql
+from segmint.engines.sql.query import STAGE_LAYERS, MembershipQuery, Relations, membership_query, to_sql
 from segmint.errors import DataError, EvaluationError
 from segmint.language import ast
 from segmint.language.checker import CheckedRules
@@ -90,15 +90,26 @@ class _Run:
         )
         query = membership_query(self.checked, relations, dialect=DIALECT, as_of=self.as_of,
                                  key=self.key, holdout_salt=self.salt,
-                                 key_type=table.schema.field(self.key).type)
-        # each layer CTE reads the one before, so the binder nests one level per CTE: a
-        # chain of N segments needs depth ~N (DuckDB's default limit is 1000)
-        self.con.execute(f"SET max_expression_depth TO {max(1000, 2 * len(query.ctes) + 100)}")
-        self.check_overflow(query)
+                                 key_type=table.schema.field(self.key).type,
+                                 stage_every=STAGE_LAYERS)
+        # each layer CTE reads the one before, so the binder nests one level per CTE (a
+        # stage holds at most STAGE_LAYERS layers; DuckDB's default limit is 1000)
+        self.con.execute(f"SET max_expression_depth TO {max(1000, 2 * query.longest + 100)}")
+        for part, stage in enumerate(query.stages):  # a long chain: one table per stage
+            self.check_overflow(query, part)
+            create = exp.Create(this=exp.Table(this=identifier(stage.name)), kind="TABLE",
+                                expression=stage.select,
+                                properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+            try:
+                self.con.execute(to_sql(create, DIALECT, pretty=False))
+            except _OVERFLOW as error:
+                raise self.culprit(query, error, part) from None
+        final = len(query.stages)
+        self.check_overflow(query, final)
         try:
             result = self.fetch(query.select)
         except _OVERFLOW as error:
-            raise self.culprit(query, error) from None
+            raise self.culprit(query, error, final) from None
         return result.set_column(0, self.key, self.profiles.column(self.key))
 
     def _aggregated(self) -> list[str]:
@@ -126,16 +137,17 @@ class _Run:
         return self.con.sql(text).to_arrow_table()
 
     # integer overflow -----------------------------------------------------------------
-    def check_overflow(self, query: MembershipQuery) -> None:
-        """Compute every integer operation over all rows; name the statement that overflows."""
-        probes = self.probes(query)
+    def check_overflow(self, query: MembershipQuery, part: int) -> None:
+        """Compute every integer operation of the query's statement `part` (a stage's, or
+        the final query's) over all rows; name the statement that overflows."""
+        probes = [p for p in self.probes(query) if query.part_of(p[1]) == part]
         if not probes:
             return
         try:
             for relation, items in _by_relation(probes).items():
-                self.fetch(query.probe([exp.Count(this=item) for _, item in items], relation))
+                self.fetch(query.probe([computed(item) for _, item in items], relation))
         except _OVERFLOW as error:
-            raise self.culprit(query, error) from None
+            raise self.culprit(query, error, part) from None
 
     def probes(self, query: MembershipQuery) -> list[tuple[str, str, exp.Expression]]:
         """(statement, relation, value) of every integer operation, in file order."""
@@ -145,21 +157,30 @@ class _Run:
                 found.append((statement.name, relation or query.layer_of[statement.name], value))
         return found
 
-    def culprit(self, query: MembershipQuery, error: Exception) -> EvaluationError:
-        """The error naming the first statement (in file order) whose computation fails."""
+    def culprit(self, query: MembershipQuery, error: Exception, part: int) -> EvaluationError:
+        """The error naming the first statement (in file order) whose computation fails,
+        of those computed by the query's statements up to `part` (a staged query's later
+        stages have no tables to read yet)."""
         probes = self.probes(query)
         for statement in self.checked.rules.statements:
             mine = [(relation, value) for name, relation, value in probes if name == statement.name]
             relation = query.layer_of.get(statement.name)
-            if relation is None:
+            if relation is None or query.part_of(relation) > part:
                 continue
             mine.append((relation, column(f"segment:{statement.name}")))
             for where, value in mine:
                 try:
-                    self.fetch(query.probe([exp.Count(this=value)], where))
+                    self.fetch(query.probe([computed(value)], where))
                 except _OVERFLOW as own:
                     return evaluation_error(statement, own)
         return evaluation_error(None, error)
+
+
+def computed(value: exp.Expression) -> exp.Expression:
+    """An aggregate that computes `value` on every row: MIN, not COUNT, which DuckDB answers
+    as COUNT(*) without computing anything when a table's statistics say the value's
+    inputs are never null (a stage's table has statistics; Arrow data has none)."""
+    return exp.Min(this=value)
 
 
 def _by_relation(probes: list[tuple[str, str, exp.Expression]]) -> dict[str, list[tuple[str, exp.Expression]]]:

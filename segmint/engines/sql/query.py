@@ -8,6 +8,14 @@
     holdouts        the holdout draw of every member of a segment with a holdout
     (final)         the key, then per statement its output columns in file order
 
+A long chain of dependency layers is computed in stages when asked (`stage_every`): each
+run of that many layers is its own statement, materialised as a table (`Stage`) that keeps
+only what comes after needs (the key, the row order, the profile columns and aggregates,
+the member columns later layers refer to, and its own statements' columns), and the next
+stage reads that table; the final query joins the stage tables on the row order. One
+statement over N nested layer CTEs, each a column wider, costs the database's binder time
+quadratic in N; stages keep every statement bounded, so the whole is linear.
+
 A segment's member flag is its condition with null as false; a segmentation is a CASE over
 its labels in order; a holdout is the first 16 hex digits of SHA-256 of
 ``salt:segment:key`` compared with the bound ceil(N/100 * 2^64) written in hex, exactly as
@@ -16,6 +24,7 @@ its labels in order; a holdout is the first 16 hex digits of SHA-256 of
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +49,10 @@ from segmint.semantics.holdout import threshold
 Expr = exp.Expression
 
 HOLDOUT_SUFFIX = "__holdout"
-BASE, JOINED, HOLDOUTS = "base", "joined", "holdouts"
+BASE, JOINED, HOLDOUTS, STAGES = "base", "joined", "holdouts", "stages"
+#: Layers per stage on the duckdb engine (a chain of 1,000 links staged by hand in DuckDB,
+#: stages of 25 layers: 1.07 s, 50: 0.91 s, 100: 1.19 s; one statement: 20 s).
+STAGE_LAYERS = 50
 
 
 def segment_name(name: str) -> str:
@@ -65,23 +77,52 @@ class Relations:
 
 
 @attrs.frozen
+class Stage:
+    """A statement of a staged query: `select` computes the table called `name`, which
+    the statements after it read."""
+
+    name: str
+    select: exp.Select
+
+
+@attrs.frozen
 class MembershipQuery:
     """The membership query, and what probing it needs: its CTEs by name, the layer CTE
     holding each statement, and the integer arithmetic each statement computes (whose
-    overflow must be an error wherever it happens, whatever AND/OR could skip)."""
+    overflow must be an error wherever it happens, whatever AND/OR could skip).
+
+    A staged query runs its `stages` in order (each made a table under its name), then
+    `select`; `starts` gives the index in `ctes` where each of those statements' CTEs
+    begin (one entry, 0, when there are no stages)."""
 
     select: exp.Select
     ctes: tuple[tuple[str, exp.Select], ...]
     layer_of: Mapping[str, str]
     #: statement -> (relation, value) of each integer operation ("" : the statement's layer)
     checks: Mapping[str, tuple[tuple[str, Expr], ...]]
+    stages: tuple[Stage, ...] = ()
+    starts: tuple[int, ...] = (0,)
+
+    def part_of(self, relation: str) -> int:
+        """Which statement computes the CTE `relation`: the stage's index, or
+        ``len(stages)`` for the final query."""
+        names = [name for name, _ in self.ctes]
+        return bisect_right(self.starts, names.index(relation)) - 1
+
+    @property
+    def longest(self) -> int:
+        """The most CTEs one of the query's statements has."""
+        ends = (*self.starts[1:], len(self.ctes))
+        return max(end - start for start, end in zip(self.starts, ends, strict=True))
 
     def probe(self, items: list[Expr], relation: str) -> exp.Select:
-        """A query computing `items` over the CTE `relation` (with the CTEs before it)."""
+        """A query computing `items` over the CTE `relation` (with the CTEs before it in
+        its statement; the tables of the stages before it must exist)."""
         names = [name for name, _ in self.ctes]
-        upto = self.ctes[:names.index(relation) + 1]
+        index = names.index(relation)
+        start = self.starts[bisect_right(self.starts, index) - 1]
         return with_ctes(exp.select(*items).from_(identifier(relation)),
-                         [(name, cte.copy()) for name, cte in upto])
+                         [(name, cte.copy()) for name, cte in self.ctes[start:index + 1]])
 
 
 def with_ctes(query: exp.Select, ctes: list[tuple[str, exp.Select]]) -> exp.Select:
@@ -94,41 +135,100 @@ def with_ctes(query: exp.Select, ctes: list[tuple[str, exp.Select]]) -> exp.Sele
 
 def membership_query(checked: CheckedRules, relations: Relations, *, dialect: SqlDialect,
                      as_of: AsOf, key: str, holdout_salt: str = "",
-                     key_type: pa.DataType | None = None) -> MembershipQuery:
+                     key_type: pa.DataType | None = None, stage_every: int | None = None,
+                     stage_prefix: str = "stage:") -> MembershipQuery:
     """The query computing the membership table; raise RuleError naming every rule the
-    dialect cannot compute exactly as the language defines it."""
+    dialect cannot compute exactly as the language defines it.
+
+    With `stage_every`, a rule set of more dependency layers than that is computed in
+    stages of that many layers, tables named `stage_prefix` and a number (see above);
+    without it, or for fewer layers, the query is one statement."""
     ctx = SqlContext(checked, as_of, dialect)
-    builder = _Builder(ctx, relations, key, holdout_salt, key_type)
+    builder = _Builder(ctx, relations, key, holdout_salt, key_type, stage_every, stage_prefix)
     select = builder.build()
     return MembershipQuery(select, tuple(builder.ctes), builder.layer_of,
-                           {name: tuple(found) for name, found in builder.checks.items()})
+                           {name: tuple(found) for name, found in builder.checks.items()},
+                           tuple(builder.stages), tuple(builder.starts))
 
 
 class _Builder:
     def __init__(self, ctx: SqlContext, relations: Relations, key: str, salt: str,
-                 key_type: pa.DataType | None) -> None:
+                 key_type: pa.DataType | None, stage_every: int | None = None,
+                 stage_prefix: str = "stage:") -> None:
         self.ctx, self.relations, self.key, self.salt = ctx, relations, key, salt
         self.key_type = key_type
         self.checked = ctx.checked
+        self.stage_every, self.stage_prefix = stage_every, stage_prefix
         self.ctes: list[tuple[str, exp.Select]] = []
         self.problems: list[Diagnostic] = []
         self.layer_of: dict[str, str] = {}
         self.checks: dict[str, list[tuple[str, Expr]]] = {}
+        #: the columns of base / joined that every stage table keeps
+        self.kept: list[str] = []
+        self.stages: list[Stage] = []
+        self.starts: list[int] = [0]
+        #: statement -> the index of the stage computing it (staged queries only)
+        self.stage_of: dict[str, int] = {}
 
     def build(self) -> exp.Select:
         self.base()
         previous = self.aggregates()
-        for number, layer in enumerate(layers(self.checked), start=1):
-            items = [item for name in layer for item in self.statement(name)]
-            if items:
-                name = f"layer:{number}"
-                self.layer_of.update(dict.fromkeys(layer, name))
-                self.ctes.append((name, exp.select(exp.Star(), *items).from_(identifier(previous))))
-                previous = name
+        grouped = layers(self.checked)
+        every = self.stage_every
+        chunks = [grouped] if every is None or len(grouped) <= every else [
+            grouped[i:i + every] for i in range(0, len(grouped), every)]
+        if len(chunks) > 1:
+            self.stage_of = {name: i for i, chunk in enumerate(chunks) for layer in chunk for name in layer}
+        number = 0
+        for chunk in chunks:
+            for layer in chunk:
+                number += 1
+                items = [item for name in layer for item in self.statement(name)]
+                if items:
+                    name = f"layer:{number}"
+                    self.layer_of.update(dict.fromkeys(layer, name))
+                    self.ctes.append((name, exp.select(exp.Star(), *items).from_(identifier(previous))))
+                    previous = name
+            if len(chunks) > 1:
+                previous = self.stage(len(self.stages), previous)
         if self.problems:
             raise RuleError(sorted(self.problems, key=lambda d: (d.filename, d.line, d.column)))
+        if self.stages:
+            previous = self.joined_stages()
         previous = self.holdouts(previous)
         return self.final(previous)
+
+    # stages ---------------------------------------------------------------------------
+    def stage(self, index: int, previous: str) -> str:
+        """Stage `index` (its layers' CTEs are the last ones added) as a table keeping what
+        the stages after it and the final query need; the table's name."""
+        stage_of = self.stage_of
+        later = {d for name, i in stage_of.items() if i > index for d in self.checked.depends.get(name, ())}
+        members = [segment_name(name) for name in self.checked.order
+                   if stage_of[name] == index or (stage_of[name] < index and name in later)]
+        kept = list(dict.fromkeys([*self.kept, *members]))
+        table = f"{self.stage_prefix}{index + 1}"
+        select = exp.select(*[column(name) for name in kept]).from_(identifier(previous))
+        self.stages.append(Stage(table, with_ctes(select, self.ctes[self.starts[-1]:])))
+        self.starts.append(len(self.ctes))
+        return table
+
+    def joined_stages(self) -> str:
+        """The CTE joining the stage tables on the row order: the key, the order, and
+        every statement's column from the stage that computed it."""
+        on = self.relations.order or self.key
+        first = self.stages[0].name
+        joined = exp.select().from_(identifier(first))
+        for stage in self.stages[1:]:
+            joined = joined.join(identifier(stage.name), on=exp.EQ(
+                this=column(on, first), expression=column(on, stage.name)), join_type="inner")
+        items: list[Expr] = [exp.alias_(column(name, first), identifier(name))
+                             for name in dict.fromkeys([self.key, on])]
+        for name in self.checked.order:
+            made = self.stages[self.stage_of[name]].name
+            items.append(exp.alias_(column(segment_name(name), made), identifier(segment_name(name))))
+        self.ctes.append((STAGES, joined.select(*items)))
+        return STAGES
 
     # profiles -------------------------------------------------------------------------
     def base(self) -> None:
@@ -144,6 +244,7 @@ class _Builder:
             items.append(named(value, found.physical))
             ctx.columns[found.physical] = column(found.physical)
         self.ctes.append((BASE, exp.select(*items).from_(self.relations.profiles)))
+        self.kept = list(dict.fromkeys(item.alias_or_name for item in items))
 
     def aggregates(self) -> str:
         """The CTEs computing the aggregates, joined to the profiles; the relation to go on from."""
@@ -169,6 +270,7 @@ class _Builder:
                 name = f"aggregate:{index}"
                 items.append(exp.alias_(found.values[aggregate], identifier(name)))
                 self.ctx.aggregates[aggregate] = column(name)
+                self.kept.append(name)
         self.ctes.append((JOINED, joined.select(*items)))
         return JOINED
 
@@ -263,7 +365,7 @@ class _Builder:
                 items.append(exp.alias_(member, identifier(statement.name)))
         order = column(self.relations.order or self.key)
         query = exp.select(*items).from_(identifier(previous)).order_by(order)
-        return with_ctes(query, self.ctes)
+        return with_ctes(query, self.ctes[self.starts[-1]:])
 
 
 def integer_arithmetic(checked: CheckedRules, statement: ast.Statement,
