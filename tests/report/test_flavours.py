@@ -6,6 +6,8 @@ after a deliberate change, and read the diff."""
 from __future__ import annotations
 
 import http.server
+import json
+import math
 import os
 import shutil
 import socket
@@ -30,13 +32,42 @@ def normalised(text: str, report) -> str:
     return text
 
 
+def approximately(value, expected) -> bool:
+    """JSON values equal, numbers to 7 significant digits: predicted CLV comes from a fit,
+    whose last digits move between scipy releases (280.528125 -> 280.528126 in 1.17)."""
+    if isinstance(expected, dict):
+        return (isinstance(value, dict) and value.keys() == expected.keys()
+                and all(approximately(value[k], expected[k]) for k in expected))
+    if isinstance(expected, list):
+        return (isinstance(value, list) and len(value) == len(expected)
+                and all(approximately(v, e) for v, e in zip(value, expected)))
+    if isinstance(expected, float) and isinstance(value, (int, float)):
+        return math.isclose(value, expected, rel_tol=1e-7, abs_tol=1e-6)
+    return type(value) is type(expected) and value == expected
+
+
 @pytest.mark.parametrize("suffix", [".json", ".md"])
 def test_golden(report, suffix: str) -> None:
     text = normalised(render(report, suffix), report)
     golden = GOLDEN / f"starter{suffix}"
     if os.environ.get("SEGMINT_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+    expected = golden.read_text(encoding="utf-8")
+    if suffix == ".json" and text != expected:
+        assert approximately(json.loads(text), json.loads(expected)), text
+    else:
+        assert text == expected
+
+
+@pytest.mark.parametrize(("value", "expected", "same"), [
+    ({"a": [1, 280.528126]}, {"a": [1, 280.528125]}, True),
+    ({"a": [1, 280.5282]}, {"a": [1, 280.528125]}, False),
+    ({"a": [2, 280.528125]}, {"a": [1, 280.528125]}, False),
+    ({"a": "x", "b": 1.0}, {"a": "x"}, False),
+    ({"a": True}, {"a": 1}, False),
+])
+def test_golden_numbers_are_compared_to_seven_digits(value, expected, same) -> None:
+    assert approximately(value, expected) is same
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

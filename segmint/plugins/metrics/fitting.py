@@ -26,6 +26,9 @@ LOG_BOUND = 20.0
 _AT_BOUND = LOG_BOUND - 1e-3
 #: Largest gradient of the mean log-likelihood (by log-parameters) taken as an optimum.
 GRADIENT_TOLERANCE = 1e-6
+#: A search that gives up where the gradient is below this (a hundred times the tolerance)
+#: has stopped on a plateau: where it stopped, flat or at an edge, is the diagnosis.
+PLATEAU_GRADIENT = 1e-4
 #: Largest standard error of a log-parameter a fit may leave: beyond it the parameter is
 #: uncertain by a factor of e^5 ≈ 150 and the likelihood is, for practical purposes, flat.
 STANDARD_ERROR_LIMIT = 5.0
@@ -130,20 +133,25 @@ def maximize(
     )
     # Near the optimum the line search can run out of floating-point precision before the
     # tolerances are met; a vanishing gradient means the optimum was reached all the same.
-    stationary = np.max(np.abs(result.jac)) < GRADIENT_TOLERANCE
-    if not (result.success or stationary):
-        raise FitError(
-            f"{model} fit did not converge after {result.nit} iterations ({result.message});"
-            " a penalizer (option penalizer, e.g. 0.01) or a longer order history may help"
-        )
+    steepest = float(np.max(np.abs(result.jac)))
+    converged = bool(result.success or steepest < GRADIENT_TOLERANCE)
     errors = log_standard_errors(lambda p: objective(p)[1], result.x, observations)
-    return Optimum(
-        tuple(float(p) for p in np.exp(result.x)), int(result.nit), True, errors,
+    optimum = Optimum(
+        tuple(float(p) for p in np.exp(result.x)), int(result.nit), converged, errors,
         names=names,
         at_lower=tuple(n for n, v in zip(names, result.x) if v <= -_AT_BOUND),
         at_upper=tuple(n for n, v in zip(names, result.x) if v >= _AT_BOUND),
         vague=tuple(n for n, e in zip(names, errors) if not e <= STANDARD_ERROR_LIMIT),
     )
+    # A search that stopped on a plateau, flat or at an edge (scipy 1.17's line search gives
+    # up there: ABNORMAL), is returned undetermined: where it stopped is the diagnosis, and a
+    # model with a known limit there fits that instead, as after a converged run-away.
+    if not converged and (optimum.determined or steepest >= PLATEAU_GRADIENT):
+        raise FitError(
+            f"{model} fit did not converge after {result.nit} iterations ({result.message});"
+            " a penalizer (option penalizer, e.g. 0.01) or a longer order history may help"
+        )
+    return optimum
 
 
 def log_standard_errors(

@@ -158,7 +158,9 @@ def optimizer_result(success: bool, message: str, log_params: float, gradient: f
     (optimizer_result(True, "", 20.0, 0.0),
      "BG/NBD (without dropout, which it tends to) fit ran parameter r, alpha off to an extreme"
      " (r=4.85e+08, alpha=4.85e+08): a penalizer keeps it finite"),
-], ids=["unconverged", "run-away"])
+    (optimizer_result(False, "ABNORMAL", 20.0, 5e-6),
+     "BG/NBD (without dropout, which it tends to) fit ran parameter r, alpha off to an extreme"),
+], ids=["unconverged", "run-away", "gave-up-at-the-edge"])
 def test_a_failed_fit_is_an_error_not_a_number(cdnow_orders, monkeypatch, minimize, message):
     import scipy.optimize
 
