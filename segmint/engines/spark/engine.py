@@ -178,6 +178,10 @@ def spark_ready(table: pa.Table) -> pa.Table:
     for field in table.schema:
         fields.append(field.with_type(_spark_type(field.type)))
     schema = pa.schema(fields)
+    if table.num_rows == 0:
+        # PySpark converts timestamps chunk by chunk and fails on a column with none
+        # ("cannot construct ChunkedArray from empty vector"): one empty chunk each.
+        return schema.empty_table()
     return table if schema == table.schema else table.cast(schema)
 
 

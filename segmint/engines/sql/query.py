@@ -308,7 +308,10 @@ class _Builder:
             if arm.condition is None:
                 default = string(arm.label)
                 break
-            ifs.append(exp.If(this=ctx.compile(arm.condition), true=string(arm.label)))
+            test = ctx.compile(arm.condition)
+            if isinstance(test, exp.Null):  # a bare NULL arm is VOID to Spark, not a boolean
+                test = ctx.dialect.cast(test, "BOOLEAN")
+            ifs.append(exp.If(this=test, true=string(arm.label)))
         if not ifs:
             return default if default is not None else ctx.dialect.cast(exp.Null(), ctx.dialect.text)
         return exp.Case(ifs=ifs, default=default)
