@@ -20,6 +20,7 @@ label): the script exits 1 when one differs.
     python benchmarks/engines.py --part profiles --rows 10000000
     python benchmarks/engines.py --part events --events 200000000
     python benchmarks/engines.py --part run --engines arrow,duckdb,duckdb-sql
+    python benchmarks/engines.py --part run --events 200000000 --memory-limit 4GB
     python benchmarks/engines.py --engines arrow,duckdb      # a subset of the runs
 """
 
@@ -188,9 +189,10 @@ def polars_events(people: pa.Table, path: Path) -> pa.Table:
     return joined.select(selected).collect(engine="streaming").to_arrow()
 
 
-def write_project(path: Path, n_events: int) -> Path:
+def write_project(path: Path, n_events: int, memory_limit: str | None = None) -> Path:
     """A project directory for (c): the profiles as Parquet, the events directory, the 21
-    rules, the file sink; its segmint.toml's path."""
+    rules, the file sink (and, with `memory_limit`, the duckdb engine's limit); its
+    segmint.toml's path."""
     import pyarrow.parquet as pq
 
     project = path.parent / f"project_{path.name}"
@@ -214,12 +216,13 @@ timestamp_column = "ts"
 [sinks.membership]
 plugin = "file"
 path = "out/membership.parquet"
-""")
+""" + (f'\n[engine]\nname = "duckdb"\nmemory_limit = "{memory_limit}"\n' if memory_limit else ""))
     return project / "segmint.toml"
 
 
-def run_command(run: str, project_file: Path, events: Path) -> list[str]:
-    """The command of one end-to-end run of (c)."""
+def run_command(run: str, project_file: Path, events: Path, memory_limit: str | None = None) -> list[str]:
+    """The command of one end-to-end run of (c); with `memory_limit`, the by-hand DuckDB job
+    runs under the same limit as the duckdb engine."""
     if run != "duckdb-sql":
         segmint = str(Path(sys.executable).with_name("segmint"))
         return [segmint, "run", "-p", str(project_file), "--engine", run]
@@ -229,7 +232,8 @@ def run_command(run: str, project_file: Path, events: Path) -> list[str]:
         "sys.path.insert(0, {bench!r})\n"
         "import events\n"
         "con = duckdb.connect()\n"
-        "con.execute(\"CREATE VIEW people AS SELECT * FROM read_parquet({people!r})\")\n"
+        + (f"con.execute(\"SET memory_limit = '{memory_limit}'\")\n" if memory_limit else "")
+        + "con.execute(\"CREATE VIEW people AS SELECT * FROM read_parquet({people!r})\")\n"
         "query = events.duckdb_query({events!r})\n"
         "con.execute(f\"COPY ({{query}}) TO '{{{out!r}}}' (FORMAT parquet)\")\n"
     ).format(bench=str(Path(__file__).resolve().parent), people=str(project_file.parent / "people.parquet"),
@@ -366,6 +370,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="profiles for (a), default 1,000,000")
     parser.add_argument("--events", type=int, default=20_000_000, help="events for (b), default 20,000,000")
     parser.add_argument("--engines", default=",".join(RUNS), help=f"runs, of {','.join(RUNS)}")
+    parser.add_argument("--memory-limit", help="(c): the duckdb engine's [engine] memory_limit, "
+                        "and the same SET memory_limit for DuckDB by hand (default: DuckDB's)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -392,10 +398,10 @@ def main() -> int:
         agree &= compare(results)
     if args.part in ("run", "all"):
         path = event_bench.generate(args.events, 7)
-        project_file = write_project(path, args.events)
+        project_file = write_project(path, args.events, args.memory_limit)
         results = {}
         for run in (r for r in runs if r in END_TO_END):
-            results[run] = measure("run", run, args.events, path, run_command(run, project_file, path))
+            results[run] = measure("run", run, args.events, path, run_command(run, project_file, path, args.memory_limit))
             results[run]["counts"] = run_counts(run, project_file)
         table(f"(c) segmint run end to end, 21 event rules over {args.events:,} Parquet events of "
               f"{event_bench.customers(args.events):,} customers", results)

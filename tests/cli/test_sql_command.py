@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -88,6 +89,20 @@ def by_key(table, column: str) -> dict[str, object]:
     return dict(zip(map(str, table["customer_id"].to_pylist()), table[column].to_pylist()))
 
 
+def sql_and_run_agree(names: tuple[str, ...] | None = None) -> pa.Table:
+    """The printed DuckDB SQL's membership equals `segmint run`'s (for `names`, or every
+    segment); the run's membership table."""
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert invoke("run").exit_code == 0
+    expected = pq.read_table("out/segments.parquet")
+    assert membership.column_names == expected.column_names
+    for name in names or expected.column_names[1:]:
+        assert by_key(membership, name) == by_key(expected, name), name
+    return expected
+
+
 @pytest.mark.parametrize(("rule", "message"), [
     # the starter's value.seg: frequency and recency have SQL, clv_12mo does not
     (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder"),
@@ -112,14 +127,7 @@ def test_the_metrics_with_a_sql_builder_run_in_duckdb_and_give_what_run_gives(sh
     (shop / "rules" / "value.seg").write_text(
         "segment loyal: frequency >= 4 and recency <= 120d\n"
         "segment fading: monetary >= 150 and recency > 270d and rfm_segment != \"Champions\"\n")
-    result = invoke("sql")
-    assert result.exit_code == 0, result.output
-    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
-    assert invoke("run").exit_code == 0
-    expected = pq.read_table("out/segments.parquet")
-    assert membership.column_names == expected.column_names
-    for name in ("loyal", "fading", "win_back"):
-        assert by_key(membership, name) == by_key(expected, name), name
+    expected = sql_and_run_agree(("loyal", "fading", "win_back"))
     assert 0 < sum(expected["loyal"].to_pylist()) and 0 < sum(expected["fading"].to_pylist())
 
 
@@ -221,14 +229,7 @@ def test_sources_naming_the_key_otherwise_are_read_by_their_own_key_column(shop:
     (shop / "rules" / "value.seg").write_text(
         "segment loyal: frequency >= 4 and recency <= 120d\n"
         "segment lately: count(orders, last 180d) >= 2\n")
-    result = invoke("sql")
-    assert result.exit_code == 0, result.output
-    membership = duckdb.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
-    assert invoke("run").exit_code == 0
-    expected = pq.read_table("out/segments.parquet")
-    assert membership.column_names == expected.column_names
-    for name in expected.column_names[1:]:
-        assert by_key(membership, name) == by_key(expected, name), name
+    expected = sql_and_run_agree()
     assert sum(expected["loyal"].to_pylist()) > 0 and sum(expected["lately"].to_pylist()) > 0
 
 
