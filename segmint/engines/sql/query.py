@@ -14,7 +14,10 @@ only what comes after needs (the key, the row order, the profile columns and agg
 the member columns later layers refer to, and its own statements' columns), and the next
 stage reads that table; the final query joins the stage tables on the row order. One
 statement over N nested layer CTEs, each a column wider, costs the database's binder time
-quadratic in N; stages keep every statement bounded, so the whole is linear.
+quadratic in N; stages keep every statement bounded, so the whole is linear. Asked to
+(`join_every`), the stage tables are joined that many at a time, each join a table of its
+own, until no more than that many are left for the final query (Spark runs a join of tens
+of tables in time superlinear in their number).
 
 A segment's member flag is its condition with null as false; a segmentation is a CASE over
 its labels in order; a holdout is the first 16 hex digits of SHA-256 of
@@ -79,7 +82,7 @@ class Relations:
 @attrs.frozen
 class Stage:
     """A statement of a staged query: `select` computes the table called `name`, which
-    the statements after it read."""
+    the statements after it read (the layers of a stage, or a join of stage tables)."""
 
     name: str
     select: exp.Select
@@ -93,7 +96,7 @@ class MembershipQuery:
 
     A staged query runs its `stages` in order (each made a table under its name), then
     `select`; `starts` gives the index in `ctes` where each of those statements' CTEs
-    begin (one entry, 0, when there are no stages)."""
+    begin (one entry, 0, when there are no stages; a join of stage tables has no CTEs)."""
 
     select: exp.Select
     ctes: tuple[tuple[str, exp.Select], ...]
@@ -136,15 +139,19 @@ def with_ctes(query: exp.Select, ctes: list[tuple[str, exp.Select]]) -> exp.Sele
 def membership_query(checked: CheckedRules, relations: Relations, *, dialect: SqlDialect,
                      as_of: AsOf, key: str, holdout_salt: str = "",
                      key_type: pa.DataType | None = None, stage_every: int | None = None,
-                     stage_prefix: str = "stage:") -> MembershipQuery:
+                     stage_prefix: str = "stage:", join_every: int | None = None) -> MembershipQuery:
     """The query computing the membership table; raise RuleError naming every rule the
     dialect cannot compute exactly as the language defines it.
 
     With `stage_every`, a rule set of more dependency layers than that is computed in
     stages of that many layers, tables named `stage_prefix` and a number (see above);
-    without it, or for fewer layers, the query is one statement."""
+    without it, or for fewer layers, the query is one statement. With `join_every` (at
+    least 2), more stage tables than that are joined in stages of that many tables, named
+    `stage_prefix`, "join", the round and a number, until the final query joins no more
+    than `join_every`; without it the final query joins every stage table."""
     ctx = SqlContext(checked, as_of, dialect)
-    builder = _Builder(ctx, relations, key, holdout_salt, key_type, stage_every, stage_prefix)
+    builder = _Builder(ctx, relations, key, holdout_salt, key_type, stage_every, stage_prefix,
+                       join_every)
     select = builder.build()
     return MembershipQuery(select, tuple(builder.ctes), builder.layer_of,
                            {name: tuple(found) for name, found in builder.checks.items()},
@@ -154,11 +161,13 @@ def membership_query(checked: CheckedRules, relations: Relations, *, dialect: Sq
 class _Builder:
     def __init__(self, ctx: SqlContext, relations: Relations, key: str, salt: str,
                  key_type: pa.DataType | None, stage_every: int | None = None,
-                 stage_prefix: str = "stage:") -> None:
+                 stage_prefix: str = "stage:", join_every: int | None = None) -> None:
+        if join_every is not None and join_every < 2:
+            raise ValueError(f"join_every must be at least 2, not {join_every}")
         self.ctx, self.relations, self.key, self.salt = ctx, relations, key, salt
         self.key_type = key_type
         self.checked = ctx.checked
-        self.stage_every, self.stage_prefix = stage_every, stage_prefix
+        self.stage_every, self.stage_prefix, self.join_every = stage_every, stage_prefix, join_every
         self.ctes: list[tuple[str, exp.Select]] = []
         self.problems: list[Diagnostic] = []
         self.layer_of: dict[str, str] = {}
@@ -215,20 +224,45 @@ class _Builder:
 
     def joined_stages(self) -> str:
         """The CTE joining the stage tables on the row order: the key, the order, and
-        every statement's column from the stage that computed it."""
+        every statement's column from the stage that computed it. With `join_every`, the
+        tables are first joined that many at a time into tables of their own (stages
+        without CTEs), round after round, until no more than `join_every` are left."""
+        tables = [(stage.name, [name for name in self.checked.order if self.stage_of[name] == index])
+                  for index, stage in enumerate(self.stages)]
+        every, round_ = self.join_every, 0
+        while every is not None and len(tables) > every:
+            round_ += 1
+            merged: list[tuple[str, list[str]]] = []
+            for start in range(0, len(tables), every):
+                group = tables[start:start + every]
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                name = f"{self.stage_prefix}join{round_}_{len(merged) + 1}"
+                self.stages.append(Stage(name, self.join(group)))
+                self.starts.append(len(self.ctes))
+                merged.append((name, [statement for _, names in group for statement in names]))
+            tables = merged
+        self.ctes.append((STAGES, self.join(tables)))
+        return STAGES
+
+    def join(self, tables: list[tuple[str, list[str]]]) -> exp.Select:
+        """The join of `tables` (name, the statements whose columns it holds) on the row
+        order: the key, the order, and each statement's column, in file order."""
         on = self.relations.order or self.key
-        first = self.stages[0].name
+        first = tables[0][0]
         joined = exp.select().from_(identifier(first))
-        for stage in self.stages[1:]:
-            joined = joined.join(identifier(stage.name), on=exp.EQ(
-                this=column(on, first), expression=column(on, stage.name)), join_type="inner")
+        for name, _ in tables[1:]:
+            joined = joined.join(identifier(name), on=exp.EQ(
+                this=column(on, first), expression=column(on, name)), join_type="inner")
         items: list[Expr] = [exp.alias_(column(name, first), identifier(name))
                              for name in dict.fromkeys([self.key, on])]
+        made = {statement: table for table, names in tables for statement in names}
         for name in self.checked.order:
-            made = self.stages[self.stage_of[name]].name
-            items.append(exp.alias_(column(segment_name(name), made), identifier(segment_name(name))))
-        self.ctes.append((STAGES, joined.select(*items)))
-        return STAGES
+            if name in made:
+                items.append(exp.alias_(column(segment_name(name), made[name]),
+                                        identifier(segment_name(name))))
+        return joined.select(*items)
 
     # profiles -------------------------------------------------------------------------
     def base(self) -> None:

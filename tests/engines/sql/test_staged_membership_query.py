@@ -68,3 +68,27 @@ def test_segmint_sql_prints_a_long_chain_as_one_statement():
     text = compile_membership(checked, pretty=False)
     assert "stage:" not in text
     assert text.count('"layer:') == 2 * 120  # each defined, and read by the next (or the end)
+
+
+def test_many_stage_tables_are_joined_join_every_at_a_time():
+    checked = check_rules(chain(7) + "\nsegment far: s0 and s6\n", SCHEMA)  # 8 layers
+    relations = Relations(profiles=exp.Table(this=exp.to_identifier("profiles", quoted=True)))
+    found = membership_query(checked, relations, dialect=DuckDBDialect(), as_of=AsOf.resolve(None),
+                             key="customer_id", stage_every=1, join_every=3)
+    names = [s.name for s in found.stages]
+    # 8 stage tables -> joined 3 at a time: 3 tables (the last of two) -> one final join of 3
+    assert names == [f"stage:{i}" for i in range(1, 9)] + ["stage:join1_1", "stage:join1_2", "stage:join1_3"]
+    assert len(found.starts) == len(found.stages) + 1
+    joins = found.stages[8:]
+    assert [[e.alias_or_name for e in j.select.selects] for j in joins] == [
+        ["customer_id", "segment:s0", "segment:s1", "segment:s2"],
+        ["customer_id", "segment:s3", "segment:s4", "segment:s5"],
+        ["customer_id", "segment:s6", "segment:far"],
+    ]
+    text = to_sql(found.select, DuckDBDialect(), pretty=False)
+    assert text.count("JOIN") == 2 and '"stage:join1_3"' in text and '"stage:8"' not in text
+    # the final query's CTEs are its own, after every stage's
+    assert found.part_of("stages") == len(found.stages)
+    with pytest.raises(ValueError, match="join_every"):
+        membership_query(checked, relations, dialect=DuckDBDialect(), as_of=AsOf.resolve(None),
+                         key="customer_id", stage_every=1, join_every=1)
