@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +33,16 @@ from segmint.language import ast
 from segmint.plugin.api import SQL
 
 ROW = "__segmint_row"
+#: Dependency layers per stage: a rule set of more layers is computed in stages of this
+#: many, each checkpointed and made a temporary view the next stage reads. Spark's
+#: analyzer stops past ~30 nested layer CTEs in one statement ("Max iterations (100)
+#: reached for batch Resolution"), and its analysis grows faster than the plan's depth
+#: while each stage costs a job (a 1,000-link chain, local[2]: stages of 25 layers 44 s,
+#: 15: 28 s, 10: 25-30 s); see docs/performance.md.
+STAGE_LAYERS = 15
+#: Stage views joined per statement: more are joined that many at a time, each join
+#: checkpointed (one statement joining 40 views took 30 s of a 200-link chain's 40).
+JOIN_STAGES = 8
 _SEGMENT_ALIAS = re.compile(r"AS `segment:([^`]+)`")
 _POSITION = re.compile(r"line (\d+), position (\d+)")
 
@@ -76,6 +86,7 @@ class SparkEngine(Engine):
 
         check_keys(job.profiles, job.key)
         session = spark_session(self.options.master)
+        rules = job.checked.rules
         with views(session) as view:
             profiles = spark_ready(job.profiles.append_column(
                 ROW, pa.array(range(job.profiles.num_rows), pa.int64())))
@@ -88,13 +99,50 @@ class SparkEngine(Engine):
             )
             query = membership_query(job.checked, relations, dialect=self.dialect,
                                      as_of=job.as_of, key=job.key, holdout_salt=job.holdout_salt,
-                                     key_type=job.profiles.schema.field(job.key).type)
-            text = to_sql(query.select, self.dialect)
-            try:
-                result = session.sql(text).toArrow()
-            except Exception as error:
-                raise spark_error(error, text, job.checked.rules) from None
+                                     key_type=job.profiles.schema.field(job.key).type,
+                                     stage_every=STAGE_LAYERS, stage_prefix=view.prefix + "stage_",
+                                     join_every=JOIN_STAGES)
+            for part, stage in enumerate(query.stages):  # a long chain: a view per stage
+                check_overflow(session, query, part, rules)
+                # eager: the stage is computed here, and the next stage's plan reads the
+                # checkpoint, not this stage's plan
+                frame = run(session, to_sql(stage.select, self.dialect), rules,
+                            lambda frame: frame.localCheckpoint(eager=True))
+                view(frame, stage.name)
+            check_overflow(session, query, len(query.stages), rules)
+            result = run(session, to_sql(query.select, self.dialect), rules,
+                         lambda frame: frame.toArrow())
         return EngineResult(membership(result, job))
+
+
+def run(session: Any, text: str, rules: ast.RuleSet, action: Callable[[Any], Any]) -> Any:
+    """`action` on the DataFrame of the SQL `text`; Spark's failure as segmint's error."""
+    try:
+        return action(session.sql(text))
+    except Exception as error:
+        raise spark_error(error, text, rules) from None
+
+
+def check_overflow(session: Any, query: Any, part: int, rules: ast.RuleSet) -> None:
+    """Compute every integer operation of the query's statement `part` (a stage's, or the
+    final query's) over all rows, as the arrow engine does, even where AND/OR would skip
+    it: each as ``MIN(value) AS `segment:name``` of its statement, so that an overflow
+    names the statement (see `failing_segment`). The stages before `part` must be views."""
+    from sqlglot import exp
+
+    from segmint.engines.sql.compiler import identifier
+    from segmint.engines.sql.query import segment_name, to_sql
+
+    probes: dict[str, list[Any]] = {}
+    for statement in rules.statements:
+        for relation, value in query.checks.get(statement.name, ()):
+            relation = relation or query.layer_of[statement.name]
+            if query.part_of(relation) == part:
+                probes.setdefault(relation, []).append(exp.alias_(
+                    exp.Min(this=value.copy()), identifier(segment_name(statement.name))))
+    for relation, items in probes.items():
+        run(session, to_sql(query.probe(items, relation), _dialect()), rules,
+            lambda frame: frame.collect())
 
 
 @functools.cache
@@ -118,25 +166,32 @@ def membership(result: pa.Table, job: Job) -> pa.Table:
     return pa.table(columns)
 
 
-@contextmanager
-def views(session: Any) -> Iterator[Any]:
-    """A function making a Spark DataFrame a temporary view (a sqlglot table naming it);
-    the views are dropped on the way out."""
-    made: list[str] = []
-    run = uuid.uuid4().hex[:12]
+class _Views:
+    """Makes Spark DataFrames temporary views named for this run only (`prefix` and a
+    number, or a name given that starts with `prefix`); `made` lists them."""
 
-    def view(frame: Any) -> Any:
+    def __init__(self) -> None:
+        self.prefix = f"segmint_{uuid.uuid4().hex[:12]}_"
+        self.made: list[str] = []
+
+    def __call__(self, frame: Any, name: str | None = None) -> Any:
+        """Make `frame` a temporary view, named `name` or numbered; a sqlglot table naming it."""
         from sqlglot import exp
 
-        name = f"segmint_{run}_{len(made)}"
+        name = name or f"{self.prefix}{len(self.made)}"
         frame.createOrReplaceTempView(name)
-        made.append(name)
+        self.made.append(name)
         return exp.table_(name)
 
+
+@contextmanager
+def views(session: Any) -> Iterator[_Views]:
+    """A maker of temporary views (see `_Views`); the views are dropped on the way out."""
+    made = _Views()
     try:
-        yield view
+        yield made
     finally:
-        for name in made:
+        for name in made.made:
             session.catalog.dropTempView(name)
 
 
