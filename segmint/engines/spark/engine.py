@@ -11,6 +11,16 @@ session's settings (see `session` and docs/engines.md): ANSI mode on (integer ov
 an error, as the language says; division by zero is guarded in the SQL), the session time
 zone UTC (the SQL applies the run's zone itself), Java regular expressions used only where
 they match exactly what RE2 matches, ``sha2(x, 256)`` for the holdout hash.
+
+Integer overflow is an error wherever an integer operation overflows for some customer (or
+event), as on the arrow engine, even where AND/OR would skip the row: probe queries compute
+every integer operation over all rows before the query that holds it runs.
+
+A rule set of more than `STAGE_LAYERS` dependency layers (a chain of segments) runs in
+stages (see `membership_query`'s `stage_every`): each stage's statement is checkpointed
+(``localCheckpoint``, eagerly) and made a temporary view of the run that the next stage
+reads, and more than `JOIN_STAGES` stage views are joined that many at a time, so that no
+statement Spark analyses holds more than a stage; the checkpoints are freed at the end.
 """
 
 from __future__ import annotations
@@ -108,7 +118,7 @@ class SparkEngine(Engine):
                 # checkpoint, not this stage's plan
                 frame = run(session, to_sql(stage.select, self.dialect), rules,
                             lambda frame: frame.localCheckpoint(eager=True))
-                view(frame, stage.name)
+                view(frame, stage.name, checkpointed=True)
             check_overflow(session, query, len(query.stages), rules)
             result = run(session, to_sql(query.select, self.dialect), rules,
                          lambda frame: frame.toArrow())
@@ -168,31 +178,50 @@ def membership(result: pa.Table, job: Job) -> pa.Table:
 
 class _Views:
     """Makes Spark DataFrames temporary views named for this run only (`prefix` and a
-    number, or a name given that starts with `prefix`); `made` lists them."""
+    number, or a name given that starts with `prefix`); `made` lists them, `checkpoints`
+    the locally checkpointed frames among them."""
 
     def __init__(self) -> None:
         self.prefix = f"segmint_{uuid.uuid4().hex[:12]}_"
         self.made: list[str] = []
+        self.checkpoints: list[Any] = []
 
-    def __call__(self, frame: Any, name: str | None = None) -> Any:
-        """Make `frame` a temporary view, named `name` or numbered; a sqlglot table naming it."""
+    def __call__(self, frame: Any, name: str | None = None, *, checkpointed: bool = False) -> Any:
+        """Make `frame` a temporary view, named `name` or numbered; a sqlglot table naming
+        it. A `checkpointed` frame's data is released with the views."""
         from sqlglot import exp
 
         name = name or f"{self.prefix}{len(self.made)}"
         frame.createOrReplaceTempView(name)
         self.made.append(name)
+        if checkpointed:
+            self.checkpoints.append(frame)
         return exp.table_(name)
 
 
 @contextmanager
 def views(session: Any) -> Iterator[_Views]:
-    """A maker of temporary views (see `_Views`); the views are dropped on the way out."""
+    """A maker of temporary views (see `_Views`); the views are dropped on the way out,
+    and the blocks of the checkpoints among them freed (left to Spark's cleaner, a long
+    session would hold a long chain's stages in executor memory and disk until the JVM
+    collects them)."""
     made = _Views()
     try:
         yield made
     finally:
         for name in made.made:
             session.catalog.dropTempView(name)
+        for frame in made.checkpoints:
+            release(frame)
+
+
+def release(frame: Any) -> None:
+    """Free the blocks of a frame made by ``localCheckpoint`` (its plan: one LogicalRDD
+    over the checkpointed RDD); best effort, a session without the JVM classes keeps them."""
+    try:
+        frame._jdf.queryExecution().logical().rdd().unpersist(False)
+    except Exception:  # not classic PySpark: Spark's cleaner frees them
+        pass
 
 
 def event_frame(session: Any, source: EventInput) -> Any:

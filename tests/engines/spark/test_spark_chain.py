@@ -81,7 +81,11 @@ def test_many_stage_views_are_joined_a_few_at_a_time(spark, statements, monkeypa
     monkeypatch.setattr(engine, "JOIN_STAGES", 3)
     profiles = pa.table({"customer_id": [f"c{i}" for i in range(80)], "x": np.arange(80)})
     rules = "\n".join([*chain(47), "segment far: s0 and not s46 and x > 20", ""])  # 48 layers
+    persisted = len(spark.sparkContext._jsc.getPersistentRDDs())
     both(rules, profiles)
+    # the 12 + 5 checkpoints are freed, and the views dropped
+    assert len(spark.sparkContext._jsc.getPersistentRDDs()) == persisted
+    assert not [t for t in spark.catalog.listTables() if t.name.startswith("segmint_")]
     joins = [t for t in statements if "JOIN" in t]
     assert len(joins) == 4 + 1 + 1  # two rounds (12 views -> 4 -> 2), then the result
     assert max(t.count("JOIN") for t in joins) <= 3 - 1
