@@ -125,34 +125,50 @@ class SparkEngine(Engine):
         return EngineResult(membership(result, job))
 
 
-def run(session: Any, text: str, rules: ast.RuleSet, action: Callable[[Any], Any]) -> Any:
-    """`action` on the DataFrame of the SQL `text`; Spark's failure as segmint's error."""
+def run(session: Any, text: str, rules: ast.RuleSet, action: Callable[[Any], Any],
+        statement: ast.Statement | None = None) -> Any:
+    """`action` on the DataFrame of the SQL `text`; Spark's failure as segmint's error (an
+    overflow naming `statement` when given, else the one Spark's error points at)."""
     try:
         return action(session.sql(text))
     except Exception as error:
-        raise spark_error(error, text, rules) from None
+        raise spark_error(error, text, rules, statement) from None
 
 
 def check_overflow(session: Any, query: Any, part: int, rules: ast.RuleSet) -> None:
     """Compute every integer operation of the query's statement `part` (a stage's, or the
     final query's) over all rows, as the arrow engine does, even where AND/OR would skip
     it: each as ``MIN(value) AS `segment:name``` of its statement, so that an overflow
-    names the statement (see `failing_segment`). The stages before `part` must be views."""
+    names the statement (see `failing_segment`), one query per relation; after an overflow
+    each operation alone in file order, so that the first statement's is named. The stages
+    before `part` must be views."""
     from sqlglot import exp
 
     from segmint.engines.sql.compiler import identifier
     from segmint.engines.sql.query import segment_name, to_sql
 
-    probes: dict[str, list[Any]] = {}
+    found: list[tuple[ast.Statement, str, Any]] = []  # (statement, relation, MIN(value)) in file order
     for statement in rules.statements:
         for relation, value in query.checks.get(statement.name, ()):
             relation = relation or query.layer_of[statement.name]
             if query.part_of(relation) == part:
-                probes.setdefault(relation, []).append(exp.alias_(
-                    exp.Min(this=value.copy()), identifier(segment_name(statement.name))))
-    for relation, items in probes.items():
-        run(session, to_sql(query.probe(items, relation), _dialect()), rules,
-            lambda frame: frame.collect())
+                found.append((statement, relation, exp.alias_(
+                    exp.Min(this=value.copy()), identifier(segment_name(statement.name)))))
+    grouped: dict[str, list[Any]] = {}
+    for _, relation, item in found:
+        grouped.setdefault(relation, []).append(item)
+    for relation, items in grouped.items():
+        try:
+            run(session, to_sql(query.probe(items, relation), _dialect()), rules,
+                lambda frame: frame.collect())
+        except EvaluationError:
+            # which statement's operation overflows, the first in file order: each alone,
+            # named by us (Spark's error can point at the wrong one of two alike, such as
+            # x * 4 and y * 4: its generated code is reused)
+            for statement, where, item in found:
+                run(session, to_sql(query.probe([item.copy()], where), _dialect()), rules,
+                    lambda frame: frame.collect(), statement)
+            raise
 
 
 @functools.cache
@@ -289,13 +305,17 @@ def _spark_type(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def spark_error(error: Exception, text: str, rules: ast.RuleSet) -> Exception:
-    """A Spark failure as segmint's error: overflow names the segment, else Spark's words."""
+def spark_error(error: Exception, text: str, rules: ast.RuleSet,
+                statement: ast.Statement | None = None) -> Exception:
+    """A Spark failure as segmint's error: overflow names the segment (`statement`, else the
+    one Spark's error points at in `text`), else Spark's words."""
     message = first_line(error)
     if "ARITHMETIC_OVERFLOW" in message or "overflow" in message.lower():
-        name = failing_segment(str(error), text)
-        statement = rules.get(name) if name else None
+        if statement is None:
+            name = failing_segment(str(error), text)
+            statement = rules.get(name) if name else None
         if statement is not None:
+            name = statement.name
             span = statement.span
             what = "segment" if isinstance(statement, ast.Segment) else "segmentation"
             where = f"{span.filename}:{span.line}: {what} '{name}'"

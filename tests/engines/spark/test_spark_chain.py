@@ -149,3 +149,12 @@ def test_integer_overflow_that_or_would_skip_is_an_error_in_one_statement(spark)
     profiles = pa.table({"customer_id": [1, 2], "x": [5, 2**62]})
     with pytest.raises(EvaluationError, match=r"<string>:2: segment 'boom': integer overflow"):
         segmint.evaluate("segment big: x > 10\nsegment boom: big or x * 4 > 0\n", profiles, engine="spark")
+
+
+def test_of_two_overflows_the_first_statement_in_file_order_is_named(spark):
+    # 'late' overflows on the first row, 'early' (before it in the file) on the last only
+    profiles = pa.table({"customer_id": [1, 2, 3], "x": [2**62, 5, 3], "y": [1, 2, 2**62]})
+    rules = "segment early: y * 4 > 0\nsegment late: x * 4 > 0\n"
+    for name in ("arrow", "spark"):
+        with pytest.raises(EvaluationError, match=r"<string>:1: segment 'early': integer overflow"):
+            segmint.evaluate(rules, profiles, engine=name)
