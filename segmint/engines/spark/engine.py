@@ -99,10 +99,10 @@ class SparkEngine(Engine):
         rules = job.checked.rules
         with views(session) as view:
             profiles = spark_ready(job.profiles.append_column(
-                ROW, pa.array(range(job.profiles.num_rows), pa.int64())))
+                ROW, pa.array(range(job.profiles.num_rows), pa.int64())), "profiles", job.key)
             relations = Relations(
                 profiles=view(session.createDataFrame(profiles)),
-                events={name: view(event_frame(session, source))
+                events={name: view(event_frame(session, source, job.key))
                         for name, source in job.events.items()},
                 types={f.name: f.type for f in profiles.schema},
                 order=ROW,
@@ -240,7 +240,7 @@ def release(frame: Any) -> None:
         pass
 
 
-def event_frame(session: Any, source: EventInput) -> Any:
+def event_frame(session: Any, source: EventInput, key: str) -> Any:
     """A Spark DataFrame of an event source: Parquet read by Spark, the rest as Arrow."""
     data = source.data
     if isinstance(data, Scan) and data.format == "parquet":
@@ -256,7 +256,7 @@ def event_frame(session: Any, source: EventInput) -> Any:
         data = data.to_table()
     if isinstance(data, pa.RecordBatchReader):
         data = data.read_all()
-    return session.createDataFrame(spark_ready(data))
+    return session.createDataFrame(spark_ready(data, source.name, key))
 
 
 def parquet_files(data: Any) -> bool:
@@ -271,9 +271,14 @@ def parquet_files(data: Any) -> bool:
             and isinstance(data.filesystem, LocalFileSystem) and bool(data.files))
 
 
-def spark_ready(table: pa.Table) -> pa.Table:
-    """`table` in Arrow types Spark's conversion takes: dictionaries decoded, large and
-    view types made plain, unsigned integers widened, date64 as date32."""
+def spark_ready(table: pa.Table, source: str, key: str) -> pa.Table:
+    """`table` in Arrow types Spark's conversion takes: first as every SQL engine reads it
+    (`adapt`: microseconds, 256-bit decimals as float64, an out-of-range time an error
+    naming `source` and the column), then dictionaries decoded, large and view types made
+    plain, unsigned integers widened, date64 as date32."""
+    from segmint.engines.sql.handover import adapt  # here: segmint.engines.sql brings sqlglot
+
+    table = adapt(table, source, [key])
     fields = []
     for field in table.schema:
         fields.append(field.with_type(_spark_type(field.type)))

@@ -152,9 +152,13 @@ class SqlDialect:
     # hashing ------------------------------------------------------------------------
     def float_key_text(self, key: Expr) -> Expr:
         """A floating point key as the holdout hashes it: a whole number in all its digits."""
-        whole = exp.EQ(this=key, expression=exp.Floor(this=key.copy()))
+        whole = self.is_whole(key)
         digits = self.to_text(self.cast(key.copy(), "DECIMAL(38, 0)"))
         return exp.Case(ifs=[exp.If(this=whole, true=digits)], default=self.to_text(key.copy()))
+
+    def is_whole(self, value: Expr) -> Expr:
+        """Whether a floating point value is a whole number."""
+        return exp.EQ(this=value.copy(), expression=exp.Floor(this=value.copy()))
 
     def sha256_hex(self, text: Expr) -> Expr:
         """The lowercase hex SHA-256 digest of the UTF-8 bytes of `text`."""
@@ -324,6 +328,17 @@ class SparkDialect(SqlDialect):
 
     def from_micros(self, micros: Expr) -> Expr:
         return call("TIMESTAMP_MICROS", micros)
+
+    def is_whole(self, value: Expr) -> Expr:
+        """Spark's FLOOR of a double is a BIGINT (an overflow past 2^63 in ANSI mode): the
+        remainder by 1 instead."""
+        return exp.EQ(this=exp.Mod(this=value.copy(), expression=number(1)), expression=number(0))
+
+    def interval_micros(self, interval: Expr) -> Expr:
+        """Spark has no EPOCH of an interval (INVALID_EXTRACT_FIELD), and casts only
+        single-field intervals to numbers: the instant the interval is after the epoch, in
+        microseconds (exact; the session's time zone is UTC)."""
+        return call("UNIX_MICROS", exp.Add(this=call("TIMESTAMP_MICROS", number(0)), expression=interval))
 
     def day_of_week(self, value: Expr) -> Expr:
         return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=value)

@@ -104,8 +104,8 @@ def test_the_spark_sql_computes_the_metrics_as_a_run_does(request, monkeypatch):
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     orders = prepared.event_sources["orders"].read()  # as the source reads it: the raw keys
     orders = orders.read_all() if hasattr(orders, "read_all") else orders
-    spark.createDataFrame(spark_ready(orders)).createOrReplaceTempView("orders")
-    spark.createDataFrame(spark_ready(pq.read_table("data/profiles.parquet"))) \
+    spark.createDataFrame(spark_ready(orders, "orders", "customer_id")).createOrReplaceTempView("orders")
+    spark.createDataFrame(spark_ready(pq.read_table("data/profiles.parquet"), "crm", "customer_id")) \
         .createOrReplaceTempView("crm")
     try:
         got = spark.sql((HERE / "metrics-spark.sql").read_text().rstrip().rstrip(";")).toArrow()
