@@ -55,6 +55,10 @@ STAGE_LAYERS = 15
 JOIN_STAGES = 8
 _SEGMENT_ALIAS = re.compile(r"AS `segment:([^`]+)`")
 _POSITION = re.compile(r"line (\d+), position (\d+)")
+#: A Java exception in a Py4J error's text: its class and message, one per line.
+_JAVA_CAUSE = re.compile(r"^(?:Caused by: |: )?((?:[a-z]\w*\.)+\w*(?:Exception|Error)): (.+)$", re.M)
+#: What Spark says when a task or the driver runs out of memory.
+_OUT_OF_MEMORY = re.compile(r"OutOfMemoryError|UNABLE_TO_ACQUIRE_MEMORY|SQLSTATE: 53200|Java heap space")
 
 
 @attrs.frozen
@@ -329,7 +333,27 @@ def spark_error(error: Exception, text: str, rules: ast.RuleSet,
         return EvaluationError(
             f"{where}: integer overflow while evaluating (the result does not fit a 64-bit"
             " integer; divide first or use smaller units)")
-    return DataError(f"Spark failed: {message}", source="engine spark")
+    if _OUT_OF_MEMORY.search(str(error)):
+        return DataError(
+            f"Spark ran out of memory ({spark_reason(error)}); give it more: in local mode the"
+            " driver's (SPARK_DRIVER_MEMORY=8g, or spark-submit --driver-memory 8g), on a cluster"
+            " the executors' (spark.executor.memory), or more shuffle partitions"
+            " (spark.sql.shuffle.partitions)", source="engine spark")
+    return DataError(f"Spark failed: {spark_reason(error)}", source="engine spark")
+
+
+def spark_reason(error: Exception) -> str:
+    """What went wrong, in Spark's words: the first line of its error, or, where that is
+    only Py4J's "An error occurred while calling o59.getResult.", the message of the Java
+    exception at the root of the stack trace after it."""
+    message = first_line(error)
+    if not message.startswith("An error occurred while calling"):
+        return message
+    causes = _JAVA_CAUSE.findall(str(error))
+    if not causes:
+        return message
+    kind, text = causes[-1]
+    return f"{text.strip()} ({kind.rsplit('.', 1)[-1]})"
 
 
 def failing_segment(message: str, text: str) -> str | None:
