@@ -140,30 +140,23 @@ class _Run:
     def check_overflow(self, query: MembershipQuery, part: int) -> None:
         """Compute every integer operation of the query's statement `part` (a stage's, or
         the final query's) over all rows; name the statement that overflows."""
-        probes = [p for p in self.probes(query) if query.part_of(p[1]) == part]
+        operations = query.integer_operations(self.checked.rules.statements)
+        probes = [p for p in operations if query.part_of(p[1]) == part]
         if not probes:
             return
         try:
-            for relation, items in _by_relation(probes).items():
-                self.fetch(query.probe([computed(item) for _, item in items], relation))
+            for relation, items in query.by_relation(probes).items():
+                self.fetch(query.probe([computed(item) for item in items], relation))
         except _OVERFLOW as error:
             raise self.culprit(query, error, part) from None
-
-    def probes(self, query: MembershipQuery) -> list[tuple[str, str, exp.Expression]]:
-        """(statement, relation, value) of every integer operation, in file order."""
-        found = []
-        for statement in self.checked.rules.statements:
-            for relation, value in query.checks.get(statement.name, ()):
-                found.append((statement.name, relation or query.layer_of[statement.name], value))
-        return found
 
     def culprit(self, query: MembershipQuery, error: Exception, part: int) -> EvaluationError:
         """The error naming the first statement (in file order) whose computation fails,
         of those computed by the query's statements up to `part` (a staged query's later
         stages have no tables to read yet)."""
-        probes = self.probes(query)
+        operations = query.integer_operations(self.checked.rules.statements)
         for statement in self.checked.rules.statements:
-            mine = [(relation, value) for name, relation, value in probes if name == statement.name]
+            mine = [(relation, value) for own, relation, value in operations if own is statement]
             relation = query.layer_of.get(statement.name)
             if relation is None or query.part_of(relation) > part:
                 continue
@@ -181,13 +174,6 @@ def computed(value: exp.Expression) -> exp.Expression:
     as COUNT(*) without computing anything when a table's statistics say the value's
     inputs are never null (a stage's table has statistics; Arrow data has none)."""
     return exp.Min(this=value)
-
-
-def _by_relation(probes: list[tuple[str, str, exp.Expression]]) -> dict[str, list[tuple[str, exp.Expression]]]:
-    grouped: dict[str, list[tuple[str, exp.Expression]]] = {}
-    for name, relation, value in probes:
-        grouped.setdefault(relation, []).append((name, value))
-    return grouped
 
 
 def evaluation_error(statement: ast.Statement | None, error: Exception) -> EvaluationError:

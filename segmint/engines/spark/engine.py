@@ -151,17 +151,13 @@ def check_overflow(session: Any, query: Any, part: int, rules: ast.RuleSet) -> N
     from segmint.engines.sql.compiler import identifier
     from segmint.engines.sql.query import segment_name, to_sql
 
-    found: list[tuple[ast.Statement, str, Any]] = []  # (statement, relation, MIN(value)) in file order
-    for statement in rules.statements:
-        for relation, value in query.checks.get(statement.name, ()):
-            relation = relation or query.layer_of[statement.name]
-            if query.part_of(relation) == part:
-                found.append((statement, relation, exp.alias_(
-                    exp.Min(this=value.copy()), identifier(segment_name(statement.name)))))
-    grouped: dict[str, list[Any]] = {}
-    for _, relation, item in found:
-        grouped.setdefault(relation, []).append(item)
-    for relation, items in grouped.items():
+    def named(statement: ast.Statement, value: Any) -> Any:
+        return exp.alias_(exp.Min(this=value.copy()), identifier(segment_name(statement.name)))
+
+    found = [(statement, relation, named(statement, value))
+             for statement, relation, value in query.integer_operations(rules.statements)
+             if query.part_of(relation) == part]
+    for relation, items in query.by_relation(found).items():
         try:
             run(session, to_sql(query.probe(items, relation), _dialect()), rules,
                 lambda frame: frame.collect())

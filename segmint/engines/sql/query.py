@@ -28,7 +28,7 @@ its labels in order; a holdout is the first 16 hex digits of SHA-256 of
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -111,6 +111,21 @@ class MembershipQuery:
         ``len(stages)`` for the final query."""
         names = [name for name, _ in self.ctes]
         return bisect_right(self.starts, names.index(relation)) - 1
+
+    def integer_operations(self, statements: Sequence[ast.Statement]) -> list[tuple[ast.Statement, str, Expr]]:
+        """(statement, relation, value) of every integer operation the query computes, in
+        the order of `statements` (file order): what an engine computes over all rows to
+        find an overflow AND/OR would skip, and to name the first statement it is in."""
+        return [(statement, relation or self.layer_of[statement.name], value)
+                for statement in statements for relation, value in self.checks.get(statement.name, ())]
+
+    @staticmethod
+    def by_relation(operations: list[tuple[ast.Statement, str, Expr]]) -> dict[str, list[Expr]]:
+        """`integer_operations`' values grouped by the relation each is computed over."""
+        grouped: dict[str, list[Expr]] = {}
+        for _, relation, value in operations:
+            grouped.setdefault(relation, []).append(value)
+        return grouped
 
     @property
     def longest(self) -> int:
