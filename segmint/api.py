@@ -146,7 +146,8 @@ def evaluate(
     aggregates like ``count(orders, last 30d)``; each has the key column and a timestamp
     column, named ``timestamp`` unless `timestamps` names another for that source.
     `engine` names the engine that evaluates (``"arrow"``, ``"duckdb"``, ``"spark"`` or
-    one a plugin registers); every engine gives the same table.
+    one a plugin registers; ``"auto"`` is arrow here, the data being in memory already);
+    every engine gives the same table.
     """
     chosen = engine_for(engine)
     table = as_table(profiles)
@@ -168,7 +169,7 @@ def engine_for(name: str) -> Engine:
     """The engine called `name`; the default one is built in, so choosing it loads no plugins."""
     if not isinstance(name, str):
         raise ConfigError(f"engine must be an engine's name, got {type(name).__name__}", key="engine")
-    if name == DEFAULT_ENGINE:
+    if name in (DEFAULT_ENGINE, "auto"):  # auto: what a run picks for data read into memory
         return ArrowEngine()
     from segmint.plugin.engines import engine_named
     from segmint.plugin.host import get_registry

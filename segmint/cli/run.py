@@ -35,6 +35,9 @@ def command(project: Project, registry: PluginRegistry, out: str | None, sinks: 
         share = f"{100 * count / total:.1f}%" if total else "-"
         table.add_row(name, f"{count:,}", share)
     console.print(table)
+    choice = run.prepared.engine_choice
+    if choice is not None and choice.notable:
+        console.print(choice.line(), markup=False)
     for line in run.report.lines():
         console.print(line)
     for delivery in run.deliveries:

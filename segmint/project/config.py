@@ -20,7 +20,6 @@ from typing import Any
 
 import attrs
 
-from segmint.engines.base import DEFAULT_ENGINE
 from segmint.project import globbing
 from segmint.semantics.asof import parse_as_of
 from segmint.errors import ConfigError
@@ -29,6 +28,7 @@ from segmint.plugin.host import (
 )
 from segmint.project.identity import build_policy, split_options
 from segmint.project.source_columns import NO_COLUMNS, SourceColumns
+from segmint.plugin.engines import AUTO
 from segmint.plugin.options import build_options
 from segmint.semantics.names import did_you_mean
 from segmint.plugin.api import EVENTS, PROFILES, PluginContext, Sink, Source, SourceSettings
@@ -95,8 +95,9 @@ class Project:
     identifiers: Mapping[str, str] = attrs.field(factory=dict)
     #: Options of ``segmint serve`` (``[serve]``), checked by the serve command.
     serve: Mapping[str, Any] = attrs.field(factory=dict)
-    #: The engine that evaluates (``engine = "..."``, ``--engine``), found by name at prepare.
-    engine: str = DEFAULT_ENGINE
+    #: The engine that evaluates (``engine = "..."``, ``--engine``), found by name at prepare;
+    #: ``auto`` (the default) lets the run choose (`segmint.project.engine_choice`).
+    engine: str = AUTO
     #: Where the engine was named, for messages: the project file's key or ``--engine``.
     engine_origin: tuple[str | None, str] = attrs.field(default=(None, "engine"), eq=False)
     #: The ``[engine]`` table's options besides ``name`` (``master``, ``memory_limit``...).

@@ -28,19 +28,20 @@ from segmint.errors import ConfigError, DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
-from segmint.plugin.engines import engine_named
+from segmint.plugin.engines import AutoChoice
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
 from segmint.version import __version__
-from segmint.project.identity import LINE_COLUMN, Keys, policy_of
+from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
     Source,
 )
+from segmint.project.engine_choice import checked_on, file_scan, project_engine
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
@@ -64,6 +65,8 @@ class Prepared:
     sinks: dict[str, Sink]
     #: The engine that evaluates (the project's ``engine``, or ``--engine``).
     engine: Engine = attrs.field(factory=ArrowEngine)
+    #: What ``engine = "auto"`` picked and why; None when the project named its engine.
+    engine_choice: AutoChoice | None = None
 
     @property
     def rules(self) -> ast.RuleSet:
@@ -107,9 +110,6 @@ def display_path(path: Path) -> str:
 def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool = True) -> Prepared:
     """Parse, resolve and type-check the project's rules using schemas only."""
     as_of = AsOf.resolve(project.as_of, project.timezone)
-    file, key = project.engine_origin
-    engine = engine_named(project.engine, registry, file=file, key=key,
-                          options=project.engine_options, state_dir=project.state_path)
     files = expand_rule_files(project)
     if not files and require_rules:
         raise SegmintError("no rule files: name some on the command line or in segmint.toml 'rules'")
@@ -118,6 +118,7 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     sources = instantiate_sources(project, registry, context)
     profiles = {n: s for n, s in sources.items() if s.role == PROFILES}
     events = {n: s for n, s in sources.items() if s.role != PROFILES}
+    engine, choice = project_engine(project, registry, events, aggregated_sources(rules), source_schema)
     metrics = {
         name: metric for name, metric in registry.metrics.items()
         if all(need in events for need in metric.requires)
@@ -141,13 +142,15 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     catalog = attrs.evolve(catalog, type_options={
         name: source.types_option for name, source in sources.items()
         if getattr(source, "types_option", None)})
-    checked = check(rules, catalog, registry.functions, engine=engine)
+    checked, engine, choice = checked_on(
+        engine, choice, lambda on: check(rules, catalog, registry.functions, engine=on))
     used = {c.via for c in checked.columns_used}
     for name, metric in metrics.items():
         if f"metric {name}" in used:  # a metric no rule uses reads nothing
             check_metric_columns(metric, project, {n: schema_of(n) for n in metric.requires})
     sinks = instantiate_sinks(project, registry, context)
-    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine)
+    prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine,
+                        choice)
     delivery_columns(prepared)  # consent and identifier columns must exist before data is read
     return prepared
 
@@ -305,21 +308,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
 
 
 def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str]) -> Scan | None:
-    """The source's files as a `Scan` for an engine that reads them itself, when nothing
-    the project says of the source changes its rows on the way (key normalisation, an
-    identity table, skipping bad rows, column options): else None, and segmint reads it."""
-    formats = prepared.engine.reads_files
-    policy = policy_of(source)
-    columns_options = columns_of(source)
-    if not formats or policy.key_normalize or policy.identity is not None \
-            or policy.on_bad_rows == "skip" or columns_options.key or columns_options.booleans:
-        return None
-    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
-        key_type = source_schema(source, prepared.project.key).field(prepared.project.key).type
-        if pa.types.is_dictionary(key_type):
-            return None  # dictionary keys are cast as they are read (`Keys.apply`)
-        scan = source.scan(list(columns))
-    return scan if isinstance(scan, Scan) and scan.format in formats else None
+    """The source's files as a `Scan` when the run's engine reads them itself (`file_scan`)."""
+    return file_scan(source, prepared.project.key, columns, prepared.engine.reads_files, source_schema)
 
 
 def _key_column(source: Source, key: str) -> pa.ChunkedArray:

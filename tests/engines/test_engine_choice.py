@@ -87,8 +87,8 @@ def test_the_default_engine_loads_no_plugins(monkeypatch):
                "(installed engines: arrow)"),
     ("spark", "the spark engine is not installed; install it with pip install 'segmint[spark]' "
               "(installed engines: arrow)"),
-    ("arow", "unknown engine 'arow' (did you mean 'arrow'?); known engines: arrow, duckdb, spark"),
-    ("warehouse", "unknown engine 'warehouse'; known engines: arrow, duckdb, spark"),
+    ("arow", "unknown engine 'arow' (did you mean 'arrow'?); known engines: arrow, auto, duckdb, spark"),
+    ("warehouse", "unknown engine 'warehouse'; known engines: arrow, auto, duckdb, spark"),
 ])
 def test_an_engine_not_registered_is_a_clear_error(name, message):
     only_arrow = host.load_registry(extra_plugins=[arrow_plugin], environ={"SEGMINT_PLUGINS": "none"})
@@ -167,7 +167,7 @@ def test_the_project_file_and_the_flag_choose_the_engine(project, registry):
 @pytest.mark.parametrize("command", ["run", "validate", "explain", "profile"])
 @pytest.mark.parametrize("where, message", [
     ('engine = "arrwo"', "segmint.toml: engine: unknown engine 'arrwo' (did you mean 'arrow'?); "
-                         "known engines: arrow, duckdb, recording, spark"),
+                         "known engines: arrow, auto, duckdb, recording, spark"),
     ("--engine=duckdb", "--engine: the duckdb engine is not installed; install it with "
                         "pip install 'segmint[duckdb]' (installed engines: arrow, recording, spark)"),
     ('engine = 3', "segmint.toml: engine: must be an engine's name, like \"arrow\" or \"duckdb\""),
