@@ -150,3 +150,17 @@ def test_an_event_source_read_by_metrics_and_aggregates_is_counted_once(tmp_path
     assert "source events: 6 rows, 1 keys with no profile (left out), 1 bad rows quarantined" in result.output
     quarantine = (tmp_path / ".segmint" / "quarantine" / "events.csv").read_text().splitlines()
     assert len(quarantine) == 2 and ",10," in quarantine[1]
+
+
+def test_a_web_event_schema_is_read_once_while_the_file_is_unchanged(tmp_path, monkeypatch):
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"type":"track","event":"x","userId":"u","timestamp":"2025-01-01T00:00:00Z"}\n')
+    source = make("segment_events", tmp_path, path="e.jsonl")
+    reads = []
+    events = type(source).events
+    monkeypatch.setattr(type(source), "events", lambda self, limit=None: reads.append(limit) or events(self, limit))
+    first = source.schema()
+    assert source.schema() is first and len(reads) == 1
+    path.write_text('{"type":"track","event":"x","userId":"u","timestamp":"2025-01-01T00:00:00Z",'
+                    '"properties":{"plan":"pro"}}\n')
+    assert "plan" in source.schema().names and len(reads) == 2

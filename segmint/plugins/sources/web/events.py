@@ -125,6 +125,8 @@ class EventFileSource(Source):
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
         self.path = resolve_path(options.path, context)
+        #: ((mtime, size) of the file, its schema): `schema` of a file not changed since.
+        self._schema_of: tuple[tuple[int, int] | None, pa.Schema] | None = None
 
     def error(self, message: str, *, row: int | None = None, column: str | None = None) -> DataError:
         return DataError(message, source=self.source_name, file=str(self.options.path), line=row,
@@ -233,10 +235,16 @@ class EventFileSource(Source):
             raise self.error("file is empty")
 
     def schema(self) -> pa.Schema:
-        """From the first events only; bad rows among them are reported by `read`."""
+        """From the first events only; bad rows among them are reported by `read`. Kept
+        while the file is unchanged: a run asks for it at check time and again per read."""
+        stat = self.path.stat() if self.path.is_file() else None
+        found = (stat.st_mtime_ns, stat.st_size) if stat is not None else None
+        if found is not None and self._schema_of is not None and self._schema_of[0] == found:
+            return self._schema_of[1]
         with self._quiet():
             table = self._table(self.events(limit=SCHEMA_EVENTS), None, quiet=True)
-        return table.schema
+        self._schema_of = (found, table.schema)
+        return self._schema_of[1]
 
     @contextlib.contextmanager
     def _quiet(self) -> Iterator[None]:
