@@ -212,19 +212,33 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     used += [c for c in delivery_columns(prepared).values() if c not in used]
     report = DataReport()
     keys = key_policy(prepared, report)
-    profiles = read_profile(prepared, used, say, report, keys=keys)
+    read = _read_profile_table(prepared, used, say, report, keys=keys)
+    profiles = read.table
     say("evaluating segments")
     events = {name: EventInput(name, data, prepared.event_sources[name].timestamp_column,
                                prepared.event_sources[name].role)
               for name, data in read_aggregated_events(prepared, keys).items()}
-    job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt)
+    # the keys with no profile of events the engine reads itself are counted by the engine
+    job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt,
+              count_keys=keys.scanned & set(events) if prepared.profile_sources else frozenset(),
+              keys_checked=read.keys_checked)
     evaluation = prepared.engine.evaluate(job)
-    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources),
+                         counted={name: c.unmatched for name, c in evaluation.key_counts.items()})
     result = RunResult(
         membership=evaluation.membership, profiles=profiles, key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
     )
     return Outcome(result, evaluation, report)
+
+
+@attrs.frozen
+class ProfileTable:
+    """The profile table a run evaluates over, and whether its keys were all checked as
+    read (`check_keys`: the profile sources' tables joined, no metric's table among them)."""
+
+    table: pa.Table
+    keys_checked: bool
 
 
 def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
@@ -234,6 +248,12 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
     is counted into `report`; the keys matching nothing too, unless the caller gave `keys`
     (`execute` counts them once, after the event sources are read as well)."""
+    return _read_profile_table(prepared, used, say, report, keys=keys).table
+
+
+def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progress,
+                        report: DataReport | None = None, *, keys: Keys | None = None) -> ProfileTable:
+    """`read_profile`, saying whether every key of the table was checked as read."""
     key = prepared.project.key
     counts_unmatched = keys is None
     keys = keys or key_policy(prepared, report)
@@ -242,7 +262,9 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
         say(f"reading {name}")
         wanted = [c for c in used if c.source == name and c.via is None]
         tables.append(_read_profiles(name, source, wanted, key, keys))
+        keys.checked(name)  # its keys passed check_keys: distinct as they are
     customers = _keys_of(tables, key)
+    checked = len(tables)
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
         if wanted:
@@ -256,7 +278,7 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     if counts_unmatched:
         keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     say("joining profiles")
-    return _join(tables, key)
+    return ProfileTable(_join(tables, key), keys_checked=checked == len(tables))
 
 
 def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
@@ -288,7 +310,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     if columns is not None and not whole:
         scan = _scan(prepared, name, source, columns)
         if scan is not None:  # the engine reads the files itself
-            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key),
+            scan, key_type = scan
+            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key), key_type,
                            count=keys.first_read(name))
             return scan
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
@@ -304,10 +327,12 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     return table
 
 
-def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str]) -> Scan | None:
-    """The source's files as a `Scan` for an engine that reads them itself, when nothing
-    the project says of the source changes its rows on the way (key normalisation, an
-    identity table, skipping bad rows, column options): else None, and segmint reads it."""
+def _scan(prepared: Prepared, name: str, source: Source,
+          columns: Sequence[str]) -> tuple[Scan, pa.DataType] | None:
+    """The source's files as a `Scan` for an engine that reads them itself, with the type
+    of its keys, when nothing the project says of the source changes its rows on the way
+    (key normalisation, an identity table, skipping bad rows, column options): else None,
+    and segmint reads it."""
     formats = prepared.engine.reads_files
     policy = policy_of(source)
     columns_options = columns_of(source)
@@ -319,7 +344,7 @@ def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str])
         if pa.types.is_dictionary(key_type):
             return None  # dictionary keys are cast as they are read (`Keys.apply`)
         scan = source.scan(list(columns))
-    return scan if isinstance(scan, Scan) and scan.format in formats else None
+    return (scan, key_type) if isinstance(scan, Scan) and scan.format in formats else None
 
 
 def _key_column(source: Source, key: str) -> pa.ChunkedArray:
