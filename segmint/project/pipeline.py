@@ -32,14 +32,16 @@ from segmint.plugin.engines import engine_named
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
-from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
+from segmint.delivery.snapshots import (
+    MEMBERSHIP_FILE, Snapshot, run_metadata, segment_counts, write_snapshot,
+)
 from segmint.version import __version__
 from segmint.project.identity import LINE_COLUMN, Keys, policy_of
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
-    Source,
+    Source, StoredTable,
 )
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
@@ -667,7 +669,9 @@ def run_project(
     if not dry_run:
         say("storing the run")
         snapshot = store_snapshot(prepared, outcome.result)
-        outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id))
+        stored = StoredTable(outcome.result.membership, snapshot.path / MEMBERSHIP_FILE)
+        outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id,
+                                                            stored_membership=stored))
     say("delivering")
     deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
     return ProjectRun(prepared, outcome, tuple(deliveries), snapshot)
