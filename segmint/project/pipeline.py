@@ -237,7 +237,8 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
 @attrs.frozen
 class ProfileTable:
     """The profile table a run evaluates over, and whether its keys were all checked as
-    read (`check_keys`: the profile sources' tables joined, no metric's table among them)."""
+    read (`check_keys`: the profile sources' tables, of one key type, joined; no metric's
+    table among them)."""
 
     table: pa.Table
     keys_checked: bool
@@ -280,7 +281,9 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
     if counts_unmatched:
         keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     say("joining profiles")
-    return ProfileTable(_join(tables, key), keys_checked=checked == len(tables))
+    # keys of one type (a cast in the join could make two keys one)
+    same = len({t.schema.field(key).type for t in tables}) == 1
+    return ProfileTable(_join(tables, key), keys_checked=checked == len(tables) and same)
 
 
 def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:

@@ -143,3 +143,13 @@ def test_keys_with_no_profile_are_counted_alike_on_spark(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "_key_column", lambda *a: pytest.fail("key column read"))
     counts, lines, _, _ = _run(project_file, "spark", monkeypatch)
     assert counts == expected[0] and counts["orders"] == (5, 2) and lines == expected[1]
+
+
+def test_profile_keys_checked_as_read_are_not_checked_again_by_the_engine(tmp_path, monkeypatch):
+    """One check of the profile keys per run: the pipeline's, as each source is read."""
+    from segmint.engines.duckdb import runner
+
+    project_file = _write(tmp_path, [[3, 1, 2]], [1, 4], key_type=pa.int64())
+    monkeypatch.setattr(runner, "check_keys", lambda *a, **k: pytest.fail("keys checked again"))
+    counts, _, membership, _ = _run(project_file, "duckdb", monkeypatch)
+    assert counts["orders"] == (2, 1) and membership.num_rows == 3
