@@ -11,7 +11,9 @@ two the checker asks at check time (so what the engine refuses is a `segmint.Rul
 with its position, before any data is read):
 
 - `Engine.evaluate(job)`: the membership for a `Job` (the checked rules, the profile table,
-  the event sources, key, as_of and holdout salt), as an `EngineResult`.
+  the event sources, key, as_of and holdout salt), as an `EngineResult`; for the event
+  sources the job names in ``count_keys`` (files the engine reads itself), also their
+  `KeyCounts`, which an engine may leave out (the caller then counts from Arrow data).
 - `Engine.pattern_error(pattern)`: why the engine refuses a ``matches`` pattern, or None
   (by default RE2, the language's syntax, is asked).
 - `Engine.supports(function)`: whether it can build a call of a function (by default: the
@@ -104,13 +106,36 @@ class Job:
     as_of: AsOf
     events: Mapping[str, EventInput] = attrs.field(factory=dict)
     holdout_salt: str = ""
+    #: Event sources (`Scan` data: the rows never come into Arrow) whose `KeyCounts` the
+    #: caller asks for; an engine that reads the scan counts them as it has the files open.
+    count_keys: frozenset[str] = frozenset()
+    #: Whether the caller already refused null and duplicate keys in ``profiles``
+    #: (`check_keys`), so the engine need not hash every key again.
+    keys_checked: bool = False
+
+
+@attrs.frozen
+class KeyCounts:
+    """What an engine counted of the keys of an event source it read itself (one a `Job`
+    names in ``count_keys``), for the run's data report.
+
+    ``unmatched`` is the number of distinct keys of the source, nulls left out, that no
+    row of the job's profiles has (keys compared as the engine joins events to profiles).
+    It is what `segmint.project.identity.Keys.count_unmatched` finds from Arrow data for a
+    source segmint read itself; SQL engines count it with `segmint.engines.sql.counts`.
+    """
+
+    unmatched: int
 
 
 @attrs.frozen
 class EngineResult:
-    """An engine's answer: the membership table (see the module docstring for its shape)."""
+    """An engine's answer: the membership table (see the module docstring for its shape)
+    and the `KeyCounts` of the event sources the job asked for, by source name (an engine
+    that did not count a source leaves it out)."""
 
     membership: pa.Table
+    key_counts: Mapping[str, KeyCounts] = attrs.field(factory=dict, kw_only=True)
 
 
 @attrs.frozen

@@ -190,6 +190,25 @@ class RunResult:
     segments: tuple[SegmentInfo, ...] = ()
     #: The stored run's id (``segmint run`` stores a snapshot first); None in a dry run.
     run_id: str | None = None
+    #: The stored run's membership file and the table it holds (see `stored_parquet`).
+    stored_membership: StoredTable | None = attrs.field(default=None, eq=False, repr=False)
+
+    def stored_parquet(self, table: pa.Table) -> Path | None:
+        """The stored run's Parquet file holding `table`, when `table` is the membership
+        table the run stored (not one filtered since, as for consent): a sink writing it as
+        Parquet may copy that file rather than encode the table again. None otherwise."""
+        stored = self.stored_membership
+        return stored.path if stored is not None and stored.table is table else None
+
+
+@attrs.frozen
+class StoredTable:
+    """A table of a run as its snapshot holds it: a Parquet file that
+    `pyarrow.parquet.write_table` wrote with its default options, so a copy of the file has
+    the bytes writing the table again would give."""
+
+    table: pa.Table = attrs.field(eq=False, repr=False)
+    path: Path
 
 
 @attrs.frozen

@@ -31,11 +31,12 @@ T = TypeVar("T")
 
 
 def file_scan(source: Source, key: str, columns: Sequence[str], formats: Iterable[str],
-              schema: Callable[[Source, str], pa.Schema]) -> Scan | None:
+              schema: Callable[[Source, str], pa.Schema]) -> tuple[Scan, pa.DataType] | None:
     """The source's files as a `Scan` of the key and `columns`, for an engine that reads the
-    `formats` itself, when nothing the project says of the source changes its rows on the
-    way (key normalisation, an identity table, skipping bad rows, column options): else
-    None, and segmint reads it. `schema` is the source's schema as rules see it."""
+    `formats` itself, with the type of its keys, when nothing the project says of the
+    source changes its rows on the way (key normalisation, an identity table, skipping bad
+    rows, column options): else None, and segmint reads it. `schema` is the source's schema
+    as rules see it."""
     formats = frozenset(formats)
     policy = policy_of(source)
     options = columns_of(source)
@@ -47,7 +48,7 @@ def file_scan(source: Source, key: str, columns: Sequence[str], formats: Iterabl
         if pa.types.is_dictionary(key_type):
             return None  # dictionary keys are cast as they are read (`Keys.apply`)
         scan = source.scan(list(columns))
-    return scan if isinstance(scan, Scan) and scan.format in formats else None
+    return (scan, key_type) if isinstance(scan, Scan) and scan.format in formats else None
 
 
 def project_engine(project: Project, registry: PluginRegistry, events: Mapping[str, Source],
@@ -68,9 +69,9 @@ def project_engine(project: Project, registry: PluginRegistry, events: Mapping[s
     rows = 0
     for name in aggregated:
         if name in events:
-            scan = file_scan(events[name], project.key, [], {"parquet"}, schema)
-            if scan is not None and scan.rows is not None:
-                rows += scan.rows
+            found = file_scan(events[name], project.key, [], {"parquet"}, schema)
+            if found is not None and found[0].rows is not None:
+                rows += found[0].rows
     choice = auto_engine(registry, rows)
     return engine_named(choice.name, registry, file=file, key=key,
                         state_dir=project.state_path), choice

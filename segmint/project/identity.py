@@ -132,6 +132,9 @@ class Keys:
         # each source's keys: its key column, or the distinct keys of each batch streamed
         self._keys: dict[str, list[pa.Array | pa.ChunkedArray]] = {}
         self._distinct: set[str] = set()  # sources whose _keys are one array of distinct keys
+        # sources an engine reads itself (a `Scan`), with their key type: their keys come
+        # into Arrow only if the engine does not count them (`count_unmatched`)
+        self._scanned: dict[str, pa.DataType] = {}
         # event tables read whole (by name), or some columns of them (by name and columns),
         # read once per run
         self.events: dict[Any, pa.Table] = {}
@@ -210,10 +213,11 @@ class Keys:
         self._distinct.discard(name)
         return table
 
-    def take_scan(self, name: str, scan: Any, key_column: Callable[[], pa.ChunkedArray], *,
-                  count: bool = True) -> None:
+    def take_scan(self, name: str, scan: Any, key_column: Callable[[], pa.ChunkedArray],
+                  key_type: pa.DataType, *, count: bool = True) -> None:
         """Account for a source an engine reads itself (a `Scan`): its rows, from the
-        files' metadata, and its keys, read (the key column alone) only if matched."""
+        files' metadata, and its keys (of `key_type`), read (the key column alone) only
+        if matched and the engine does not count them itself."""
         report = self.report.source(name, EVENTS) if count else SourceReport(name, EVENTS)
         if scan.rows is not None:
             report.rows += scan.rows
@@ -223,6 +227,21 @@ class Keys:
             key_column = lambda: keys  # noqa: E731 - read once
         self._keys[name] = [key_column]
         self._distinct.discard(name)
+        self._scanned[name] = key_type
+
+    @property
+    def scanned(self) -> frozenset[str]:
+        """The event sources an engine reads itself, whose `KeyCounts` it may count."""
+        return frozenset(self._scanned)
+
+    def checked(self, name: str) -> None:
+        """Profile source `name`'s keys passed `check_keys` (none null, none twice): they
+        are its distinct keys as they are, not hashed again when matched."""
+        parts = self._keys.get(name, [])
+        if name not in self._distinct and len(parts) == 1 and not callable(parts[0]):
+            keys = parts[0]
+            self._keys[name] = [keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys]
+            self._distinct.add(name)
 
     def keyset(self, name: str) -> pa.Array:
         """The distinct keys source `name` read, found once when first asked for (a run
@@ -235,6 +254,11 @@ class Keys:
             self._keys[name] = [pc.drop_null(pc.unique(pa.chunked_array(chunks, type=parts[0].type)))]
             self._distinct.add(name)
         return self._keys[name][0]
+
+    def _key_type(self, name: str) -> pa.DataType:
+        """The type of source `name`'s keys, without reading a scanned source's."""
+        part = self._keys[name][0]
+        return self._scanned[name] if callable(part) else part.type
 
     @property
     def keysets(self) -> dict[str, pa.Array]:
@@ -315,8 +339,14 @@ class Keys:
         rows = pc.sort_indices(first.column("__row_first"))
         return table.take(first.column("__row_first").take(rows))
 
-    def count_unmatched(self, profile_sources: list[str], event_sources: list[str]) -> None:
-        """Keys of each profile source found in no other one, and event keys with no profile."""
+    def count_unmatched(self, profile_sources: list[str], event_sources: list[str],
+                        counted: Mapping[str, int] | None = None) -> None:
+        """Keys of each profile source found in no other one, and event keys with no profile
+        (`KeyCounts.unmatched`: distinct keys, nulls left out). `counted` holds that count
+        of event sources an engine read itself and counted (`EngineResult.key_counts`):
+        their keys are not read here. Event keys of another type than the profiles' are
+        not matched (the count stays None), counted or not."""
+        counted = counted or {}
         keyset = self.keyset  # distinct keys are found only for the sources compared
         profiles = [n for n in profile_sources if n in self._keys]
         union = {}
@@ -333,8 +363,14 @@ class Keys:
         types = {a.type for a in union.values()}
         if len(types) != 1:
             return
-        everyone = pa.chunked_array(list(union.values())).combine_chunks()
+        everyone = None
         for name in event_sources:
-            if name in self._keys and keyset(name).type in types:
-                hits = pc.is_in(keyset(name), value_set=everyone)
-                self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)
+            if name not in self._keys or self._key_type(name) not in types:
+                continue
+            if name in counted:
+                self.report.source(name, EVENTS).unmatched = counted[name]
+                continue
+            if everyone is None:  # built once, only for event keys matched here
+                everyone = pa.chunked_array(list(union.values())).combine_chunks()
+            hits = pc.is_in(keyset(name), value_set=everyone)
+            self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)

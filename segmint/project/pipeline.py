@@ -32,14 +32,16 @@ from segmint.plugin.engines import AutoChoice
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
-from segmint.delivery.snapshots import Snapshot, run_metadata, segment_counts, write_snapshot
+from segmint.delivery.snapshots import (
+    MEMBERSHIP_FILE, Snapshot, run_metadata, segment_counts, write_snapshot,
+)
 from segmint.version import __version__
 from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
-    Source,
+    Source, StoredTable,
 )
 from segmint.project.engine_choice import checked_on, file_scan, project_engine
 from segmint.project.config import (
@@ -215,19 +217,34 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     used += [c for c in delivery_columns(prepared).values() if c not in used]
     report = DataReport()
     keys = key_policy(prepared, report)
-    profiles = read_profile(prepared, used, say, report, keys=keys)
+    read = _read_profile_table(prepared, used, say, report, keys=keys)
+    profiles = read.table
     say("evaluating segments")
     events = {name: EventInput(name, data, prepared.event_sources[name].timestamp_column,
                                prepared.event_sources[name].role)
               for name, data in read_aggregated_events(prepared, keys).items()}
-    job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt)
+    # the keys with no profile of events the engine reads itself are counted by the engine
+    job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt,
+              count_keys=keys.scanned & set(events) if prepared.profile_sources else frozenset(),
+              keys_checked=read.keys_checked)
     evaluation = prepared.engine.evaluate(job)
-    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
+    keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources),
+                         counted={name: c.unmatched for name, c in evaluation.key_counts.items()})
     result = RunResult(
         membership=evaluation.membership, profiles=profiles, key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
     )
     return Outcome(result, evaluation, report)
+
+
+@attrs.frozen
+class ProfileTable:
+    """The profile table a run evaluates over, and whether its keys were all checked as
+    read (`check_keys`: the profile sources' tables, of one key type, joined; no metric's
+    table among them)."""
+
+    table: pa.Table
+    keys_checked: bool
 
 
 def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
@@ -237,6 +254,12 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
     is counted into `report`; the keys matching nothing too, unless the caller gave `keys`
     (`execute` counts them once, after the event sources are read as well)."""
+    return _read_profile_table(prepared, used, say, report, keys=keys).table
+
+
+def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progress,
+                        report: DataReport | None = None, *, keys: Keys | None = None) -> ProfileTable:
+    """`read_profile`, saying whether every key of the table was checked as read."""
     key = prepared.project.key
     counts_unmatched = keys is None
     keys = keys or key_policy(prepared, report)
@@ -245,7 +268,9 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
         say(f"reading {name}")
         wanted = [c for c in used if c.source == name and c.via is None]
         tables.append(_read_profiles(name, source, wanted, key, keys))
+        keys.checked(name)  # its keys passed check_keys: distinct as they are
     customers = _keys_of(tables, key)
+    checked = len(tables)
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
         if wanted:
@@ -259,7 +284,9 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     if counts_unmatched:
         keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources))
     say("joining profiles")
-    return _join(tables, key)
+    # keys of one type (a cast in the join could make two keys one)
+    same = len({t.schema.field(key).type for t in tables}) == 1
+    return ProfileTable(_join(tables, key), keys_checked=checked == len(tables) and same)
 
 
 def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
@@ -291,7 +318,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     if columns is not None and not whole:
         scan = _scan(prepared, name, source, columns)
         if scan is not None:  # the engine reads the files itself
-            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key),
+            scan, key_type = scan
+            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key), key_type,
                            count=keys.first_read(name))
             return scan
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
@@ -307,8 +335,10 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     return table
 
 
-def _scan(prepared: Prepared, name: str, source: Source, columns: Sequence[str]) -> Scan | None:
-    """The source's files as a `Scan` when the run's engine reads them itself (`file_scan`)."""
+def _scan(prepared: Prepared, name: str, source: Source,
+          columns: Sequence[str]) -> tuple[Scan, pa.DataType] | None:
+    """The source's files as a `Scan` when the run's engine reads them itself, with the type
+    of its keys (`file_scan`)."""
     return file_scan(source, prepared.project.key, columns, prepared.engine.reads_files, source_schema)
 
 
@@ -632,7 +662,9 @@ def run_project(
     if not dry_run:
         say("storing the run")
         snapshot = store_snapshot(prepared, outcome.result)
-        outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id))
+        stored = StoredTable(outcome.result.membership, snapshot.path / MEMBERSHIP_FILE)
+        outcome = attrs.evolve(outcome, result=attrs.evolve(outcome.result, run_id=snapshot.run_id,
+                                                            stored_membership=stored))
     say("delivering")
     deliveries = deliver(prepared, outcome, only=sinks, dry_run=dry_run)
     return ProjectRun(prepared, outcome, tuple(deliveries), snapshot)

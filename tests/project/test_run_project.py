@@ -141,3 +141,37 @@ def test_segmint_run_is_run_project(project: Path) -> None:
     run = segmint.run_project(project, dry_run=True)
     assert sorted_rows(load_snapshot(project.parent / ".segmint", stored.run_id).membership) \
         == sorted_rows(run.membership)
+
+
+def test_the_file_sink_copies_the_stored_membership_file(project: Path, monkeypatch) -> None:
+    """The sink's Parquet file is the snapshot's membership.parquet, byte for byte, and the
+    bytes writing the membership again gives: the table is encoded once per run."""
+    writes: list[Path] = []
+    write_table = pq.write_table
+    monkeypatch.setattr(pq, "write_table", lambda table, path, **kw: (
+        writes.append(Path(path)), write_table(table, path, **kw))[1])
+    run = segmint.run_project(project)
+    assert run.snapshot is not None
+    written = (project.parent / "out" / "members.parquet").read_bytes()
+    assert written == (run.snapshot.path / "membership.parquet").read_bytes()
+    again = project.parent / "again.parquet"
+    write_table(run.membership, again)
+    assert written == again.read_bytes()
+    assert sorted(p.name for p in writes) == ["membership.parquet", "profiles.parquet"]
+
+
+def test_a_membership_filtered_since_it_was_stored_is_written_afresh(project: Path, monkeypatch) -> None:
+    """Consent leaves members out of what the sink gets: not the stored table, so not its file."""
+    from segmint.plugins.sinks import file
+
+    monkeypatch.setattr(file, "_copied", lambda *a: pytest.fail("the stored file was copied"))
+    toml = project.read_text().replace('[sinks.members]', '[consent]\nemail = "regulars"\n'
+                                       '[sinks.members]\npurpose = "email"')
+    project.write_text(toml)
+    run = segmint.run_project(project)
+    written = pq.read_table(project.parent / "out" / "members.parquet")
+    assert run.snapshot is not None and run.snapshot.membership.num_rows == 6
+    assert written.column("regulars").to_pylist() == [True] * written.num_rows
+    assert run.result.stored_parquet(run.membership) == run.snapshot.path / "membership.parquet"
+    assert run.result.stored_parquet(written) is None
+    assert written.num_rows == run.membership.filter(run.membership.column("regulars")).num_rows

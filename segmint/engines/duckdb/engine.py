@@ -57,7 +57,8 @@ class DuckDBEngine(Engine):
     def evaluate(self, job: Job) -> EngineResult:
         from segmint.engines.duckdb.runner import evaluate  # duckdb is imported when it runs
 
-        membership = evaluate(job.checked, job.profiles, key=job.key, as_of=job.as_of,
-                              events={name: e.data for name, e in job.events.items()},
-                              holdout_salt=job.holdout_salt, settings=self.settings())
-        return EngineResult(membership)
+        membership, counts = evaluate(
+            job.checked, job.profiles, key=job.key, as_of=job.as_of,
+            events={name: e.data for name, e in job.events.items()}, holdout_salt=job.holdout_salt,
+            settings=self.settings(), count_keys=job.count_keys, keys_checked=job.keys_checked)
+        return EngineResult(membership, key_counts=counts)

@@ -10,11 +10,14 @@ Integer overflow is an error wherever an integer operation overflows for some cu
 (or event), as on the Arrow engine, even where SQL's AND/OR would have skipped the row: a
 check query computes every integer operation of the rules over all rows first, and names
 the first statement whose operation overflows.
+
+For an event source DuckDB reads from its files, the run's data report's count of keys
+with no profile is counted here too (`KeyCounts`), by a query over the same files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import duckdb
@@ -22,9 +25,10 @@ import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from segmint.engines.base import check_keys
+from segmint.engines.base import KeyCounts, check_keys
 from segmint.engines.duckdb.connection import Settings, connect, memory_error
 from segmint.engines.sql.compiler import column, identifier
+from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
 from segmint.engines.sql.handover import adapt
 from segmint.engines.sql.query import STAGE_LAYERS, MembershipQuery, Relations, membership_query, to_sql
@@ -41,14 +45,19 @@ _OVERFLOW = (duckdb.OutOfRangeException, duckdb.ConversionException)
 
 def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf,
              events: Mapping[str, Any], holdout_salt: str = "",
-             settings: Settings | None = None) -> pa.Table:
-    """The membership table of `checked` over `profiles` and `events`, computed in DuckDB.
+             settings: Settings | None = None, count_keys: Collection[str] = (),
+             keys_checked: bool = False) -> tuple[pa.Table, dict[str, KeyCounts]]:
+    """The membership table of `checked` over `profiles` and `events`, computed in DuckDB,
+    and the `KeyCounts` of the sources named in `count_keys` that DuckDB reads from files.
 
     `events` maps an event source's name to its data: an Arrow table, record batch reader
-    or dataset, or a `Scan`-like object with ``format`` and ``paths``."""
+    or dataset, or a `Scan`-like object with ``format`` and ``paths``. `keys_checked`: the
+    caller already refused null and duplicate profile keys."""
     con = connect(settings or Settings())
     try:
-        return _Run(con, checked, profiles, key, as_of, events, holdout_salt).run()
+        run = _Run(con, checked, profiles, key, as_of, events, holdout_salt)
+        membership = run.run(keys_checked)
+        return membership, run.key_counts(count_keys)
     except duckdb.OutOfMemoryException as error:  # in any of the run's queries
         raise memory_error(error) from None
     except duckdb.Error as error:
@@ -76,15 +85,18 @@ class _Run:
         self.con, self.checked, self.key, self.as_of, self.salt = con, checked, key, as_of, salt
         self.profiles = profiles
         self.events = events
+        self.relations: dict[str, exp.Expression] = {}  # each event source's, as read
 
-    def run(self) -> pa.Table:
-        check_keys(self.profiles, self.key)  # every engine's check, in engines/base
+    def run(self, keys_checked: bool = False) -> pa.Table:
+        if not keys_checked:
+            check_keys(self.profiles, self.key)  # every engine's check, in engines/base
         table = adapt(self.profiles, "profiles", [self.key])
         numbered = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         self.con.register("profiles", numbered)
+        self.relations.update((name, self.event_relation(name)) for name in self._aggregated())
         relations = Relations(
             profiles=exp.Table(this=identifier("profiles")),
-            events={name: self.event_relation(name) for name in self._aggregated()},
+            events=self.relations,
             types={name: table.schema.field(name).type for name in table.column_names},
             order=ROW,
         )
@@ -111,6 +123,16 @@ class _Run:
         except _OVERFLOW as error:
             raise self.culprit(query, error, final) from None
         return result.set_column(0, self.key, self.profiles.column(self.key))
+
+    def key_counts(self, names: Collection[str]) -> dict[str, KeyCounts]:
+        """The `KeyCounts` of each source of `names` the query read from its files (others
+        came as Arrow data, which the caller counts)."""
+        counts = {}
+        for name in names:
+            if name in self.relations and file_scan(self.events[name]) is not None:
+                query = unmatched_keys(self.relations[name], exp.Table(this=identifier("profiles")), self.key)
+                counts[name] = KeyCounts(unmatched=int(self.fetch(query).column(UNMATCHED)[0].as_py()))
+        return counts
 
     def _aggregated(self) -> list[str]:
         return list(dict.fromkeys(a.source for a in self.checked.aggregates))

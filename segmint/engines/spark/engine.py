@@ -36,7 +36,7 @@ import attrs
 import pyarrow as pa
 from pyarrow.fs import LocalFileSystem
 
-from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
+from segmint.engines.base import Engine, EngineResult, EventInput, Job, KeyCounts, Scan, check_keys
 from segmint.engines.spark.session import first_line, spark_session
 from segmint.errors import DataError, EvaluationError
 from segmint.language import ast
@@ -98,7 +98,8 @@ class SparkEngine(Engine):
     def evaluate(self, job: Job) -> EngineResult:
         from segmint.engines.sql.query import Relations, membership_query, to_sql
 
-        check_keys(job.profiles, job.key)
+        if not job.keys_checked:
+            check_keys(job.profiles, job.key)
         session = spark_session(self.options.master)
         rules = job.checked.rules
         with views(session) as view:
@@ -126,7 +127,23 @@ class SparkEngine(Engine):
             check_overflow(session, query, len(query.stages), rules)
             result = run(session, to_sql(query.select, self.dialect), rules,
                          lambda frame: frame.toArrow())
-        return EngineResult(membership(result, job))
+            counts = {name: self.key_counts(session, relations, name, job) for name in job.count_keys
+                      if name in job.events and scanned(job.events[name])}
+        return EngineResult(membership(result, job), key_counts=counts)
+
+    def key_counts(self, session: Any, relations: Any, name: str, job: Job) -> KeyCounts:
+        """The `KeyCounts` of an event source Spark read from its files."""
+        from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
+        from segmint.engines.sql.query import to_sql
+
+        query = unmatched_keys(relations.events[name], relations.profiles, job.key)
+        row = run(session, to_sql(query, self.dialect), job.checked.rules, lambda frame: frame.collect())
+        return KeyCounts(unmatched=int(row[0][UNMATCHED]))
+
+
+def scanned(source: EventInput) -> bool:
+    """Whether Spark reads the event source from its files itself (`event_frame`)."""
+    return isinstance(source.data, Scan) and source.data.format == "parquet"
 
 
 def run(session: Any, text: str, rules: ast.RuleSet, action: Callable[[Any], Any],
@@ -243,7 +260,7 @@ def release(frame: Any) -> None:
 def event_frame(session: Any, source: EventInput, key: str) -> Any:
     """A Spark DataFrame of an event source: Parquet read by Spark, the rest as Arrow."""
     data = source.data
-    if isinstance(data, Scan) and data.format == "parquet":
+    if scanned(source):
         frame = session.read.parquet(*data.paths)
         return frame.select(*data.columns) if data.columns else frame
     if isinstance(data, Scan):

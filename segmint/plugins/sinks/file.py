@@ -1,8 +1,11 @@
 """The built-in ``file`` sink: writes a run's membership table to a Parquet or CSV file,
-atomically, so a failed run leaves the previous file as it was."""
+atomically, so a failed run leaves the previous file as it was. A Parquet file of the
+membership the run stored is a copy of the snapshot's file (the same bytes, not encoded
+twice)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -60,8 +63,10 @@ class FileSink(Sink):
         if not dry_run:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                stored = result.stored_parquet(table) if self.format == "parquet" else None
                 with atomic_write(self.path) as temp:
-                    _WRITERS[self.format](table, temp)
+                    if stored is None or not _copied(stored, temp):
+                        _WRITERS[self.format](table, temp)
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 raise SegmintError(
@@ -70,3 +75,13 @@ class FileSink(Sink):
         return Delivery(
             sink=self.sink_name, added=table.num_rows, target=str(self.path), dry_run=dry_run
         )
+
+
+def _copied(source: Path, target: Path) -> bool:
+    """Copy the stored run's file over `target`; False when it cannot be read (then the
+    table is written)."""
+    try:
+        shutil.copyfile(source, target)
+    except FileNotFoundError:
+        return False
+    return True
