@@ -47,6 +47,7 @@ from segmint.project.engine_choice import checked_on, file_scan, project_engine
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
+from segmint.project.joins import join_profiles, profile_keys
 from segmint.project.quarantine import write_quarantine
 from segmint.project.data_report import DataReport
 
@@ -269,7 +270,7 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
         wanted = [c for c in used if c.source == name and c.via is None]
         tables.append(_read_profiles(name, source, wanted, key, keys))
         keys.checked(name)  # its keys passed check_keys: distinct as they are
-    customers = _keys_of(tables, key)
+    customers = profile_keys(tables, key)
     checked = len(tables)
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
@@ -286,7 +287,7 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
     say("joining profiles")
     # keys of one type (a cast in the join could make two keys one)
     same = len({t.schema.field(key).type for t in tables}) == 1
-    return ProfileTable(_join(tables, key), keys_checked=checked == len(tables) and same)
+    return ProfileTable(join_profiles(tables, key), keys_checked=checked == len(tables) and same)
 
 
 def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
@@ -457,62 +458,6 @@ def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, l
             names = [c for c in columns if c != key] + keys.extra_columns(source)
             reads[role] = list(dict.fromkeys(names))
     return reads
-
-
-def _keys_of(tables: list[pa.Table], key: str) -> pa.Array | None:
-    """The keys of the profile tables read (a key in several once per table: `is_in`, the
-    one use, needs no distinct set, and finding it costs a hash of every key), or None
-    when there are none."""
-    if not tables:
-        return None
-    kind = tables[0].schema.field(key).type
-    # the chunks themselves: a list of chunked arrays would be converted value by value
-    return pa.chunked_array([chunk for t in tables for chunk in t.column(key).cast(kind).chunks],
-                            type=kind).combine_chunks()
-
-
-def _join(tables: list[pa.Table], key: str) -> pa.Table:
-    """One row per customer of any source: a full outer join on the key."""
-    result = tables[0]
-    for table in tables[1:]:
-        if table.schema.field(key).type != result.schema.field(key).type:
-            try:
-                table = table.set_column(0, key, table.column(key).cast(result.schema.field(key).type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise DataError(
-                    f"customer keys have different types in two sources: "
-                    f"{result.schema.field(key).type} and {table.schema.field(key).type}") from None
-        if result.column(key).equals(table.column(key)):  # metrics of one orders table
-            result = pa.table({**{name: result.column(name) for name in result.column_names},
-                               **{name: table.column(name) for name in table.column_names[1:]}})
-            continue  # the same table the join gives, without joining
-        result = _outer_join(result, table, key)
-    return _sorted(result, key) if len(tables) > 1 else result
-
-
-def _sorted(table: pa.Table, key: str) -> pa.Table:
-    """The table in key order (a join's rows come in no defined order); one already in
-    key order, as tables sharing one grouping of the keys are, is not sorted again."""
-    keys = table.column(key)
-    if table.num_rows > 1 and keys.null_count == 0:
-        ordered = pc.all(pc.less_equal(keys.slice(0, len(keys) - 1), keys.slice(1))).as_py()
-        if ordered:
-            return table
-    return table.sort_by(key)
-
-
-def _outer_join(left: pa.Table, right: pa.Table, key: str) -> pa.Table:
-    """A full outer join on the key that carries columns of any type (lists and structs,
-    which Arrow's join cannot carry): join row numbers, then take the columns."""
-    rows = pa.table({key: left.column(key), "__left": pa.array(range(left.num_rows), pa.int64())}).join(
-        pa.table({key: right.column(key), "__right": pa.array(range(right.num_rows), pa.int64())}),
-        keys=key, join_type="full outer", coalesce_keys=True)
-    columns = {key: rows.column(key)}
-    for side, table in (("__left", left), ("__right", right)):
-        for name in table.column_names:
-            if name != key:
-                columns[name] = table.column(name).take(rows.column(side))
-    return pa.table(columns)
 
 
 def deliver(prepared: Prepared, outcome: Outcome, *, only: Sequence[str] = (),

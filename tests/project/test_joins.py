@@ -1,4 +1,4 @@
-"""The profile join (`pipeline._join`): one row per customer of any table, in key order.
+"""The profile join (`joins.join_profiles`): one row per customer of any table, in key order.
 
 Tables with the very same keys (the metrics computed from one orders table) are put side by
 side without joining; the oracle for every case is the full outer join and sort the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from segmint.project.pipeline import _join, _outer_join
+from segmint.project.joins import join_profiles, outer_join
 
 CASES = [
     # (id, left keys, right keys)
@@ -34,8 +34,8 @@ def _table(keys: list, column: str) -> pa.Table:
 @pytest.mark.parametrize(("left", "right"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_the_join_gives_what_the_outer_join_and_sort_give(left, right):
     a, b = _table(left, "x"), _table(right, "y")
-    expected = _outer_join(a, b, "id").sort_by("id")
-    joined = _join([a, b], "id")
+    expected = outer_join(a, b, "id").sort_by("id")
+    joined = join_profiles([a, b], "id")
     assert joined.equals(expected)
     assert joined.schema == expected.schema
 
@@ -43,5 +43,5 @@ def test_the_join_gives_what_the_outer_join_and_sort_give(left, right):
 def test_three_tables_sharing_keys_and_one_that_does_not():
     keys = [4, 2, 9]
     tables = [_table(keys, "x"), _table(keys, "y"), _table([2, 5], "z")]
-    expected = _outer_join(_outer_join(tables[0], tables[1], "id"), tables[2], "id").sort_by("id")
-    assert _join(tables, "id").equals(expected)
+    expected = outer_join(outer_join(tables[0], tables[1], "id"), tables[2], "id").sort_by("id")
+    assert join_profiles(tables, "id").equals(expected)
