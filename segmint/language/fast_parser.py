@@ -229,24 +229,21 @@ class _Parser:
                               self._span(number, number + 1))
 
     # conditions ---------------------------------------------------------------------
-    def _joined(self, word: str, operand: Callable[[], Any],
-                build: Callable[[list[Any], Any], Any]) -> Any:
-        """`operand (word operand)*`: one operand as it is, several joined by `build`."""
+    def _expr(self, level: int = 0) -> Any:
+        """A condition: `or` of `and`s (level 0), or the `and` of level 1; one operand is
+        itself, several are joined by the builder's ``or_`` or ``and_``."""
+        if level == len(_JOINED):
+            return self._not()
+        word, build = _JOINED[level]
         first = self.at
-        left = operand()
+        left = self._expr(level + 1)
         if self.kinds[self.at] != word:
             return left
         operands = [left]
         while self.kinds[self.at] == word:
             self.at += 1
-            operands.append(operand())
-        return build(operands, self._to(first))
-
-    def _expr(self) -> Any:
-        return self._joined("_OR", self._and, self.b.or_)
-
-    def _and(self) -> Any:
-        return self._joined("_AND", self._not, self.b.and_)
+            operands.append(self._expr(level + 1))
+        return getattr(self.b, build)(operands, self._to(first))
 
     def _not(self) -> Any:
         first = self.at
@@ -351,23 +348,21 @@ class _Parser:
         return self.b.list(values, self._to(first))
 
     # arithmetic ---------------------------------------------------------------------
-    def _left_assoc(self, kind: str, operand: Callable[[], Any]) -> Any:
-        """`operand (kind operand)*`, each operator building an `arith` node to its left."""
+    def _sum(self, level: int = 0) -> Any:
+        """A sum of products (level 0), or the product of level 1: each `+ -` or `* /`
+        builds an ``arith`` node of what is to its left and the operand after it."""
+        if level == len(_ARITHMETIC):
+            return self._unary()
+        kind = _ARITHMETIC[level]
         first = self.at
-        left = operand()
+        left = self._sum(level + 1)
         kinds = self.kinds
         while kinds[self.at] == kind:
             op = self.texts[self.at]
             self.at += 1
-            right = operand()
+            right = self._sum(level + 1)
             left = self.b.arith(op, left, right, self._to(first))
         return left
-
-    def _sum(self) -> Any:
-        return self._left_assoc("ADD_OP", self._product)
-
-    def _product(self) -> Any:
-        return self._left_assoc("MUL_OP", self._unary)
 
     def _unary(self) -> Any:
         first = self.at
@@ -461,6 +456,13 @@ class _Parser:
                                        self._span(first, end))
         raise NotFast
 
+
+#: The levels of `_Parser._expr`, loosest first: the word joining the operands, and the
+#: builder's method joining them.
+_JOINED = (("_OR", "or_"), ("_AND", "and_"))
+
+#: The levels of `_Parser._sum`, loosest first: the operator's terminal.
+_ARITHMETIC = ("ADD_OP", "MUL_OP")
 
 #: What follows a sum in a predicate, by its first token: the reader of the rest.
 _PREDICATES: dict[str, Callable[[_Parser, Any, int], Any]] = {
