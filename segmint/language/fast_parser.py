@@ -35,15 +35,16 @@ class NotFast(Exception):
 
 # The terminals of grammar/rules.lark, in lark's order (priority, then width), each after
 # the whitespace and comments lark ignores; keywords are read as NAME and looked up, as each
-# keyword's pattern is the word with `\b` after it.
+# keyword's pattern is the word with `\b` after it. NAME, the most common, is tried first:
+# no other terminal starts with a letter or `_`, so the order among them is unchanged.
 _TOKEN = re.compile(
     r"""(?:[ \t\f\r\n]+|\#[^\n]*)*
-      (?:(?P<TIMESTAMP>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)
+      (?:(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
+      |(?P<TIMESTAMP>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)
       |(?P<DATE>\d{4}-\d{2}-\d{2}(?![\w]))
       |(?P<DURATION>\d[\d_]*(?:\.\d+)?(?:mo|h|d|w|y)(?![\w]))
       |(?P<NUMBER>(?:\d[\d_]*(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w]))
       |(?P<STRING>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-      |(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)
       |(?P<COMP_OP>==|!=|<=|>=|<|>)
       |(?P<PUNCT>[-+*/%().,:])
       |(?P<END>\Z)
@@ -230,19 +231,18 @@ class _Parser:
 
     # conditions ---------------------------------------------------------------------
     def _expr(self, level: int = 0) -> Any:
-        """A condition: `or` of `and`s (level 0), or the `and` of level 1; one operand is
-        itself, several are joined by the builder's ``or_`` or ``and_``."""
-        if level == len(_JOINED):
-            return self._not()
+        """A condition: `or` of `and`s (level 0), or the `and` of `not`s of level 1; one
+        operand is itself, several are joined by the builder's ``or_`` or ``and_``."""
         word, build = _JOINED[level]
+        innermost = level + 1 == len(_JOINED)
         first = self.at
-        left = self._expr(level + 1)
+        left = self._not() if innermost else self._expr(level + 1)
         if self.kinds[self.at] != word:
             return left
         operands = [left]
         while self.kinds[self.at] == word:
             self.at += 1
-            operands.append(self._expr(level + 1))
+            operands.append(self._not() if innermost else self._expr(level + 1))
         return getattr(self.b, build)(operands, self._to(first))
 
     def _not(self) -> Any:
@@ -349,30 +349,22 @@ class _Parser:
 
     # arithmetic ---------------------------------------------------------------------
     def _sum(self, level: int = 0) -> Any:
-        """A sum of products (level 0), or the product of level 1: each `+ -` or `* /`
-        builds an ``arith`` node of what is to its left and the operand after it."""
-        if level == len(_ARITHMETIC):
-            return self._unary()
+        """A sum of products (level 0), or the product of atoms of level 1: each `+ -` or
+        `* /` builds an ``arith`` node of what is to its left and the operand after it."""
         kind = _ARITHMETIC[level]
+        innermost = level + 1 == len(_ARITHMETIC)
         first = self.at
-        left = self._sum(level + 1)
+        left = self._atom() if innermost else self._sum(level + 1)
         kinds = self.kinds
         while kinds[self.at] == kind:
             op = self.texts[self.at]
             self.at += 1
-            right = self._sum(level + 1)
+            right = self._atom() if innermost else self._sum(level + 1)
             left = self.b.arith(op, left, right, self._to(first))
         return left
 
-    def _unary(self) -> Any:
-        first = self.at
-        if self.texts[first] == "-" and self.kinds[first] == "ADD_OP":
-            self.at += 1
-            operand = self._unary()
-            return self.b.neg(operand, self._to(first))
-        return self._atom()
-
     def _atom(self) -> Any:
+        """A literal, a name, a call, `( condition )`, or a unary minus and its atom."""
         at = self.at
         kind = self.kinds[at]
         self.at = at + 1
@@ -393,6 +385,9 @@ class _Parser:
         word = _WORD_LITERALS.get(kind)
         if word is not None:
             return getattr(self.b, word)(self._span(at, at))
+        if kind == "ADD_OP" and self.texts[at] == "-":
+            operand = self._atom()
+            return self.b.neg(operand, self._to(at))
         raise NotFast
 
     def _qualified_name(self, source: int) -> Any:
