@@ -216,8 +216,8 @@ class Builder:
         if keyword in ("last", "since"):
             hint = f"write: since {value.text}" if keyword == "last" else (
                 f"write: last {value.text}")
-            raise Invalid(span, f"'{word.text}' takes a {'duration' if keyword == 'last' else 'date'}",
-                           hint)
+            takes = "duration" if keyword == "last" else "date"
+            raise Invalid(span, f"'{word.text}' takes a {takes}", hint)
         raise Invalid(word.span, f"unknown window '{word.text}'",
                        "a window is: last 30d, between 180d ago and 90d ago, since 2026-01-01, "
                        "or between 2025-10-01 and 2025-12-31")

@@ -22,10 +22,10 @@ def test_no_gc_resumes_the_collector_with_the_kept_objects_in_the_oldest_generat
 def test_no_gc_leaves_a_stopped_collector_stopped_and_frozen_objects_frozen() -> None:
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
+        assert gc.get_freeze_count() > 0
         with no_gc():
             pass
-        assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() > 0  # not unfrozen (some may have been freed meanwhile)
         gc.disable()
         with no_gc():
             pass

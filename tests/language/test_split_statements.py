@@ -9,9 +9,11 @@ from segmint.language.statements import Lines, split_statements
 
 
 @pytest.mark.parametrize("text, chunks, problems", [
-    ("segment a: x\n\n# c\nsegment b:\n  y", [("segment a: x\n\n# c\n", 1, 0), ("segment b:\n  y", 4, 18)], []),
+    ("segment a: x\n\n# c\nsegment b:\n  y",
+     [("segment a: x\n\n# c\n", 1, 0), ("segment b:\n  y", 4, 18)], []),
     ("# head\n\n  segment a:\n    x\n", [("  segment a:\n    x\n", 3, 8)], []),
-    ("stray\nsegment a: x\n", [("segment a: x\n", 2, 6)], [(1, 1, "expected 'segment' or 'segmentation'")]),
+    ("stray\nsegment a: x\n", [("segment a: x\n", 2, 6)],
+     [(1, 1, "expected 'segment' or 'segmentation'")]),
     # an under-indented line is reported and left blank, the last one too (with a line end)
     ("segment a:\n  x\nand y\n  or z", [("segment a:\n  x\n\n  or z", 1, 0)],
      [(3, 1, "a condition that continues on the next line must be indented")]),
