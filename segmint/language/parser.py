@@ -2,9 +2,9 @@
 
 A file is cut into statements (`statements`), each statement is parsed on its own — by the
 hand-written `fast_parser` where it can, else with the packaged LALR grammar (whose rule
-callbacks are `lark_rules`) — while `builder` makes the AST nodes, and lark's errors become `RuleError` diagnostics in
-the spec's format (`syntax_errors`). Only lark explains a statement that is wrong, so every
-message comes from one place.
+callbacks are `lark_rules`) — while `builder` makes the AST nodes, and lark's errors
+become `RuleError` diagnostics in the spec's format (`syntax_errors`). Only lark explains a
+statement that is wrong, so every message comes from one place.
 """
 
 from __future__ import annotations
