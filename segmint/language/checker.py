@@ -18,6 +18,7 @@ from segmint.language.checked import Binding, CheckedRules
 from segmint.language.checker_base import MAX_DIAGNOSTICS
 from segmint.language.expression_types import ExpressionTypes
 from segmint.language.functions import BUILTIN_FUNCTIONS
+from segmint.language.gc_pause import no_gc
 from segmint.language.target import Target
 from segmint.language.types import Kind
 from segmint.plugin.api import Function
@@ -32,11 +33,14 @@ def check(
     """Resolve and type-check `rules` against `catalog`; raise RuleError with every problem.
 
     With `engine` (the engine the rules will run on), also refuse what it cannot run: a
-    `matches` pattern it rejects, a function it has no builder for."""
+    `matches` pattern it rejects, a function it has no builder for. The collector is
+    paused meanwhile (`no_gc`): its collections walked the whole tree, half of a 2 MB
+    file's check."""
     all_functions = {f.name: f for f in BUILTIN_FUNCTIONS}
     all_functions.update(functions or {})
     checker = _Checker(rules, catalog, all_functions, engine)
-    return checker.run()
+    with no_gc():
+        return checker.run()
 
 
 class _Checker(ExpressionTypes, AggregateTypes):

@@ -1,10 +1,10 @@
 """Rule files to syntax trees: the driver.
 
 A file is cut into statements (`statements`), each statement is parsed on its own — by the
-hand-written `fast_parser` where it can, else with the packaged LALR grammar — while
-`builder` makes AST nodes as it reduces, and lark's errors become `RuleError` diagnostics in
-the spec's format (`syntax_errors`). Only lark explains a statement that is wrong, so every
-message comes from one place.
+hand-written `fast_parser` where it can, else with the packaged LALR grammar (whose rule
+callbacks are `lark_rules`) — while `builder` makes the AST nodes, and lark's errors
+become `RuleError` diagnostics in the spec's format (`syntax_errors`). Only lark explains a
+statement that is wrong, so every message comes from one place.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from lark import Lark, Transformer
 
 from segmint.errors import Diagnostic, RuleError
 from segmint.language import ast
-from segmint.language.builder import KEYWORDS, MAX_DEPTH, Builder, Invalid, TooDeep, rule_names
+from segmint.language.builder import KEYWORDS, MAX_DEPTH, Builder, Invalid, TooDeep
 from segmint.language.fast_parser import NotFast, fast_parse
 from segmint.language.gc_pause import no_gc
+from segmint.language.lark_rules import LarkRules, rule_names
 from segmint.language.statements import Lines, split_statements
 from segmint.language.syntax_errors import syntax_diagnostic
 
@@ -31,13 +32,13 @@ __all__ = ["KEYWORDS", "MAX_DEPTH", "MAX_FILE_BYTES", "decode_rule_file", "parse
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 
-#: The builder of the parse under way in this thread or task: each `parse_rules` call makes
-#: its own, so parses never share state (and need no lock).
-_BUILDING: ContextVar[Builder] = ContextVar("segmint_rule_builder")
+#: The rule callbacks of the parse under way in this thread or task: each `parse_rules` call
+#: makes its own, so parses never share state (and need no lock).
+_BUILDING: ContextVar[LarkRules] = ContextVar("segmint_rule_builder")
 
 
 def _forward(rule: str) -> Any:
-    """The callback for grammar rule `rule`: the current parse's builder makes its node."""
+    """The callback for grammar rule `rule`: the current parse's callbacks make its node."""
 
     def callback(self: Any, items: list[Any]) -> Any:
         return getattr(_BUILDING.get(), rule)(items)
@@ -46,7 +47,7 @@ def _forward(rule: str) -> Any:
 
 
 #: A stateless transformer for the compiled parser: each rule's callback hands its children to
-#: the current parse's `Builder`.
+#: the current parse's `LarkRules`.
 _Forward = type("_Forward", (Transformer,), {rule: _forward(rule) for rule in rule_names()})
 
 
@@ -78,10 +79,11 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
         text = text[1:]
     lines = Lines(text)
     builder = Builder(filename)
-    building = _BUILDING.set(builder)
+    rules = LarkRules(builder)
+    building = _BUILDING.set(rules)
     try:
         with no_gc():
-            _parse_statements(text, filename, builder, lines, statements, diagnostics)
+            _parse_statements(text, filename, rules, lines, statements, diagnostics)
     finally:
         _BUILDING.reset(building)
     if diagnostics:
@@ -89,9 +91,11 @@ def parse_rules(text: str, filename: str = "<string>") -> ast.RuleSet:
     return ast.RuleSet(tuple(statements), {filename: text})
 
 
-def _parse_statements(text: str, filename: str, builder: Builder, lines: Lines,
+def _parse_statements(text: str, filename: str, rules: LarkRules, lines: Lines,
                       statements: list[ast.Statement], diagnostics: list[Diagnostic]) -> None:
-    """Parse each statement of `text` with `builder`, collecting statements and problems."""
+    """Parse each statement of `text` with `rules`' builder, collecting statements and
+    problems."""
+    builder = rules.b
     for chunk in split_statements(text, filename, diagnostics, lines):
         builder.begin(chunk.line - 1, chunk.pos)
         try:
@@ -100,14 +104,14 @@ def _parse_statements(text: str, filename: str, builder: Builder, lines: Lines,
         except NotFast:  # lark parses it (and explains what is wrong with it)
             pass
         try:
-            builder.begin(chunk.line - 1, chunk.pos)
+            rules.begin(chunk.line - 1, chunk.pos)
             statements.append(_parser().parse(chunk.text))
         except lark.exceptions.UnexpectedInput as error:
             if len(diagnostics) >= _MAX_EXPLAINED:  # only counted: shown are the first ones
                 line = error.line + chunk.line - 1 if isinstance(error.line, int) else chunk.line
                 diagnostics.append(Diagnostic(filename, line, 1, "syntax error"))
                 continue
-            builder.begin(chunk.line - 1, chunk.pos)
+            rules.begin(chunk.line - 1, chunk.pos)
             diagnostics.append(syntax_diagnostic(error, chunk, filename, lines, _parser()))
         except TooDeep as error:
             diagnostics.append(_span_diagnostic(

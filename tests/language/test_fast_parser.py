@@ -52,6 +52,15 @@ ACCEPTED = [
     "segmentation tiers 'by spend':\n  gold: x > 100 and y in (1, 2)\n  bronze: otherwise\n",
     "segment a: ((((x))))",
     "segment a: x > 1 # trailing",
+    # spans from token offsets: over several lines, around parentheses, chains
+    "segment a:\n  (x\n   + 1) * -(y) > 2\n  and (z\n  or w)\n  and v not between (1) and 2 + (3)\n",
+    "segment a: a - b - c * d / e > -(-(f)) and (g) is not null and (h) in top 5%",
+    "segment a: (t) contains any ((1), 2) and u contains all ('a') and (v) within (30d)",
+    "segment a: p.and > 1 and q.segment is null and (r.top) < 2",
+    "segment a: count(orders where (amount) > 1, last 12h) > 0 and x in ((1))",
+    "segment a: sum(orders.amount, between 2025-01-01T00:00 and 2025-12-31) > 1",
+    "segment a:\n  exists(events\n    where name == 'x',\n    between 90d ago\n    and 30d ago)\n",
+    "segmentation s 'described':\n  a: (x > 1)\n  b:\n    y < 2\n  c: otherwise\n",
 ]
 
 GIVEN_TO_LARK = [
@@ -66,6 +75,15 @@ GIVEN_TO_LARK = [
     "segment a: count(orders, between 90d ago and 180d ago)",
     "segment a: x é 1",  # nothing lexes it
     "segmentation s: a: x > 1 b: x < 1 c",
+    "segment a: x in top 120%",
+    "segment a: count(orders, lats 30d)",
+    "segment a: count(orders, since 30d)",
+    "segment a: count(orders, between 90d agoo and 10d ago)",
+    "segment a: count(orders, between 2025-02-01 and 2025-01-01)",
+    "segment a: lower(orders where x > 1) == 'a'",
+    "segment a: x > 2026-02-30",
+    "segment a: count(x + 1) > 1",
+    "segmentation s: and: x > 1",
 ]
 
 
@@ -118,6 +136,18 @@ def test_fast_parser_positions_across_statements(monkeypatch: pytest.MonkeyPatch
 def test_fast_parser_hands_lark_what_it_cannot_vouch_for(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(NotFast):
         fast_parse(text, Builder("rules.seg"))
+    with pytest.raises(RuleError) as fast:
+        parser.parse_rules(text, "rules.seg")
+    with pytest.raises(RuleError) as by_lark:
+        _by_lark(text, monkeypatch)
+    assert str(fast.value) == str(by_lark.value)
+
+
+def test_fast_parser_errors_across_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file with good and bad statements, and an under-indented line: the same messages
+    (the bad statements are lark's; positions are the file's)."""
+    text = "\n".join(["segment ok: x > 1", *GIVEN_TO_LARK, "segment b:\n  x > 1\nand y",
+                      "segment c: y > 2\n"])
     with pytest.raises(RuleError) as fast:
         parser.parse_rules(text, "rules.seg")
     with pytest.raises(RuleError) as by_lark:
