@@ -8,7 +8,6 @@ The threshold is lowered for the tests (`AUTO_DUCKDB_ROWS`), so a few rows stand
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import attrs
@@ -29,6 +28,8 @@ from segmint.plugin.engines import AutoChoice, auto_engine
 from segmint.plugin.hookspecs import hookimpl
 from segmint.project.config import load_project
 from segmint.project.pipeline import execute, prepare
+
+from project_files import write_project
 
 RULES = """\
 segment buyers: count(orders) >= 2
@@ -51,20 +52,8 @@ def _project(tmp_path: Path, orders_options: str = "", rules: str = RULES, engin
         "timestamp": pa.array([1_700_000_000_000_000 + i for i in range(6)], pa.timestamp("us", tz="UTC")),
         "amount": [60.0, 70.0, 5.0, 1.0, 2.0, 500.0],
     }), tmp_path / "orders.parquet")
-    (tmp_path / "rules.seg").write_text(rules)
-    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""\
-        rules = ["rules.seg"]
-        key = "customer_id"
-        as_of = "2024-01-01"
-        [sources.people]
-        plugin = "parquet"
-        path = "people.parquet"
-        [sources.orders]
-        plugin = "parquet"
-        path = "orders.parquet"
-        role = "events"
-        """) + orders_options + engine)
-    return tmp_path / "segmint.toml"
+    return write_project(tmp_path, rules, as_of="2024-01-01", orders="orders.parquet",
+                         extra=orders_options + engine)
 
 
 def _membership(project_file: Path, registry: host.PluginRegistry, engine: str | None = None):

@@ -11,7 +11,6 @@ with no profile.
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from pathlib import Path
 
 import attrs
@@ -26,6 +25,8 @@ from segmint.engines.duckdb.engine import DuckDBEngine
 from segmint.plugin.host import get_registry
 from segmint.project.config import load_project
 from segmint.project.pipeline import execute, prepare
+
+from project_files import write_project
 
 RULES = """\
 segment buyers: count(orders, last 30d) >= 2
@@ -63,21 +64,8 @@ def _project(tmp_path: Path, keys: list, source_options: str = "") -> Path:
         pq.write_table(part, events / f"part-{index}.parquet")
     pq.write_table(pa.table({"customer_id": pa.array(keys[:3]), "age": [30, 40, 50]}),
                    tmp_path / "people.parquet")
-    (tmp_path / "rules.seg").write_text(RULES)
-    (tmp_path / "segmint.toml").write_text(textwrap.dedent(f"""\
-        rules = ["rules.seg"]
-        key = "customer_id"
-        as_of = "2026-01-31"
-        [sources.people]
-        plugin = "parquet"
-        path = "people.parquet"
-        [sources.orders]
-        plugin = "parquet"
-        path = "orders"
-        role = "events"
-        timestamp_column = "ts"
-        """) + source_options)
-    return tmp_path / "segmint.toml"
+    return write_project(tmp_path, RULES, as_of="2026-01-31", timestamp_column="ts",
+                         extra=source_options)
 
 
 def _run(project_file: Path, engine: str, monkeypatch: pytest.MonkeyPatch,

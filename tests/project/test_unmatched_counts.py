@@ -10,7 +10,6 @@ plain Python from the rows written.
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from pathlib import Path
 
 import attrs
@@ -24,6 +23,8 @@ from segmint.project import pipeline
 from segmint.project.config import load_project
 from segmint.project.pipeline import execute, prepare
 
+from project_files import write_project
+
 AS_OF = dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
 RULES = "segment buyers: count(orders) >= 1\nsegment big: sum(orders.amount) > 10\n"
 
@@ -32,12 +33,10 @@ def _write(tmp_path: Path, profiles: list[list], events: list[list], *, key_type
            event_key_type: pa.DataType | None = None, options: str = "") -> Path:
     """A project: a Parquet profile source per list of `profiles` (``people``, ``more``),
     the orders as two Parquet files holding `events` keys."""
-    sources = ""
-    for index, keys in enumerate(profiles):
-        name = ("people", "more")[index]
+    names = ("people", "more")[:len(profiles)]
+    for name, keys in zip(names, profiles):
         pq.write_table(pa.table({"customer_id": pa.array(keys, key_type), "age": list(range(len(keys)))}),
                        tmp_path / f"{name}.parquet")
-        sources += f'[sources.{name}]\nplugin = "parquet"\npath = "{name}.parquet"\n'
     (tmp_path / "orders").mkdir()
     table = pa.table({
         "customer_id": pa.array(events, event_key_type or key_type),
@@ -48,19 +47,8 @@ def _write(tmp_path: Path, profiles: list[list], events: list[list], *, key_type
     half = len(events) // 2
     pq.write_table(table.slice(0, half), tmp_path / "orders" / "part-0.parquet")
     pq.write_table(table.slice(half), tmp_path / "orders" / "part-1.parquet")
-    (tmp_path / "rules.seg").write_text(RULES)
-    (tmp_path / "segmint.toml").write_text(textwrap.dedent("""\
-        rules = ["rules.seg"]
-        key = "customer_id"
-        as_of = "2026-01-31"
-        """) + sources + textwrap.dedent("""\
-        [sources.orders]
-        plugin = "parquet"
-        path = "orders"
-        role = "events"
-        timestamp_column = "ts"
-        """) + options)
-    return tmp_path / "segmint.toml"
+    return write_project(tmp_path, RULES, as_of="2026-01-31", profiles=names,
+                         timestamp_column="ts", extra=options)
 
 
 def _run(project_file: Path, engine: str, monkeypatch: pytest.MonkeyPatch) -> tuple:
