@@ -12,6 +12,7 @@ from segmint.plugin.options import build_options
 from segmint.plugin.api import RunResult
 from segmint.project.config import Project
 from segmint.project.pipeline import find_columns, prepare, read_profile, segment_infos
+from segmint.cli import lazy_pandas
 from segmint.cli.common import (
     MAX_COLUMN_WIDTH, DelayedStatus, columns_that_fit, stdout_console, with_project,
 )
@@ -27,6 +28,8 @@ PREVIEW_COLUMNS = 7
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the table to a file (.parquet or .csv).")
 def command(project: Project, registry: PluginRegistry, metrics: str | None, out: str | None) -> None:
     """Compute the profile table: one row per customer with its metric columns."""
+    if out:  # nothing is shown, so nothing needs pandas (`lazy_pandas`)
+        lazy_pandas.defer()
     with DelayedStatus() as status:
         prepared = prepare(project, registry, require_rules=False)
         if metrics:

@@ -65,10 +65,13 @@ def customer_totals(orders: Orders) -> CustomerTotals:
         np.add.at(units, batch.codes, batch.units)
         if margin is not None:
             np.add.at(margin, batch.codes, batch.margin)
-        placed = batch.orders_only()
-        np.add.at(count, placed.codes, 1)
-        np.minimum.at(first, placed.codes, placed.at)
-        np.maximum.at(last, placed.codes, placed.at)
+        codes, at = batch.codes, batch.at
+        is_order = batch.is_order
+        if not is_order.all():  # only what the orders' aggregates read, not the whole batch
+            codes, at = codes[is_order], at[is_order]
+        np.add.at(count, codes, 1)
+        np.minimum.at(first, codes, at)
+        np.maximum.at(last, codes, at)
     slots = orders.grouping.sorted_slots(seen)
     has = count[slots] > 0
     return CustomerTotals(

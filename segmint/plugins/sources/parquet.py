@@ -40,12 +40,17 @@ class ParquetSource(FileSource):
         """The files as a `pyarrow.dataset.Dataset` (imported here: it brings in pandas)."""
         import pyarrow.dataset as ds
 
+        # Column chunks are read as they are decoded, not pre-buffered whole: that is for
+        # high-latency stores, and on local files it only raised the peak (10M orders,
+        # three columns: 530 -> 410 MB, as fast).
+        parquet = ds.ParquetFileFormat(
+            default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
         if self.path.is_dir():
-            dataset = ds.dataset(self.path, format="parquet", partitioning="hive")
+            dataset = ds.dataset(self.path, format=parquet, partitioning="hive")
             if not dataset.files:
                 raise self.error("the directory holds no Parquet files")
             return dataset
-        return ds.dataset(self.path, format="parquet")
+        return ds.dataset(self.path, format=parquet)
 
     def _read_schema(self) -> pa.Schema:
         return self._dataset().schema
