@@ -34,6 +34,7 @@ the chosen engine has no builder for is refused at check time, naming both.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -51,6 +52,14 @@ from segmint.semantics.asof import AsOf
 
 #: The engine a run uses unless the project, the command line or the caller names another.
 DEFAULT_ENGINE = "arrow"
+
+
+def installed(*modules: str) -> bool:
+    """Whether every one of `modules` can be imported (an engine's extra is installed): an
+    engine's plugin registers it only then, so naming it otherwise is the clear "not
+    installed; pip install ..." error and ``auto`` never picks it, rather than an import
+    failing in the middle of a run."""
+    return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
 @attrs.frozen

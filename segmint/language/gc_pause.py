@@ -19,7 +19,9 @@ def no_gc() -> Iterator[None]:
     a collection would have put it after walking it: otherwise the first allocation after
     the pause sets off a young collection that walks every one of those objects at once
     (0.2 s after a 2 MB file). `gc.freeze` and `gc.unfreeze` move the lists of tracked
-    objects without walking them; the objects are still collected in full collections."""
+    objects without walking them; the objects are still collected in full collections.
+    The move is skipped when someone had frozen objects before the pause; one frozen by
+    another thread during it would be moved too (segmint freezes nothing itself)."""
     enabled = gc.isenabled()
     frozen = gc.get_freeze_count()  # objects someone else froze stay frozen
     gc.disable()

@@ -60,7 +60,7 @@ def auto_engine(registry: PluginRegistry, scanned_rows: int) -> AutoChoice:
                                    f"is not installed ({INSTALL_HINTS['duckdb']} runs them faster)",
                           notable=True)
     return AutoChoice("arrow", f"{scanned_rows:,} Parquet event rows, fewer than {AUTO_DUCKDB_ROWS:,}"
-                      if scanned_rows else "no Parquet event source")
+                      if scanned_rows else "no Parquet event rows the duckdb engine would read itself")
 
 
 def engine_named(name: str, registry: PluginRegistry, *, file: str | None = None,

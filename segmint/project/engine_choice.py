@@ -66,28 +66,41 @@ def project_engine(project: Project, registry: PluginRegistry, events: Mapping[s
         raise ConfigError(f"'{option}' is an option of a named engine; with engine 'auto' segmint "
                           f"chooses the engine, so name one to set its options "
                           f"(name = \"duckdb\")", file=file, key=f"engine.{option}")
-    rows = 0
-    for name in aggregated:
-        if name in events:
-            found = file_scan(events[name], project.key, [], {"parquet"}, schema)
-            if found is not None and found[0].rows is not None:
-                rows += found[0].rows
-    choice = auto_engine(registry, rows)
+    choice = auto_engine(registry, scanned_rows(project, events, {n: [] for n in aggregated}, schema))
     return engine_named(choice.name, registry, file=file, key=key,
                         state_dir=project.state_path), choice
 
 
-def checked_on(engine: Engine, choice: AutoChoice | None,
-               check: Callable[[Engine], T]) -> tuple[T, Engine, AutoChoice | None]:
-    """`check` of the rules for `engine`; when ``auto`` chose an engine that refuses them,
-    the arrow engine's check instead (whose own errors, if any, are the user's)."""
-    try:
+def scanned_rows(project: Project, events: Mapping[str, Source], columns: Mapping[str, Sequence[str]],
+                 schema: Callable[[Source, str], pa.Schema]) -> int:
+    """The rows of the event sources of `columns` (the columns read of each) that the duckdb
+    engine would read itself (`file_scan`), from their files' footers."""
+    rows = 0
+    for name, wanted in columns.items():
+        if name in events:
+            found = file_scan(events[name], project.key, wanted, {"parquet"}, schema)
+            if found is not None and found[0].rows is not None:
+                rows += found[0].rows
+    return rows
+
+
+def checked_on(engine: Engine, choice: AutoChoice | None, check: Callable[[Engine], T],
+               rechoose: Callable[[T], AutoChoice]) -> tuple[T, Engine, AutoChoice | None]:
+    """`check` of the rules for `engine`. When ``auto`` chose an engine other than arrow:
+    the arrow engine's check instead if that engine refuses the rules (arrow's own errors,
+    if any, are the user's), or if `rechoose`, asked again with the columns the checked
+    rules read (a column from hive folder names makes segmint read a source itself),
+    picks arrow after all."""
+    if choice is None or isinstance(engine, ArrowEngine):
         return check(engine), engine, choice
+    try:
+        checked = check(engine)
     except RuleError as refused:
-        if choice is None or isinstance(engine, ArrowEngine):
-            raise
-        checked = check(ArrowEngine())
         first = refused.diagnostics[0]
-        return checked, ArrowEngine(), AutoChoice(
+        return check(ArrowEngine()), ArrowEngine(), AutoChoice(
             "arrow", f"the {engine.name} engine cannot run {first.filename}:{first.line}: "
                      f"{first.message}", notable=True)
+    again = rechoose(checked)
+    if again.name == "arrow":
+        return check(ArrowEngine()), ArrowEngine(), again
+    return checked, engine, choice

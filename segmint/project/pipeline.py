@@ -28,7 +28,7 @@ from segmint.errors import ConfigError, DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
-from segmint.plugin.engines import AutoChoice
+from segmint.plugin.engines import AutoChoice, auto_engine
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
@@ -43,7 +43,7 @@ from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
     Source, StoredTable,
 )
-from segmint.project.engine_choice import checked_on, file_scan, project_engine
+from segmint.project.engine_choice import checked_on, file_scan, project_engine, scanned_rows
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
@@ -146,7 +146,8 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
         name: source.types_option for name, source in sources.items()
         if getattr(source, "types_option", None)})
     checked, engine, choice = checked_on(
-        engine, choice, lambda on: check(rules, catalog, registry.functions, engine=on))
+        engine, choice, lambda on: check(rules, catalog, registry.functions, engine=on),
+        lambda done: auto_engine(registry, scanned_rows(project, events, event_columns(done), source_schema)))
     used = {c.via for c in checked.columns_used}
     for name, metric in metrics.items():
         if f"metric {name}" in used:  # a metric no rule uses reads nothing

@@ -8,6 +8,7 @@ The threshold is lowered for the tests (`AUTO_DUCKDB_ROWS`), so a few rows stand
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import attrs
@@ -65,7 +66,7 @@ def _membership(project_file: Path, registry: host.PluginRegistry, engine: str |
 
 
 @pytest.mark.parametrize("rows, installed, expected", [
-    (0, True, AutoChoice("arrow", "no Parquet event source")),
+    (0, True, AutoChoice("arrow", "no Parquet event rows the duckdb engine would read itself")),
     (4, True, AutoChoice("arrow", "4 Parquet event rows, fewer than 5")),
     (5, True, AutoChoice("duckdb", "5 Parquet event rows, at least 5", notable=True)),
     (5_000_000, True, AutoChoice("duckdb", "5,000,000 Parquet event rows, at least 5", notable=True)),
@@ -156,3 +157,42 @@ def test_segmint_evaluate_takes_auto_as_arrow():
     data = pa.table({"customer_id": [1, 2], "name": ["ann", "bob"]})
     assert segmint.evaluate('segment a: name == "ann"', data, engine="auto").equals(
         segmint.evaluate('segment a: name == "ann"', data))
+
+
+@pytest.mark.parametrize("missing", ["duckdb", "sqlglot"])
+def test_without_the_duckdb_extra_auto_stays_on_arrow_and_naming_duckdb_says_what_to_install(
+        tmp_path, few_rows, monkeypatch, missing):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == missing else find_spec(name, *args))
+    registry = host.load_registry(environ={"SEGMINT_PLUGINS": "segmint"})
+    assert "duckdb" not in registry.engines
+    monkeypatch.setattr("segmint.plugin.commands.get_registry", lambda: registry)
+    project_file = _project(tmp_path)
+    result = CliRunner().invoke(cli, ["run", "-p", str(project_file)])
+    assert result.exit_code == 0, result.output
+    assert ('engine arrow (engine = "auto": 6 Parquet event rows, but the duckdb engine is not '
+            "installed (pip install 'segmint[duckdb]' runs them faster))") in result.stdout
+    named = CliRunner().invoke(cli, ["run", "-p", str(project_file), "--engine", "duckdb"])
+    assert named.exit_code == 1 and "Traceback" not in named.output
+    assert "the duckdb engine is not installed; install it with pip install 'segmint[duckdb]'" in named.stderr
+
+
+def test_auto_counts_a_source_the_rules_make_segmint_read_itself_as_no_scan(tmp_path, few_rows):
+    """A rule reading a column of the folder names (hive partitions): the duckdb engine would
+    get that source as Arrow data segmint read, so its rows do not count for duckdb."""
+    registry = host.load_registry(environ={"SEGMINT_PLUGINS": "segmint"})
+    project_file = _project(tmp_path)
+    orders = pq.read_table(tmp_path / "orders.parquet")
+    (tmp_path / "orders.parquet").unlink()
+    for channel in ("web", "store"):
+        (tmp_path / "orders.parquet" / f"channel={channel}").mkdir(parents=True)
+        pq.write_table(orders, tmp_path / "orders.parquet" / f"channel={channel}" / "part-0.parquet")
+    prepared, _ = _membership(project_file, registry)
+    assert isinstance(prepared.engine, DuckDBEngine)  # 12 rows, the key and timestamp only
+    (tmp_path / "rules.seg").write_text(RULES + 'segment web: count(orders where channel == "web") >= 1\n')
+    prepared, membership = _membership(project_file, registry)
+    assert isinstance(prepared.engine, ArrowEngine)
+    assert prepared.engine_choice == AutoChoice("arrow", "no Parquet event rows the duckdb engine would read itself")
+    _, expected = _membership(project_file, registry, engine="arrow")
+    assert membership.equals(expected) and membership.column("web").to_pylist() == [True, True, True]

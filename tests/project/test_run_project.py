@@ -175,3 +175,15 @@ def test_a_membership_filtered_since_it_was_stored_is_written_afresh(project: Pa
     assert run.result.stored_parquet(run.membership) == run.snapshot.path / "membership.parquet"
     assert run.result.stored_parquet(written) is None
     assert written.num_rows == run.membership.filter(run.membership.column("regulars")).num_rows
+
+
+def test_a_stored_file_the_sink_cannot_read_is_written_afresh(project: Path, monkeypatch) -> None:
+    """The copy is an optimisation: a snapshot file that cannot be read (here a folder in its
+    place) makes the sink encode the table, not fail naming its own target."""
+    from segmint.plugin.api import RunResult
+
+    unreadable = project.parent / "not-a-file"
+    unreadable.mkdir()
+    monkeypatch.setattr(RunResult, "stored_parquet", lambda self, table: unreadable)
+    run = segmint.run_project(project)
+    assert pq.read_table(project.parent / "out" / "members.parquet").equals(run.membership)

@@ -78,10 +78,12 @@ class FileSink(Sink):
 
 
 def _copied(source: Path, target: Path) -> bool:
-    """Copy the stored run's file over `target`; False when it cannot be read (then the
-    table is written)."""
+    """Copy the stored run's file over `target`; False when it cannot be read (gone,
+    unreadable: then the table is written, so an error is only ever about the target)."""
     try:
-        shutil.copyfile(source, target)
-    except FileNotFoundError:
+        with open(source, "rb"):
+            pass
+    except OSError:
         return False
+    shutil.copyfile(source, target)
     return True
