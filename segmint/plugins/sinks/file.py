@@ -78,12 +78,11 @@ class FileSink(Sink):
 
 
 def _copied(source: Path, target: Path) -> bool:
-    """Copy the stored run's file over `target`; False when it cannot be read (gone,
-    unreadable: then the table is written, so an error is only ever about the target)."""
+    """Copy the stored run's file over `target`; False when the copy fails (the stored
+    file gone or unreadable): then the table is written, and an error that stays is the
+    target's own."""
     try:
-        with open(source, "rb"):
-            pass
+        shutil.copyfile(source, target)
     except OSError:
         return False
-    shutil.copyfile(source, target)
     return True
