@@ -3,7 +3,7 @@
 A project names its engine (``engine = "duckdb"``, ``--engine``) or leaves it to segmint:
 ``auto``, the default, looks at the event sources the rules aggregate over before any row
 is read. Those the duckdb engine would scan itself (Parquet files that nothing of the
-project changes on the way, `file_scan`) are counted from their footers; from
+project changes on the way, `engine_scan`) are counted from their footers; from
 `segmint.plugin.engines.AUTO_DUCKDB_ROWS` rows the run goes to duckdb when it is
 installed, else to arrow, the fastest on profile rules and small projects. A rule the
 duckdb engine refuses at check time (a ``matches`` pattern it cannot match as RE2 does, a
@@ -30,7 +30,7 @@ from segmint.project.source_columns import columns_of
 T = TypeVar("T")
 
 
-def file_scan(source: Source, key: str, columns: Sequence[str], formats: Iterable[str],
+def engine_scan(source: Source, key: str, columns: Sequence[str], formats: Iterable[str],
               schema: Callable[[Source, str], pa.Schema]) -> tuple[Scan, pa.DataType] | None:
     """The source's files as a `Scan` of the key and `columns`, for an engine that reads the
     `formats` itself, with the type of its keys, when nothing the project says of the
@@ -74,11 +74,11 @@ def project_engine(project: Project, registry: PluginRegistry, events: Mapping[s
 def scanned_rows(project: Project, events: Mapping[str, Source], columns: Mapping[str, Sequence[str]],
                  schema: Callable[[Source, str], pa.Schema]) -> int:
     """The rows of the event sources of `columns` (the columns read of each) that the duckdb
-    engine would read itself (`file_scan`), from their files' footers."""
+    engine would read itself (`engine_scan`), from their files' footers."""
     rows = 0
     for name, wanted in columns.items():
         if name in events:
-            found = file_scan(events[name], project.key, wanted, {"parquet"}, schema)
+            found = engine_scan(events[name], project.key, wanted, {"parquet"}, schema)
             if found is not None and found[0].rows is not None:
                 rows += found[0].rows
     return rows

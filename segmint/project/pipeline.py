@@ -43,7 +43,7 @@ from segmint.plugin.api import (
     PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
     Source, StoredTable,
 )
-from segmint.project.engine_choice import checked_on, file_scan, project_engine, scanned_rows
+from segmint.project.engine_choice import checked_on, engine_scan, project_engine, scanned_rows
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
@@ -340,8 +340,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
 def _scan(prepared: Prepared, name: str, source: Source,
           columns: Sequence[str]) -> tuple[Scan, pa.DataType] | None:
     """The source's files as a `Scan` when the run's engine reads them itself, with the type
-    of its keys (`file_scan`)."""
-    return file_scan(source, prepared.project.key, columns, prepared.engine.reads_files, source_schema)
+    of its keys (`engine_scan`)."""
+    return engine_scan(source, prepared.project.key, columns, prepared.engine.reads_files, source_schema)
 
 
 def _key_column(source: Source, key: str) -> pa.ChunkedArray:
