@@ -44,11 +44,13 @@ def engine_scan(source: Source, key: str, columns: Sequence[str], formats: Itera
             or policy.on_bad_rows == "skip" or options.key or options.booleans:
         return None
     with calling_plugin(f"source '{source.source_name}' ({source.name}) failed while reading"):
-        key_type = schema(source, key).field(key).type
-        if pa.types.is_dictionary(key_type):
-            return None  # dictionary keys are cast as they are read (`Keys.apply`)
         scan = source.scan(list(columns))
-    return (scan, key_type) if isinstance(scan, Scan) and scan.format in formats else None
+        if not isinstance(scan, Scan) or scan.format not in formats:
+            return None  # a source that has no files to scan needs no schema read for it
+        key_type = schema(source, key).field(key).type
+    if pa.types.is_dictionary(key_type):
+        return None  # dictionary keys are cast as they are read (`Keys.apply`)
+    return scan, key_type
 
 
 def project_engine(project: Project, registry: PluginRegistry, events: Mapping[str, Source],
