@@ -73,7 +73,9 @@ def flood(sock: socket.socket, head: bytes, piece: bytes, most: int) -> tuple[in
         except BlockingIOError:
             time.sleep(0.001)
         except (ConnectionResetError, BrokenPipeError):
-            return sent, b""
+            # The server answered and closed between our read and this send: its answer
+            # may be waiting, unread (a reset does not discard what has arrived).
+            break
     sock.setblocking(True)
     sock.settimeout(30)
     try:
