@@ -13,7 +13,8 @@ with its position, before any data is read):
 - `Engine.evaluate(job)`: the membership for a `Job` (the checked rules, the profile table,
   the event sources, key, as_of and holdout salt), as an `EngineResult`; for the event
   sources the job names in ``count_keys`` (files the engine reads itself), also their
-  `KeyCounts`, which an engine may leave out (the caller then counts from Arrow data).
+  `KeyCounts`, which an engine may leave out (the caller then counts from Arrow data); for
+  the `MetricInput` metrics of the job (a SQL engine's), their columns.
 - `Engine.pattern_error(pattern)`: why the engine refuses a ``matches`` pattern, or None
   (by default RE2, the language's syntax, is asked).
 - `Engine.supports(function)`: whether it can build a call of a function (by default: the
@@ -35,7 +36,7 @@ the chosen engine has no builder for is refused at check time, naming both.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -99,6 +100,27 @@ class EventInput:
 
 
 @attrs.frozen
+class MetricInput:
+    """A metric a SQL engine computes itself, over event sources it reads itself (`Scan`
+    data of the job's ``events``), instead of segmint computing it in Python.
+
+    ``columns`` are the columns wanted, each as (the name the query gives it, its physical
+    name in the profiles, its Arrow type). ``build(dialect, relations)`` gives the metric's
+    query (a sqlglot expression) in the engine's SQL dialect over the relations of the
+    event sources it ``requires`` (by source name, each as the engine reads the source):
+    the key and those columns, one row per customer of the events, durations as BIGINT
+    microseconds and timestamps as the UTC wall clock (the SQL engines' canonical values).
+    The engine LEFT JOINs the columns onto the profiles on the key (events never add
+    customers) before the membership query, and hands them back (`EngineResult.metrics`).
+    """
+
+    name: str
+    columns: tuple[tuple[str, str, pa.DataType], ...]
+    build: Callable[[Any, Mapping[str, Any]], Any] = attrs.field(eq=False, repr=False)
+    requires: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class Job:
     """Everything an engine needs to evaluate one rule set.
 
@@ -121,6 +143,9 @@ class Job:
     #: Whether the caller already refused null and duplicate keys in ``profiles``
     #: (`check_keys`), so the engine need not hash every key again.
     keys_checked: bool = False
+    #: Metrics the engine computes itself (SQL engines only; see `MetricInput`): their
+    #: columns are not in ``profiles``, and the sources they require are in ``events``.
+    metrics: tuple[MetricInput, ...] = ()
 
 
 @attrs.frozen
@@ -145,6 +170,10 @@ class EngineResult:
 
     membership: pa.Table
     key_counts: Mapping[str, KeyCounts] = attrs.field(factory=dict, kw_only=True)
+    #: The columns of the job's `MetricInput` metrics under their physical names, one row
+    #: per profile in the profiles' order, of the Arrow types the metrics declare; None
+    #: when the job had none.
+    metrics: pa.Table | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen
@@ -171,6 +200,9 @@ class Engine:
     #: File formats the engine reads itself: an event source of such files reaches it as
     #: a `Scan` (see `Source.scan`) rather than as Arrow data read by segmint.
     reads_files: ClassVar[frozenset[str]] = frozenset()
+    #: Whether the engine computes `Job.metrics` itself (`MetricInput`: a SQL engine); an
+    #: engine that does not gets every metric column computed, in ``Job.profiles``.
+    computes_metrics: ClassVar[bool] = False
 
     def __init__(self, options: Any = None, *, state_dir: Path | None = None) -> None:
         """`state_dir` is the project's state directory, where an engine may keep files

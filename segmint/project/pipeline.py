@@ -27,7 +27,7 @@ from segmint.language.checker import CheckedRules, check
 from segmint.errors import ConfigError, DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
-from segmint.engines.base import Engine, EngineResult, EventInput, Job, Scan, check_keys
+from segmint.engines.base import Engine, EngineResult, EventInput, Job, MetricInput, Scan, check_keys
 from segmint.plugin.engines import AutoChoice, auto_engine
 from segmint.semantics.events import event_columns
 from segmint.semantics.names import did_you_mean, name_hint
@@ -47,7 +47,7 @@ from segmint.project.engine_choice import checked_on, engine_scan, project_engin
 from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
-from segmint.project.joins import join_profiles, profile_keys
+from segmint.project.joins import join_profiles, key_ordered, profile_keys
 from segmint.project.quarantine import write_quarantine
 from segmint.project.data_report import DataReport
 
@@ -219,21 +219,23 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     used += [c for c in delivery_columns(prepared).values() if c not in used]
     report = DataReport()
     keys = key_policy(prepared, report)
-    read = _read_profile_table(prepared, used, say, report, keys=keys)
+    read = _read_profile_table(prepared, used, say, report, keys=keys, in_engine=True)
     profiles = read.table
     say("evaluating segments")
-    events = {name: EventInput(name, data, prepared.event_sources[name].timestamp_column,
+    data = read_aggregated_events(prepared, keys)
+    data.update(read.scans)  # the orders the engine's metrics read (and the aggregates')
+    events = {name: EventInput(name, found, prepared.event_sources[name].timestamp_column,
                                prepared.event_sources[name].role)
-              for name, data in read_aggregated_events(prepared, keys).items()}
+              for name, found in data.items()}
     # the keys with no profile of events the engine reads itself are counted by the engine
     job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt,
               count_keys=keys.scanned & set(events) if prepared.profile_sources else frozenset(),
-              keys_checked=read.keys_checked)
+              keys_checked=read.keys_checked, metrics=read.metrics)
     evaluation = prepared.engine.evaluate(job)
     keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources),
                          counted={name: c.unmatched for name, c in evaluation.key_counts.items()})
     result = RunResult(
-        membership=evaluation.membership, profiles=profiles, key=key,
+        membership=evaluation.membership, profiles=read.with_metrics(evaluation.metrics), key=key,
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
     )
     return Outcome(result, evaluation, report)
@@ -247,6 +249,22 @@ class ProfileTable:
 
     table: pa.Table
     keys_checked: bool
+    #: Metrics the engine computes itself (their columns are not in the table), and the
+    #: scans of the sources they require, by name.
+    metrics: tuple[MetricInput, ...] = ()
+    scans: Mapping[str, Scan] = attrs.field(factory=dict)
+    #: The columns of the profile table with the metrics' columns, in order.
+    columns: tuple[str, ...] = ()
+
+    def with_metrics(self, computed: pa.Table | None) -> pa.Table:
+        """The table with the metric columns the engine computed (`EngineResult.metrics`),
+        columns in the order segmint's own join of the metrics gives."""
+        if computed is None:
+            return self.table
+        table = self.table
+        for name in computed.column_names:
+            table = table.append_column(name, computed.column(name))
+        return table.select(list(self.columns))
 
 
 def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
@@ -260,8 +278,11 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
 
 
 def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progress,
-                        report: DataReport | None = None, *, keys: Keys | None = None) -> ProfileTable:
-    """`read_profile`, saying whether every key of the table was checked as read."""
+                        report: DataReport | None = None, *, keys: Keys | None = None,
+                        in_engine: bool = False) -> ProfileTable:
+    """`read_profile`, saying whether every key of the table was checked as read; with
+    `in_engine`, the metrics the run's engine computes itself left to it (`engine_metric`:
+    with profile sources, which give the customers)."""
     key = prepared.project.key
     counts_unmatched = keys is None
     keys = keys or key_policy(prepared, report)
@@ -273,10 +294,24 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
         keys.checked(name)  # its keys passed check_keys: distinct as they are
     customers = profile_keys(tables, key)
     checked = len(tables)
+    names = [key] + [c for t in tables for c in t.column_names if c != key]
+    inputs, scans = [], {}
     for name, metric in prepared.metrics.items():
         wanted = [c for c in used if c.via == f"metric {name}"]
         if wanted:
+            names += [c.physical for c in wanted]
             say(f"computing {name}")
+            found = None if customers is None or not in_engine else \
+                _engine_metric(prepared, metric, wanted, keys, customers.type)
+            if found is not None:  # the engine computes it, reading the orders itself
+                inputs.append(found[0])
+                for role, scan in found[1].items():  # two metrics' columns: one scan
+                    before = scans.get(role)
+                    if before is not None and None not in (before.columns, scan.columns):
+                        columns = list(dict.fromkeys([*before.columns, *scan.columns]))
+                        scan = _scan(prepared, role, prepared.event_sources[role], columns)[0]
+                    scans[role] = scan if before is None or before.columns is not None else before
+                continue
             table = _compute_metric(prepared, metric, wanted, keys)
             if customers is not None:  # a metric never adds customers to the profiles'
                 table = table.filter(pc.is_in(table.column(key), value_set=customers))
@@ -288,7 +323,21 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
     say("joining profiles")
     # keys of one type (a cast in the join could make two keys one)
     same = len({t.schema.field(key).type for t in tables}) == 1
-    return ProfileTable(join_profiles(tables, key), keys_checked=checked == len(tables) and same)
+    joined = join_profiles(tables, key)
+    if inputs and len(tables) == 1:  # in key order, as joined with the metrics' tables
+        joined = key_ordered(joined, key)
+    return ProfileTable(joined, keys_checked=checked == len(tables) and same,
+                        metrics=tuple(inputs), scans=scans, columns=tuple(names))
+
+
+def _engine_metric(prepared: Prepared, metric: Metric, wanted: list[Column], keys: Keys,
+                   key_type: pa.DataType) -> tuple[MetricInput, dict[str, Scan]] | None:
+    """`engine_metric`, asked only of an engine that computes metrics (SQL: sqlglot)."""
+    if not prepared.engine.computes_metrics:
+        return None
+    from segmint.project.sql_sources import engine_metric
+
+    return engine_metric(prepared, metric, wanted, keys, key_type)
 
 
 def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
@@ -320,10 +369,7 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     if columns is not None and not whole:
         scan = _scan(prepared, name, source, columns)
         if scan is not None:  # the engine reads the files itself
-            scan, key_type = scan
-            keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key), key_type,
-                           count=keys.first_read(name))
-            return scan
+            return take_scan(prepared, name, keys, *scan)
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(columns)
     data = _project_columns(source, data, prepared.project.key)
@@ -342,6 +388,15 @@ def _scan(prepared: Prepared, name: str, source: Source,
     """The source's files as a `Scan` when the run's engine reads them itself, with the type
     of its keys (`engine_scan`)."""
     return engine_scan(source, prepared.project.key, columns, prepared.engine.reads_files, source_schema)
+
+
+def take_scan(prepared: Prepared, name: str, keys: Keys, scan: Scan, key_type: pa.DataType) -> Scan:
+    """The scan of event source `name` the engine reads itself, its rows and keys accounted
+    for in the data report (counted once per run, `Keys.take_scan`)."""
+    source = prepared.event_sources[name]
+    keys.take_scan(name, scan, lambda: _key_column(source, prepared.project.key), key_type,
+                   count=keys.first_read(name))
+    return scan
 
 
 def _key_column(source: Source, key: str) -> pa.ChunkedArray:
@@ -416,7 +471,7 @@ def _project_columns(source: Source, data: Any, key: str) -> Any:
 def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
                     keys: Keys | None = None) -> pa.Table:
     keys = keys or key_policy(prepared)
-    reads = _metric_reads(prepared, metric, keys)
+    reads = metric_reads(prepared, metric, keys)
     events = {role: read_events(prepared, role, keys, reads.get(role), whole=True)
               for role in metric.requires}
     project = prepared.project
@@ -442,7 +497,7 @@ def metric_context(prepared: Prepared, columns: Sequence[Column],
     )
 
 
-def _metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, list[str]]:
+def metric_reads(prepared: Prepared, metric: Metric, keys: Keys) -> dict[str, list[str]]:
     """The columns `metric` reads of each event source it requires that lists them (its key,
     and what the key policy needs, are added by the source and here)."""
     if metric.reads_columns is None:

@@ -16,14 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from segmint.errors import ConfigError, SegmintError
-from segmint.language.catalog import Column
-from segmint.language.types import Kind
-from segmint.plugin.api import SQL, Source, SqlTable
-from segmint.plugin.host import PluginRegistry, calling_plugin, provenance
+from segmint.plugin.api import SQL
+from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
-from segmint.project.identity import policy_of
-from segmint.project.pipeline import Prepared, display_path, metric_context, prepare, source_schema
+from segmint.project.pipeline import Prepared, prepare
 from segmint.project.source_columns import columns_of
+from segmint.project.sql_sources import (
+    keyed_events, metric_sql, normalize, orders_table, own_key_of, source_relation,
+)
 
 INSTALL = "pip install 'segmint[sql]'"
 
@@ -34,6 +34,8 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
         import sqlglot.expressions as exp
 
         from segmint.engines.sql import Relations, compile_membership, dialect_for
+        from segmint.engines.sql.compiler import column, identifier
+        from segmint.engines.sql.metrics import canonical_columns, join_metrics
         from segmint.engines.sql.profiles import ProfileSource, profile_join
     except ImportError:
         raise SegmintError(f"printing SQL needs sqlglot; install it with {INSTALL}") from None
@@ -46,30 +48,34 @@ def membership_sql(project: Project, registry: PluginRegistry, *, dialect: str =
     sources = []
     for name, source in prepared.profile_sources.items():
         columns = tuple((c.name, c.physical) for c in used if c.source == name and c.via is None)
-        sources.append(ProfileSource(name, _relation(source, name, chosen.name, exp),
-                                     columns, _normalize(source, name, project.label),
-                                     _own_key(source)))
+        sources.append(ProfileSource(name, source_relation(source, name, chosen.name, exp),
+                                     columns, normalize(source, name, project.label),
+                                     own_key_of(source)))
     if not sources:
         raise SegmintError("no profile source: add one with --source NAME=PATH or in segmint.toml")
     events = {name: _aggregated_events(prepared, name, chosen) for name in _aggregated(prepared)}
     joined = profile_join(sources, key, chosen)
-    if metrics:
-        joined = _with_metrics(joined, sources, metrics, key)
+    if metrics:  # orders never add customers: the profile sources' keys are the customers
+        kept = [exp.alias_(column(key, "profiles"), identifier(key))]
+        kept += [column(physical, "profiles") for source in sources for _, physical in source.columns]
+        joined = join_metrics(joined, kept, metrics, key)
     profiles = exp.Subquery(this=joined, alias=exp.TableAlias(
         this=exp.to_identifier("profiles", quoted=True)))
     # a metric's durations (BIGINT microseconds) and timestamps (the UTC wall clock, as
-    # `_orders_table` reads them) are already what the membership query computes on
-    canonical = frozenset(c.physical for _, _, wanted in metrics for c in wanted
-                          if c.type.kind in (Kind.DURATION, Kind.TIMESTAMP))
-    relations = Relations(profiles=profiles, events=events, canonical=canonical)
+    # `orders_table` reads them) are already what the membership query computes on
+    relations = Relations(profiles=profiles, events=events, canonical=canonical_columns(
+        c for _, _, columns in metrics for c in columns))
     return compile_membership(prepared.checked, dialect=dialect, key=key, as_of=prepared.as_of,
                               holdout_salt=project.holdout_salt, relations=relations) + ";\n"
 
 
-def _metric_queries(prepared: Prepared, dialect: Any) -> list[tuple[str, Any, list[Column]]]:
-    """Per metric the rules use: its name, the query its SQL builder gives over the sources
-    it requires (one row per customer of the orders), and the rule columns it computes. A
-    metric without a SQL builder is refused, naming the metric and the column."""
+def _metric_queries(prepared: Prepared, dialect: Any) -> list[Any]:
+    """Per metric the rules use, its query as `join_metrics` joins it: the query its SQL
+    builder gives over the sources it requires (one row per customer of the orders), and
+    the rule columns it computes. A metric without a SQL builder is refused, naming the
+    metric and the column."""
+    from segmint.engines.sql.metrics import metric_query
+
     used = prepared.checked.columns_used
     found = []
     for name, metric in prepared.metrics.items():
@@ -82,87 +88,10 @@ def _metric_queries(prepared: Prepared, dialect: Any) -> list[tuple[str, Any, li
                 f"the rules use column '{wanted[0].name}' of metric '{name}', which has no SQL "
                 f"builder (Metric.builders[segmint.SQL]), so segmint sql cannot compute it; "
                 f"run these rules with segmint run")
-        events = {role: _orders_table(prepared, role, dialect) for role in metric.requires}
-        context = metric_context(prepared, wanted, events)
-        with calling_plugin(lambda: f"metric '{metric.name}' "
-                            f"({provenance(prepared.registry, 'metric', metric.name)}) failed "
-                            f"to build its SQL"):
-            query = build(context)
-        found.append((name, _own_ctes(query, f"metric:{name}:"), wanted))
+        events = {role: orders_table(prepared, role, dialect) for role in metric.requires}
+        query = metric_sql(prepared, metric, build, wanted, events)
+        found.append(metric_query(name, query, [(c.name, c.physical, c.arrow_type) for c in wanted]))
     return found
-
-
-def _own_ctes(query: Any, prefix: str) -> Any:
-    """`query` with its CTEs (and the tables naming them) renamed `prefix` + name: two
-    metrics' queries both have a ``lines`` CTE, and Spark refuses one name defined twice in
-    a statement, even in separate subqueries."""
-    import sqlglot.expressions as exp
-
-    with_ = query.args.get("with_")
-    if with_ is None:
-        return query
-    names = {cte.alias for cte in with_.expressions}
-
-    def rename(node: Any) -> Any:
-        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in names:
-            renamed = exp.Table(this=exp.to_identifier(prefix + node.name, quoted=True))
-            if node.args.get("alias") is not None:
-                renamed.set("alias", node.args["alias"])
-            return renamed
-        if isinstance(node, exp.CTE) and node.alias in names:
-            node.set("alias", exp.TableAlias(this=exp.to_identifier(prefix + node.alias, quoted=True)))
-        return node
-
-    return query.transform(rename)
-
-
-def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
-    """An event source as a metric's SQL builder reads it: its keyed rows (`_keyed_events`),
-    and time as the membership query holds it (timestamps as the UTC wall clock; dates and
-    zone-free timestamps read in the run's time zone)."""
-    import sqlglot.expressions as exp
-
-    from segmint.engines.sql.columns import timestamp
-
-    zone = prepared.project.timezone
-    # the builder names columns as sqlglot does by default (unquoted unless they must be)
-    relation, schema = _keyed_events(prepared, name, dialect, quoted=False)
-
-    def instant(column_name: str) -> Any:
-        return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
-
-    def local_day(value: Any) -> Any:
-        local = value if zone == "UTC" else dialect.local_from_utc(value, zone)
-        return exp.UnixDate(this=dialect.cast(local, "DATE"))
-
-    return SqlTable(relation, schema, instant, dialect.to_micros, local_day)
-
-
-def _keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool) -> tuple[Any, Any]:
-    """An event source's rows as `segmint run` keys them: its own key column (the project's
-    ``key = ...`` of the source, or a postgres source's ``key_column``) renamed to the
-    project's key and normalised as the source says (so orders keyed by a mixed-case email
-    meet the profiles), every other column under the name the rules' schema gives it
-    (`quoted` identifiers, or sqlglot's default quoting); and that schema. Key policies SQL
-    cannot apply as segmint does are refused (`_normalize`)."""
-    import sqlglot.expressions as exp
-
-    from segmint.engines.sql.profiles import normalized_key
-
-    source = prepared.event_sources[name]
-    key = prepared.project.key
-    schema = source_schema(source, key)
-    own_key = _own_key(source) or key
-    how = _normalize(source, name, prepared.project.label)
-    items = []
-    for field in schema:
-        value = exp.column(exp.to_identifier(own_key if field.name == key else field.name, quoted=True))
-        if field.name == key:
-            value = normalized_key(value, how, dialect)
-        items.append(exp.alias_(value, exp.to_identifier(field.name, quoted=quoted or None)))
-    relation = exp.select(*items).from_(_relation(source, name, dialect.name, exp)).subquery(
-        exp.to_identifier(name, quoted=True))
-    return relation, schema
 
 
 def _aggregated_events(prepared: Prepared, name: str, dialect: Any) -> Any:
@@ -171,33 +100,9 @@ def _aggregated_events(prepared: Prepared, name: str, dialect: Any) -> Any:
     import sqlglot.expressions as exp
 
     source = prepared.event_sources[name]
-    if _normalize(source, name, prepared.project.label) is None and _own_key(source) is None:
-        return _relation(source, name, dialect.name, exp)
-    return _keyed_events(prepared, name, dialect, quoted=True)[0]
-
-
-def _with_metrics(profiles: Any, sources: list[Any], metrics: list[tuple[str, Any, list[Column]]],
-                  key: str) -> Any:
-    """The profile join with each metric's columns LEFT JOINed on the key, under their
-    physical names: orders never add customers, the profile sources' keys are the customers
-    (as `read_profile` keeps only them)."""
-    import sqlglot.expressions as exp
-
-    from segmint.engines.sql.compiler import column, identifier
-
-    items = [exp.alias_(column(key, "profiles"), identifier(key))]
-    items += [column(physical, "profiles") for source in sources for _, physical in source.columns]
-    query = exp.select(*items).from_(exp.alias_(exp.Subquery(this=profiles), identifier("profiles")))
-    for name, metric_query, wanted in metrics:
-        alias = f"metric:{name}"
-        on = exp.EQ(this=column(key, "profiles"),
-                    expression=exp.Column(this=exp.to_identifier(key), table=identifier(alias)))
-        query = query.join(exp.alias_(exp.Subquery(this=metric_query), identifier(alias)), on=on,
-                           join_type="left")
-        query = query.select(*[exp.alias_(exp.Column(this=exp.to_identifier(c.name),
-                                                     table=identifier(alias)), identifier(c.physical))
-                               for c in wanted])
-    return query
+    if normalize(source, name, prepared.project.label) is None and own_key_of(source) is None:
+        return source_relation(source, name, dialect.name, exp)
+    return keyed_events(prepared, name, dialect, quoted=True)[0]
 
 
 def _refuse_booleans(prepared: Prepared) -> None:
@@ -225,60 +130,3 @@ def _aggregated(prepared: Prepared) -> list[str]:
     return list(dict.fromkeys(a.source for a in prepared.checked.aggregates))
 
 
-def _own_key(source: Source) -> str | None:
-    """The source's own name for the key column, when the project renames it: the source's
-    ``key = ...`` in the project, or a postgres source's ``key_column``."""
-    return columns_of(source).key or getattr(source.options, "key_column", None)
-
-
-def _normalize(source: Source, name: str, file: str | None) -> str | None:
-    """How SQL normalises the source's keys (None or "email"); a ConfigError naming the
-    project file and option for a key policy SQL cannot apply exactly as segmint does."""
-    policy = policy_of(source)
-    if policy.identity is not None:
-        raise ConfigError("keys mapped through an identity table cannot be joined in SQL",
-                          file=file, key=f"sources.{name}.identity")
-    if policy.key_normalize == "phone":
-        raise ConfigError("phone numbers cannot be normalised in SQL exactly as segmint does",
-                          file=file, key=f"sources.{name}.key_normalize")
-    if policy.on_duplicate_keys != "error":
-        raise ConfigError("duplicate keys cannot be resolved in SQL as segmint does",
-                          file=file, key=f"sources.{name}.on_duplicate_keys")
-    return policy.key_normalize
-
-
-_READERS = {".parquet": "read_parquet", ".csv": "read_csv", ".jsonl": "read_json", ".ndjson": "read_json"}
-
-
-#: DuckDB's name for each Arrow type a CSV source's column can have; a column of any other
-#: type (a list) is left to DuckDB.
-_DUCKDB_TYPES = {"string": "VARCHAR", "large_string": "VARCHAR", "int64": "BIGINT",
-                 "double": "DOUBLE", "bool": "BOOLEAN", "date32[day]": "DATE"}
-
-
-def _csv_types(source: Source, exp: Any) -> Any:
-    """``types = {...}``: read_csv's column types, those of the source's own schema (the key
-    as text, the guessed or configured types), so DuckDB reads a CSV as `segmint run` does
-    (its own inference would read keys like 007 as the number 7)."""
-    fields = [(f.name, _DUCKDB_TYPES.get(str(f.type))) for f in source.schema()]
-    return exp.EQ(this=exp.column("types"), expression=exp.Struct(expressions=[
-        exp.PropertyEQ(this=exp.to_identifier(name, quoted=True), expression=exp.Literal.string(kind))
-        for name, kind in fields if kind is not None]))
-
-
-def _relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
-    """Where a source's rows are in SQL: its table, or (on DuckDB) its files."""
-    table = getattr(source.options, "table", None)
-    if isinstance(table, str) and table:
-        return exp.to_table(table)
-    path = getattr(source.options, "path", None)
-    if dialect == "duckdb" and path is not None:
-        full = source.context.project_dir / path
-        reader = _READERS.get(full.suffix.lower()) or ("read_parquet" if full.is_dir() else None)
-        if reader is not None:
-            files = display_path(full / "**" / "*.parquet" if full.is_dir() else full)
-            arguments = [exp.Literal.string(files)]
-            if reader == "read_csv":
-                arguments.append(_csv_types(source, exp))
-            return exp.Table(this=exp.Anonymous(this=reader, expressions=arguments))
-    return exp.Table(this=exp.to_identifier(name, quoted=True))

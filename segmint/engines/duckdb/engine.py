@@ -42,6 +42,7 @@ class DuckDBEngine(Engine):
     family = SQL  # a plugin function's SQL builder serves it; its regexes are RE2's
     Options = DuckDBOptions
     reads_files = frozenset({"parquet"})  # scanned by DuckDB, with projection and filter pushdown
+    computes_metrics = True  # a metric's SQL builder, over the orders DuckDB scans (MetricInput)
 
     def settings(self) -> Settings:
         options: DuckDBOptions = self.options
@@ -57,8 +58,9 @@ class DuckDBEngine(Engine):
     def evaluate(self, job: Job) -> EngineResult:
         from segmint.engines.duckdb.runner import evaluate  # duckdb is imported when it runs
 
-        membership, counts = evaluate(
+        membership, counts, metrics = evaluate(
             job.checked, job.profiles, key=job.key, as_of=job.as_of,
             events={name: e.data for name, e in job.events.items()}, holdout_salt=job.holdout_salt,
-            settings=self.settings(), count_keys=job.count_keys, keys_checked=job.keys_checked)
-        return EngineResult(membership, key_counts=counts)
+            settings=self.settings(), count_keys=job.count_keys, keys_checked=job.keys_checked,
+            metrics=job.metrics)
+        return EngineResult(membership, key_counts=counts, metrics=metrics)

@@ -17,7 +17,7 @@ with no profile is counted here too (`KeyCounts`), by a query over the same file
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -25,12 +25,15 @@ import numpy as np
 import pyarrow as pa
 import sqlglot.expressions as exp
 
-from segmint.engines.base import KeyCounts, check_keys
+from segmint.engines.base import KeyCounts, MetricInput, check_keys
 from segmint.engines.duckdb.connection import Settings, connect, memory_error
 from segmint.engines.sql.compiler import column, identifier
 from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
 from segmint.engines.sql.handover import adapt
+from segmint.engines.sql.metrics import (
+    MetricQuery, canonical_columns, join_metrics, metric_columns, metric_query, with_metric_table,
+)
 from segmint.engines.sql.query import STAGE_LAYERS, MembershipQuery, Relations, membership_query, to_sql
 from segmint.errors import DataError, EvaluationError
 from segmint.language import ast
@@ -38,6 +41,8 @@ from segmint.language.checker import CheckedRules
 from segmint.semantics.asof import AsOf
 
 ROW = "__segmint_row"
+#: The table of the metrics DuckDB computes (`MetricInput`), by the profiles' row numbers.
+METRICS = "metrics"
 DIALECT = DuckDBDialect()
 #: DuckDB's errors that an overflowing computation raises.
 _OVERFLOW = (duckdb.OutOfRangeException, duckdb.ConversionException)
@@ -46,9 +51,11 @@ _OVERFLOW = (duckdb.OutOfRangeException, duckdb.ConversionException)
 def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf,
              events: Mapping[str, Any], holdout_salt: str = "",
              settings: Settings | None = None, count_keys: Collection[str] = (),
-             keys_checked: bool = False) -> tuple[pa.Table, dict[str, KeyCounts]]:
+             keys_checked: bool = False,
+             metrics: Sequence[MetricInput] = ()) -> tuple[pa.Table, dict[str, KeyCounts], pa.Table | None]:
     """The membership table of `checked` over `profiles` and `events`, computed in DuckDB,
-    and the `KeyCounts` of the sources named in `count_keys` that DuckDB reads from files.
+    the `KeyCounts` of the sources named in `count_keys` that DuckDB reads from files, and
+    the columns of `metrics` (computed here, over their sources in `events`; None without).
 
     `events` maps an event source's name to its data: an Arrow table, record batch reader
     or dataset, or a `Scan`-like object with ``format`` and ``paths``. `keys_checked`: the
@@ -56,8 +63,8 @@ def evaluate(checked: CheckedRules, profiles: pa.Table, *, key: str, as_of: AsOf
     con = connect(settings or Settings())
     try:
         run = _Run(con, checked, profiles, key, as_of, events, holdout_salt)
-        membership = run.run(keys_checked)
-        return membership, run.key_counts(count_keys)
+        membership = run.run(keys_checked, metrics)
+        return membership, run.key_counts(count_keys), run.metric_columns(metrics)
     except duckdb.OutOfMemoryException as error:  # in any of the run's queries
         raise memory_error(error) from None
     except duckdb.Error as error:
@@ -87,18 +94,24 @@ class _Run:
         self.events = events
         self.relations: dict[str, exp.Expression] = {}  # each event source's, as read
 
-    def run(self, keys_checked: bool = False) -> pa.Table:
+    def run(self, keys_checked: bool = False, metrics: Sequence[MetricInput] = ()) -> pa.Table:
         if not keys_checked:
             check_keys(self.profiles, self.key)  # every engine's check, in engines/base
         table = adapt(self.profiles, "profiles", [self.key])
         numbered = table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
         self.con.register("profiles", numbered)
-        self.relations.update((name, self.event_relation(name)) for name in self._aggregated())
+        needed = [*self._aggregated(), *(name for m in metrics for name in m.requires)]
+        self.relations.update((name, self.event_relation(name)) for name in dict.fromkeys(needed))
+        profiles: exp.Expression = exp.Table(this=identifier("profiles"))
+        canonical: frozenset[str] = frozenset()
+        if metrics:
+            profiles, canonical = self.metric_table(metrics)
         relations = Relations(
-            profiles=exp.Table(this=identifier("profiles")),
+            profiles=profiles,
             events=self.relations,
             types={name: table.schema.field(name).type for name in table.column_names},
             order=ROW,
+            canonical=canonical,
         )
         query = membership_query(self.checked, relations, dialect=DIALECT, as_of=self.as_of,
                                  key=self.key, holdout_salt=self.salt,
@@ -123,6 +136,34 @@ class _Run:
         except _OVERFLOW as error:
             raise self.culprit(query, error, final) from None
         return result.set_column(0, self.key, self.profiles.column(self.key))
+
+    def metric_table(self, metrics: Sequence[MetricInput]) -> tuple[exp.Expression, frozenset[str]]:
+        """Compute the metrics once, into a table of the profiles' row numbers and the
+        metrics' columns (`METRICS`); the profiles with those columns for the membership
+        query, and the metric columns it takes as they are (canonical values)."""
+        queries = self.metric_queries(metrics)
+        select = join_metrics(exp.Table(this=identifier("profiles")), [column(ROW, "profiles")],
+                              queries, self.key)
+        create = exp.Create(this=exp.Table(this=identifier(METRICS)), kind="TABLE", expression=select,
+                            properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+        self.con.execute(to_sql(create, DIALECT, pretty=False))
+        columns = [c for m in metrics for c in m.columns]
+        profiles = with_metric_table(exp.Table(this=identifier("profiles")), exp.Table(this=identifier(METRICS)),
+                                     [physical for _, physical, _ in columns], ROW)
+        return profiles, canonical_columns(columns)
+
+    def metric_queries(self, metrics: Sequence[MetricInput]) -> list[MetricQuery]:
+        return [metric_query(m.name, m.build(DIALECT, {n: self.relations[n] for n in m.requires}),
+                             m.columns) for m in metrics]
+
+    def metric_columns(self, metrics: Sequence[MetricInput]) -> pa.Table | None:
+        """The metrics' columns computed for `metric_table`, in the profiles' order."""
+        if not metrics:
+            return None
+        columns = [c for m in metrics for c in m.columns]
+        select = (exp.select(*[column(physical) for _, physical, _ in columns])
+                  .from_(identifier(METRICS)).order_by(column(ROW)))
+        return metric_columns(self.fetch(select), columns)
 
     def key_counts(self, names: Collection[str]) -> dict[str, KeyCounts]:
         """The `KeyCounts` of each source of `names` the query read from its files (others
