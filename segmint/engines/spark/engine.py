@@ -76,6 +76,7 @@ class SparkEngine(Engine):
     family = SQL  # a plugin function's SQL builder serves it
     Options = SparkOptions
     reads_files = frozenset({"parquet"})  # read by Spark itself (its executors, on a cluster)
+    computes_metrics = True  # a metric's SQL builder, over the orders Spark reads (MetricInput)
 
     @property
     def dialect(self) -> Any:
@@ -96,6 +97,7 @@ class SparkEngine(Engine):
         return None
 
     def evaluate(self, job: Job) -> EngineResult:
+        from segmint.engines.sql.metrics import canonical_columns
         from segmint.engines.sql.query import Relations, membership_query, to_sql
 
         if not job.keys_checked:
@@ -105,12 +107,18 @@ class SparkEngine(Engine):
         with views(session) as view:
             profiles = spark_ready(job.profiles.append_column(
                 ROW, pa.array(range(job.profiles.num_rows), pa.int64())), "profiles", job.key)
+            events = {name: view(event_frame(session, source, job.key))
+                      for name, source in job.events.items()}
+            plain = view(session.createDataFrame(profiles))
+            table, metrics = plain, None
+            if job.metrics:
+                table, metrics = self.metric_view(session, view, table, events, job)
             relations = Relations(
-                profiles=view(session.createDataFrame(profiles)),
-                events={name: view(event_frame(session, source, job.key))
-                        for name, source in job.events.items()},
+                profiles=table,
+                events=events,
                 types={f.name: f.type for f in profiles.schema},
                 order=ROW,
+                canonical=canonical_columns(c for m in job.metrics for c in m.columns),
             )
             query = membership_query(job.checked, relations, dialect=self.dialect,
                                      as_of=job.as_of, key=job.key, holdout_salt=job.holdout_salt,
@@ -127,16 +135,49 @@ class SparkEngine(Engine):
             check_overflow(session, query, len(query.stages), rules)
             result = run(session, to_sql(query.select, self.dialect), rules,
                          lambda frame: frame.toArrow())
-            counts = {name: self.key_counts(session, relations, name, job) for name in job.count_keys
-                      if name in job.events and scanned(job.events[name])}
-        return EngineResult(membership(result, job), key_counts=counts)
+            counts = {name: self.key_counts(session, events[name], plain, job)
+                      for name in job.count_keys if name in job.events and scanned(job.events[name])}
+            computed = None if metrics is None else self.metric_columns(session, metrics, job)
+        return EngineResult(membership(result, job), key_counts=counts, metrics=computed)
 
-    def key_counts(self, session: Any, relations: Any, name: str, job: Job) -> KeyCounts:
-        """The `KeyCounts` of an event source Spark read from its files."""
+    def metric_view(self, session: Any, view: _Views, profiles: Any, events: dict[str, Any],
+                    job: Job) -> tuple[Any, Any]:
+        """Compute the job's metrics once (`MetricInput`, over the event sources' views),
+        checkpointed as a view of the profiles' row numbers and the metrics' columns; the
+        profiles with those columns for the membership query, and that view."""
+        from segmint.engines.sql.compiler import column
+        from segmint.engines.sql.metrics import join_metrics, metric_query, with_metric_table
+        from segmint.engines.sql.query import to_sql
+
+        queries = [metric_query(m.name, m.build(self.dialect, {n: events[n] for n in m.requires}),
+                                m.columns) for m in job.metrics]
+        select = join_metrics(profiles, [column(ROW, "profiles")], queries, job.key)
+        frame = run(session, to_sql(select, self.dialect), job.checked.rules,
+                    lambda frame: frame.localCheckpoint(eager=True))
+        metrics = view(frame, checkpointed=True)
+        physical = [name for m in job.metrics for _, name, _ in m.columns]
+        return with_metric_table(profiles, metrics, physical, ROW), metrics
+
+    def metric_columns(self, session: Any, metrics: Any, job: Job) -> pa.Table:
+        """The metrics' columns of the view `metric_view` made, in the profiles' order."""
+        from sqlglot import exp
+
+        from segmint.engines.sql.compiler import column
+        from segmint.engines.sql.metrics import metric_columns
+        from segmint.engines.sql.query import to_sql
+
+        columns = [c for m in job.metrics for c in m.columns]
+        select = exp.select(*[column(name) for _, name, _ in columns]).from_(metrics).order_by(column(ROW))
+        table = run(session, to_sql(select, self.dialect), job.checked.rules, lambda frame: frame.toArrow())
+        return metric_columns(table, columns)
+
+    def key_counts(self, session: Any, events: Any, profiles: Any, job: Job) -> KeyCounts:
+        """The `KeyCounts` of an event source Spark read from its files (`events`, its
+        view), against the `profiles` relation."""
         from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
         from segmint.engines.sql.query import to_sql
 
-        query = unmatched_keys(relations.events[name], relations.profiles, job.key)
+        query = unmatched_keys(events, profiles, job.key)
         row = run(session, to_sql(query, self.dialect), job.checked.rules, lambda frame: frame.collect())
         return KeyCounts(unmatched=int(row[0][UNMATCHED]))
 
