@@ -304,13 +304,8 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
             found = None if customers is None or not in_engine else \
                 _engine_metric(prepared, metric, wanted, keys, customers.type)
             if found is not None:  # the engine computes it, reading the orders itself
-                inputs.append(found[0])
-                for role, scan in found[1].items():  # two metrics' columns: one scan
-                    before = scans.get(role)
-                    if before is not None and None not in (before.columns, scan.columns):
-                        columns = list(dict.fromkeys([*before.columns, *scan.columns]))
-                        scan = _scan(prepared, role, prepared.event_sources[role], columns)[0]
-                    scans[role] = scan if before is None or before.columns is not None else before
+                inputs.append(found.metric)
+                scans = found.scans(scans)
                 continue
             table = _compute_metric(prepared, metric, wanted, keys)
             if customers is not None:  # a metric never adds customers to the profiles'
@@ -331,7 +326,7 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
 
 
 def _engine_metric(prepared: Prepared, metric: Metric, wanted: list[Column], keys: Keys,
-                   key_type: pa.DataType) -> tuple[MetricInput, dict[str, Scan]] | None:
+                   key_type: pa.DataType) -> Any:
     """`engine_metric`, asked only of an engine that computes metrics (SQL: sqlglot)."""
     if not prepared.engine.computes_metrics:
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 import pyarrow as pa
 
 from segmint.engines.base import MetricInput, Scan
@@ -28,8 +29,28 @@ from segmint.project.source_columns import columns_of
 from segmint.semantics.events import event_columns
 
 
+@attrs.frozen
+class EngineMetric:
+    """A metric the run's engine computes, and the scans of the sources it requires."""
+
+    metric: MetricInput
+    found: Mapping[str, Scan]
+
+    def scans(self, before: Mapping[str, Scan]) -> dict[str, Scan]:
+        """`before` (the scans of the metrics before it) with this metric's: one scan of a
+        source, of the columns of both (`Job.events` holds one per source)."""
+        merged = dict(before)
+        for name, scan in self.found.items():
+            had = merged.get(name)
+            if had is not None and had.columns != scan.columns:
+                scan = attrs.evolve(scan, columns=None if None in (had.columns, scan.columns)
+                                    else tuple(dict.fromkeys([*had.columns, *scan.columns])))
+            merged[name] = scan
+        return merged
+
+
 def engine_metric(prepared: Prepared, metric: Metric, wanted: Sequence[Column], keys: Keys,
-                  key_type: pa.DataType) -> tuple[MetricInput, dict[str, Scan]] | None:
+                  key_type: pa.DataType) -> EngineMetric | None:
     """The metric as a `MetricInput` the run's engine computes itself, and the scans of
     the sources it requires (their rows and keys accounted for in `keys`' report), when the
     engine computes metrics (a SQL engine), the metric has a SQL builder, and the engine
@@ -60,7 +81,7 @@ def engine_metric(prepared: Prepared, metric: Metric, wanted: Sequence[Column], 
         return metric_sql(prepared, metric, build, wanted, events)
 
     columns = tuple((c.name, c.physical, c.arrow_type) for c in wanted)
-    return MetricInput(metric.name, columns, query, metric.requires), scans
+    return EngineMetric(MetricInput(metric.name, columns, query, metric.requires), scans)
 
 
 def metric_sql(prepared: Prepared, metric: Metric, build: Any, wanted: Sequence[Column],

@@ -143,15 +143,27 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("key_type", "as_of", "extra"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
-def test_duckdb_computes_the_metrics_and_gives_the_arrow_engines_run(
-        tmp_path, monkeypatch, key_type, as_of, extra):
+#: Spark runs these cases under `make test-all` (the `full` marker).
+SPARK_SAMPLE = {"int-keys-day", "berlin-day", "string-keys-instant"}
+
+
+def engine_cases():
+    for case in CASES:
+        yield pytest.param("duckdb", *case[1:], id=f"duckdb-{case[0]}")
+        if case[0] in SPARK_SAMPLE:
+            yield pytest.param("spark", *case[1:], id=f"spark-{case[0]}", marks=pytest.mark.full)
+
+
+@pytest.mark.parametrize(("engine", "key_type", "as_of", "extra"), list(engine_cases()))
+def test_the_engine_computes_the_metrics_and_gives_the_arrow_engines_run(
+        tmp_path, monkeypatch, engine, key_type, as_of, extra):
+    if engine == "spark":
+        pytest.importorskip("pyspark")
     project_file = _project(tmp_path, key_type=key_type, as_of=as_of)
     _place(project_file, extra)
     expected = _run(project_file, "arrow")
     computed = _never_computed(monkeypatch)
-    actual = _run(project_file, "duckdb")
+    actual = _run(project_file, engine)
     assert computed == []
     assert actual[0] == expected[0]  # the membership file, byte for byte
     assert actual[1].equals(expected[1])  # the stored profile columns, types and all
@@ -166,21 +178,6 @@ def _place(project_file: Path, extra: str) -> None:
     top, _, tables = extra.partition("[")
     tables = "[" + tables if tables else ""
     project_file.write_text(top + text + tables)
-
-
-@pytest.mark.full
-@pytest.mark.parametrize("case", ["int-keys-day", "berlin-day", "string-keys-instant"])
-def test_spark_computes_the_metrics_and_gives_the_arrow_engines_run(tmp_path, monkeypatch, case):
-    pytest.importorskip("pyspark")
-    _, key_type, as_of, extra = next(c for c in CASES if c[0] == case)
-    project_file = _project(tmp_path, key_type=key_type, as_of=as_of)
-    _place(project_file, extra)
-    expected = _run(project_file, "arrow")
-    computed = _never_computed(monkeypatch)
-    actual = _run(project_file, "spark")
-    assert computed == []
-    assert actual[0] == expected[0] and actual[1].equals(expected[1])
-    assert actual[2] == expected[2] and actual[3] == expected[3]
 
 
 def test_orders_segmint_reads_itself_are_computed_in_python(tmp_path, monkeypatch):
