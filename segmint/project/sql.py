@@ -271,14 +271,18 @@ def _csv_types(source: Source, exp: Any) -> Any:
 
 
 def _relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
-    """Where a source's rows are in SQL: its table, or (on DuckDB) its files."""
+    """Where a source's rows are in SQL: its table, or (on DuckDB) its files, when the source
+    is the one for files of their kind (its `extensions`): a web events source makes its
+    events of a file's records (a Segment call, a GA4 export row), so its rows are the
+    table named like it."""
     table = getattr(source.options, "table", None)
     if isinstance(table, str) and table:
         return exp.to_table(table)
     path = getattr(source.options, "path", None)
     if dialect == "duckdb" and path is not None:
         full = source.context.project_dir / path
-        reader = _READERS.get(full.suffix.lower()) or ("read_parquet" if full.is_dir() else None)
+        suffix = ".parquet" if full.is_dir() else full.suffix.lower()
+        reader = _READERS.get(suffix) if suffix in type(source).extensions else None
         if reader is not None:
             files = display_path(full / "**" / "*.parquet" if full.is_dir() else full)
             arguments = [exp.Literal.string(files)]
