@@ -158,11 +158,38 @@ def arrow(rows: list[tuple], as_of, timezone: str, expected: dict) -> pa.Table:
     return want
 
 
-@pytest.mark.parametrize(("rows", "as_of", "timezone", "expected"),
-                         [pytest.param(*c[1:], id=c[0]) for c in CASES])
-def test_the_sql_in_duckdb_gives_the_arrow_values(rows, as_of, timezone, expected):
+def in_spark(spark, events: pa.Table, as_of, timezone: str) -> pa.Table:
+    from segmint.engines.spark.engine import spark_ready
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # as the spark engine sets it
+    spark.createDataFrame(spark_ready(events, "events", KEY)).createOrReplaceTempView("events")
+    try:
+        return spark.sql(query("spark", "events", events, as_of, timezone)).toArrow()
+    finally:
+        spark.catalog.dropTempView("events")
+
+
+#: Spark runs every case under `make test-all`; `make test` runs these.
+SPARK_SAMPLE = {"equal-timestamps", "events-before-the-window-continuing-into-it",
+                "a-daylight-saving-day", "null-keys-timestamps-and-names"}
+
+
+def engine_cases():
+    for case in CASES:
+        for engine in ("duckdb", "spark"):
+            marks = [pytest.mark.full] if engine == "spark" and case[0] not in SPARK_SAMPLE else []
+            yield pytest.param(engine, *case[1:], id=f"{engine}-{case[0]}", marks=marks)
+
+
+@pytest.mark.parametrize(("engine", "rows", "as_of", "timezone", "expected"), list(engine_cases()))
+def test_the_sql_gives_the_arrow_values(request, engine, rows, as_of, timezone, expected):
     want = arrow(rows, as_of, timezone, expected)
-    assert_equal(in_duckdb(events_table(rows), as_of, timezone), want)
+    events = events_table(rows)
+    if engine == "duckdb":
+        got = in_duckdb(events, as_of, timezone)
+    else:
+        got = in_spark(request.getfixturevalue("spark"), events, as_of, timezone)
+    assert_equal(got, want)
 
 
 SCHEMA = "segmint_web"
