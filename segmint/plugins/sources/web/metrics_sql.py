@@ -40,12 +40,12 @@ def web_query(ctx: MetricContext) -> exp.Select:
     ts = events.instant("timestamp")
     seen = (
         exp.select(exp.alias_(exp.column(ctx.key), KEY), exp.alias_(ts, "ts"),
-                   exp.alias_(events.micros(ts.copy()), "at"), exp.alias_(exp.column("name"), "name"))
+                   exp.alias_(events.micros(ts.copy()), "at_us"), exp.alias_(exp.column("name"), "name"))
         .from_(events.relation)
         .where(exp.and_(exp.column(ctx.key).is_(exp.null()).not_(),
                         exp.LT(this=events.micros(ts.copy()), expression=_number(end))))
     )
-    recent = exp.GTE(this=exp.column("at"), expression=_number(start))
+    recent = exp.GTE(this=exp.column("at_us"), expression=_number(start))
     columns = {
         "last_seen": exp.Max(this=exp.column("ts")),
         "sessions_30d": _count(exp.and_(recent.copy(), _starts_visit(start))),
@@ -57,9 +57,9 @@ def web_query(ctx: MetricContext) -> exp.Select:
                        *[exp.alias_(columns[name], name) for name in wanted]).with_("seen", seen)
     if "sessions_30d" in wanted:  # the previous event of each, for the visits
         previous = exp.Window(
-            this=exp.Lag(this=exp.column("at")),
+            this=exp.Lag(this=exp.column("at_us")),
             partition_by=[exp.column(KEY)],
-            order=exp.Order(expressions=[exp.Ordered(this=exp.column("at"))]))
+            order=exp.Order(expressions=[exp.Ordered(this=exp.column("at_us"))]))
         query = query.with_("ordered", exp.select("*", exp.alias_(previous, "previous")).from_("seen"))
         source = "ordered"
     return query.from_(source).group_by(exp.column(KEY))
@@ -69,7 +69,7 @@ def _starts_visit(start: int) -> exp.Expression:
     """Whether a (recent) event starts a visit: no previous event, a previous one before the
     30 days, or one more than 30 minutes earlier."""
     previous = exp.column("previous")
-    gap = exp.Sub(this=exp.column("at"), expression=previous.copy())
+    gap = exp.Sub(this=exp.column("at_us"), expression=previous.copy())
     return exp.or_(previous.is_(exp.null()),
                    exp.LT(this=previous.copy(), expression=_number(start)),
                    exp.GT(this=gap, expression=_number(SESSION_GAP_US)))
