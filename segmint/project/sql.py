@@ -118,15 +118,19 @@ def _own_ctes(query: Any, prefix: str) -> Any:
 
 def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
     """An event source as a metric's SQL builder reads it: its keyed rows (`_keyed_events`),
-    and time as the membership query holds it (timestamps as the UTC wall clock; dates and
-    zone-free timestamps read in the run's time zone)."""
+    with time as `sql_table` says."""
+    # the builder names columns as sqlglot does by default (unquoted unless they must be)
+    relation, schema = _keyed_events(prepared, name, dialect, quoted=False)
+    return sql_table(relation, schema, dialect, prepared.project.timezone)
+
+
+def sql_table(relation: Any, schema: Any, dialect: Any, zone: str) -> SqlTable:
+    """`relation` (of Arrow `schema`) for a metric's SQL builder, time as the membership
+    query holds it in `dialect`: timestamps as the UTC wall clock, dates and zone-free
+    timestamps read in the time zone `zone`."""
     import sqlglot.expressions as exp
 
     from segmint.engines.sql.columns import timestamp
-
-    zone = prepared.project.timezone
-    # the builder names columns as sqlglot does by default (unquoted unless they must be)
-    relation, schema = _keyed_events(prepared, name, dialect, quoted=False)
 
     def instant(column_name: str) -> Any:
         return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
@@ -267,14 +271,18 @@ def _csv_types(source: Source, exp: Any) -> Any:
 
 
 def _relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
-    """Where a source's rows are in SQL: its table, or (on DuckDB) its files."""
+    """Where a source's rows are in SQL: its table, or (on DuckDB) its files, when the source
+    is the one for files of their kind (its `extensions`): a web events source makes its
+    events of a file's records (a Segment call, a GA4 export row), so its rows are the
+    table named like it."""
     table = getattr(source.options, "table", None)
     if isinstance(table, str) and table:
         return exp.to_table(table)
     path = getattr(source.options, "path", None)
     if dialect == "duckdb" and path is not None:
         full = source.context.project_dir / path
-        reader = _READERS.get(full.suffix.lower()) or ("read_parquet" if full.is_dir() else None)
+        suffix = ".parquet" if full.is_dir() else full.suffix.lower()
+        reader = _READERS.get(suffix) if suffix in type(source).extensions else None
         if reader is not None:
             files = display_path(full / "**" / "*.parquet" if full.is_dir() else full)
             arguments = [exp.Literal.string(files)]

@@ -248,3 +248,43 @@ def test_a_column_made_boolean_from_its_texts_is_refused(sql_shop: Path) -> None
         "its texts cannot be read in SQL exactly as segmint reads it")
     (sql_shop / "rules" / "one.seg").write_text("segment many: orders >= 3\n")
     assert invoke("sql").exit_code == 0
+
+
+def test_the_web_metrics_are_computed_in_the_printed_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Segment events source named ``events``: the printed query reads its events from
+    the table named like it (its file holds Segment calls, not events) and computes
+    last_seen, sessions_30d and pageviews_30d there; run in DuckDB over the events as the
+    source reads them, it gives `segmint run`'s membership."""
+    import shutil
+
+    from segmint.plugin.host import get_registry
+    from segmint.project.config import load_project
+    from segmint.project.pipeline import prepare
+
+    shutil.copy(Path(__file__).parents[1] / "data" / "web" / "segment_events.jsonl", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Path("customers.csv").write_text("customer_id,plan\nu-100,pro\nu-200,free\nu-300,free\n")
+    Path("rules.seg").write_text(
+        "segment active: sessions_30d >= 2\n"
+        "segment readers: pageviews_30d >= 3\n"
+        "segment seen: last_seen >= 2025-02-01 or last_seen is null\n"
+        "segment carts: exists(events where name == \"cart_abandoned\", last 30d)\n")
+    Path("segmint.toml").write_text(
+        'rules = ["rules.seg"]\nas_of = "2025-03-01"\ntimezone = "Europe/Berlin"\n'
+        '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
+        '[sources.events]\nplugin = "segment_events"\npath = "segment_events.jsonl"\n'
+        '[sinks.out]\nplugin = "file"\npath = "out/segments.parquet"\n')
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    assert 'FROM "events"' in result.stdout and "READ_JSON" not in result.stdout
+    events = prepare(load_project(Path("segmint.toml")), get_registry()).event_sources["events"].read()
+    con = duckdb.connect()
+    con.register("events", events.read_all() if hasattr(events, "read_all") else events)
+    membership = con.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert invoke("run").exit_code == 0
+    expected = pq.read_table("out/segments.parquet")
+    assert membership.column_names == expected.column_names
+    for name in expected.column_names[1:]:
+        assert by_key(membership, name) == by_key(expected, name), name
+    assert by_key(expected, "active") == {"u-100": True, "u-200": False, "u-300": False}
+    assert by_key(expected, "seen") == {"u-100": True, "u-200": False, "u-300": True}
