@@ -23,7 +23,7 @@ from segmint.semantics.holdout import key_text  # noqa: F401 - keys as the text 
 # what metrics count with, shared with the report: duration literals, money as exact minor
 # units, instants in the run's time zone
 from segmint.semantics.durations import days, parse_duration  # noqa: F401
-from segmint.semantics.instants import instants_us  # noqa: F401
+from segmint.semantics.instants import instants_us, local_instant, utc_instants  # noqa: F401
 from segmint.semantics.money import from_minor_units, to_minor_units  # noqa: F401
 # the one "did you mean", for plugins' own messages
 from segmint.semantics.names import closest, did_you_mean, name_hint  # noqa: F401

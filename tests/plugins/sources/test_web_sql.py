@@ -276,9 +276,6 @@ def test_a_builder_gives_only_the_columns_asked_for():
     assert "LAG" not in WEB.builders[SQL](ctx).sql("duckdb")  # no visits asked: no window
 
 
-@pytest.mark.xfail(strict=True, reason="the SQL dialects read a naive time in the hour a "
-                   "daylight-saving change skips or repeats otherwise than Arrow's 'earliest' "
-                   "(SqlDialect.utc_from_local, for every column, not only the web metrics)")
 @pytest.mark.parametrize("at", [local(2024, 3, 31, 2, 30), local(2024, 10, 27, 2, 30)],
                          ids=["skipped-hour", "repeated-hour"])
 def test_a_naive_time_in_the_hour_daylight_saving_skips_or_repeats(at):

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import DataError
-from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext
+from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext, local_instant, utc_instants
 
 from segmint.plugins.sources.web.segment import PAGE_VIEW
 
@@ -38,7 +38,7 @@ def compute_web(ctx: MetricContext) -> pa.Table:
     key = ctx.key
     at = events.column("timestamp")
     if at.type.tz is None:
-        at = pc.assume_timezone(at, timezone=ctx.timezone, ambiguous="earliest", nonexistent="earliest")
+        at = utc_instants(at, ctx.timezone)
     micros = at.cast(UTC_US).cast(pa.int64())
     start, end = window_us(ctx)
     seen = pc.and_(pc.is_valid(micros), pc.less(micros, end))
@@ -96,9 +96,8 @@ def window_us(ctx: MetricContext) -> tuple[int, int]:
 def _end_us(ctx: MetricContext) -> int:
     """The first instant not observed: just after as_of, or the day after a date as_of."""
     if ctx.as_of_date is not None:
-        next_day = dt.datetime.combine(ctx.as_of_date + dt.timedelta(days=1), dt.time(),
-                                       zoneinfo.ZoneInfo(ctx.timezone))
-        instant = next_day
+        instant = local_instant(dt.datetime.combine(ctx.as_of_date + dt.timedelta(days=1), dt.time()),
+                                zoneinfo.ZoneInfo(ctx.timezone))
     else:
         instant = ctx.as_of + dt.timedelta(microseconds=1)
     return int((instant - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))

@@ -22,8 +22,166 @@ WITH `base` AS (
       WITH `metric:web:seen` AS (
         SELECT
           customer_id AS k,
-          DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC') AS ts,
-          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) AS at_us,
+          CASE
+            WHEN UNIX_MICROS(TIMESTAMP(timestamp)) - (
+              UNIX_MICROS(
+                TIMESTAMP(
+                  DATETIME(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                        )
+                      ),
+                      'UTC'
+                    ),
+                    'Europe/Berlin'
+                  )
+                )
+              ) - (
+                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+              )
+            ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')))
+            AND UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                          UNIX_MICROS(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP_MICROS(
+                                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                    )
+                                  ),
+                                  'UTC'
+                                ),
+                                'Europe/Berlin'
+                              )
+                            )
+                          ) - (
+                            UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                          )
+                        )
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) = UNIX_MICROS(TIMESTAMP(timestamp))
+            THEN DATETIME(
+              TIMESTAMP_MICROS(
+                UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                )
+              )
+            )
+            ELSE DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')
+          END AS ts,
+          UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(timestamp))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) AS at_us,
           name AS name
         FROM (
           SELECT
@@ -34,7 +192,88 @@ WITH `base` AS (
         ) AS `events`
         WHERE
           NOT customer_id IS NULL
-          AND UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) < 1711922400000000
+          AND UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(timestamp))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(timestamp)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(timestamp, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) < 1711922400000000
       ), `metric:web:ordered` AS (
         SELECT
           *,
@@ -63,14 +302,322 @@ WITH `base` AS (
 ), `events:events` AS (
   SELECT
     `customer_id`,
-    DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC') AS `__timestamp`,
+    CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`timestamp`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')
+    END AS `__timestamp`,
     `name` AS `e:name`
   FROM `events`
   WHERE
     NOT `customer_id` IS NULL
-    AND NOT DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC') IS NULL
-    AND DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC') <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
-    AND DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC') >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`timestamp`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')
+    END IS NULL
+    AND CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`timestamp`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')
+    END <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`timestamp`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`timestamp`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`timestamp`, 'Europe/Berlin'), 'UTC')
+    END >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
 ), `aggregates:events` AS (
   SELECT
     `customer_id`,

@@ -22,8 +22,131 @@ WITH "base" AS (
       WITH "metric:web:seen" AS (
         SELECT
           customer_id AS k,
-          CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp) AS ts,
-          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) AS at_us,
+          CASE
+            WHEN DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+              )
+            ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp))
+            AND DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE(
+                'UTC',
+                'Europe/Berlin',
+                TO_TIMESTAMP_NTZ(
+                  DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE(
+                        'UTC',
+                        'Europe/Berlin',
+                        TO_TIMESTAMP_NTZ(
+                          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                          6
+                        )
+                      )
+                    ) - (
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                    )
+                  ),
+                  6
+                )
+              )
+            ) = DATE_PART(EPOCH_MICROSECOND, timestamp)
+            THEN TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                )
+              ),
+              6
+            )
+            ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)
+          END AS ts,
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, timestamp)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)
+            END
+          ) AS at_us,
           name AS name
         FROM (
           SELECT
@@ -34,7 +157,70 @@ WITH "base" AS (
         ) AS "events"
         WHERE
           NOT customer_id IS NULL
-          AND DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) < 1711922400000000
+          AND DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, timestamp)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, timestamp) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', timestamp)
+            END
+          ) < 1711922400000000
       ), "metric:web:ordered" AS (
         SELECT
           *,
@@ -63,14 +249,254 @@ WITH "base" AS (
 ), "events:events" AS (
   SELECT
     "customer_id",
-    CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp") AS "__timestamp",
+    CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "timestamp")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")
+    END AS "__timestamp",
     "name" AS "e:name"
   FROM "events"
   WHERE
     NOT "customer_id" IS NULL
-    AND NOT CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp") IS NULL
-    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp") <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
-    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp") >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "timestamp")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")
+    END IS NULL
+    AND CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "timestamp")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")
+    END <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "timestamp")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "timestamp") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "timestamp")
+    END >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
 ), "aggregates:events" AS (
   SELECT
     "customer_id",

@@ -1,8 +1,92 @@
 WITH `metric:web:seen` AS (
   SELECT
     customer_id AS k,
-    TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin') AS ts,
-    UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) AS at_us,
+    CASE
+      WHEN UNIX_MICROS(timestamp) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(timestamp) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(timestamp)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(timestamp) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')
+    END AS ts,
+    UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(timestamp) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(timestamp) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(timestamp)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(timestamp) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')
+      END
+    ) AS at_us,
     name AS name
   FROM (
     SELECT
@@ -13,7 +97,50 @@ WITH `metric:web:seen` AS (
   ) AS `events`
   WHERE
     NOT customer_id IS NULL
-    AND UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) < 1711922400000000
+    AND UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(timestamp) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(timestamp) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(timestamp)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(timestamp) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(timestamp, 'Europe/Berlin')
+      END
+    ) < 1711922400000000
 ), `metric:web:ordered` AS (
   SELECT
     *,
@@ -62,14 +189,178 @@ WITH `metric:web:seen` AS (
 ), `events:events` AS (
   SELECT
     `customer_id`,
-    TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin') AS `__timestamp`,
+    CASE
+      WHEN UNIX_MICROS(`timestamp`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`timestamp`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`timestamp`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`timestamp`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')
+    END AS `__timestamp`,
     `name` AS `e:name`
   FROM `events`
   WHERE
     NOT `customer_id` IS NULL
-    AND NOT TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin') IS NULL
-    AND TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin') <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
-    AND TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin') >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN UNIX_MICROS(`timestamp`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`timestamp`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`timestamp`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`timestamp`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')
+    END IS NULL
+    AND CASE
+      WHEN UNIX_MICROS(`timestamp`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`timestamp`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`timestamp`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`timestamp`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')
+    END <= CAST('2024-03-31 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN UNIX_MICROS(`timestamp`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`timestamp`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`timestamp`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`timestamp`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`timestamp`, 'Europe/Berlin')
+    END >= CAST('2024-03-24 21:59:59.999999' AS TIMESTAMP)
 ), `aggregates:events` AS (
   SELECT
     `customer_id`,
