@@ -6,7 +6,9 @@ segmentation, holdouts, aggregates over events with windows and where conditions
 profile sources joined on a normalised email key. The metrics project
 (tests/engines/sql/golden/metrics_project/, files metrics-DIALECT.sql) computes the purchase
 and RFM metrics in SQL from an orders CSV keyed by emails in mixed case (make_data.py wrote
-its data). After a deliberate change to the SQL, regenerate the files and review the diff:
+its data). The acquisition project (acquisition_project/, files acquisition-DIALECT.sql)
+computes acquisition_cost and clv_to_cac from those orders with a channel and a spend CSV.
+After a deliberate change to the SQL, regenerate the files and review the diff:
 
     SEGMINT_UPDATE_GOLDEN=1 SEGMINT_PLUGINS=segmint .venv/bin/python -m pytest tests/engines/sql/test_golden.py
 """
@@ -26,9 +28,10 @@ pytest.importorskip("sqlglot")
 HERE = Path(__file__).parent / "golden"
 PROJECT = HERE / "project" / "segmint.toml"
 METRICS_PROJECT = HERE / "metrics_project" / "segmint.toml"
+ACQUISITION_PROJECT = HERE / "acquisition_project" / "segmint.toml"
 DIALECTS = ["duckdb", "spark", "postgres", "bigquery", "snowflake"]
 #: project directory -> the prefix of its golden files
-PROJECTS = {"project": "", "metrics_project": "metrics-"}
+PROJECTS = {"project": "", "metrics_project": "metrics-", "acquisition_project": "acquisition-"}
 
 
 @pytest.mark.parametrize("project", list(PROJECTS))
@@ -83,6 +86,26 @@ def test_the_duckdb_sql_computes_the_metrics_as_a_run_does(monkeypatch):
     counts = {name: sum(1 for v in got[name].to_pylist() if v) for name in got.column_names[1:]}
     assert all(0 < n < got.num_rows for name, n in counts.items() if name != "tier"), counts
     assert set(got["tier"].to_pylist()) == {"best", "good", "rest"}
+
+
+def test_the_duckdb_sql_computes_acquisition_as_a_run_does(monkeypatch):
+    """The acquisition project's printed DuckDB query, run as it is over its files, gives the
+    membership of the arrow engine's run byte for byte: acquisition_cost and clv_to_cac
+    computed in SQL from the orders and the spend."""
+    duckdb = pytest.importorskip("duckdb")
+    from segmint.plugin.host import get_registry
+    from segmint.project.config import load_project
+    from segmint.project.pipeline import execute, prepare
+
+    monkeypatch.chdir(HERE / "acquisition_project")
+    expected = execute(prepare(load_project(ACQUISITION_PROJECT), get_registry())).result.membership
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")  # the query names every zone it needs
+    got = con.sql((HERE / "acquisition-duckdb.sql").read_text().rstrip().rstrip(";")).to_arrow_table()
+    assert got.schema == expected.schema
+    assert got.equals(expected.sort_by("email"))
+    counts = {name: sum(1 for v in got[name].to_pylist() if v) for name in got.column_names[1:]}
+    assert all(0 < n < got.num_rows for n in counts.values()), counts
 
 
 def test_the_spark_sql_computes_the_metrics_as_a_run_does(request, monkeypatch):
