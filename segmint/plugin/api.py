@@ -299,7 +299,9 @@ class SqlTable:
     timestamps read in the run's time zone), orderable and usable in MIN/MAX;
     ``micros(value)`` that instant as BIGINT microseconds since the epoch;
     ``local_day(value)`` its calendar day in the run's time zone as BIGINT days since
-    1970-01-01.
+    1970-01-01. ``byte_order(value)`` gives a text value that MIN/MAX, comparisons and
+    joins order by its UTF-8 bytes, as Arrow does (PostgreSQL: ``COLLATE "C"``); by
+    default the value itself, for engines that compare text so already.
     """
 
     relation: Any
@@ -307,6 +309,7 @@ class SqlTable:
     instant: Callable[[str], Any]
     micros: Callable[[Any], Any]
     local_day: Callable[[Any], Any]
+    byte_order: Callable[[Any], Any] = lambda value: value
 
 
 @attrs.frozen

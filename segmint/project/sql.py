@@ -118,28 +118,12 @@ def _own_ctes(query: Any, prefix: str) -> Any:
 
 def _orders_table(prepared: Prepared, name: str, dialect: Any) -> SqlTable:
     """An event source as a metric's SQL builder reads it: its keyed rows (`_keyed_events`),
-    with time as `sql_table` says."""
+    and time as the membership query holds it (`event_table`)."""
+    from segmint.engines.sql.columns import event_table
+
     # the builder names columns as sqlglot does by default (unquoted unless they must be)
     relation, schema = _keyed_events(prepared, name, dialect, quoted=False)
-    return sql_table(relation, schema, dialect, prepared.project.timezone)
-
-
-def sql_table(relation: Any, schema: Any, dialect: Any, zone: str) -> SqlTable:
-    """`relation` (of Arrow `schema`) for a metric's SQL builder, time as the membership
-    query holds it in `dialect`: timestamps as the UTC wall clock, dates and zone-free
-    timestamps read in the time zone `zone`."""
-    import sqlglot.expressions as exp
-
-    from segmint.engines.sql.columns import timestamp
-
-    def instant(column_name: str) -> Any:
-        return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
-
-    def local_day(value: Any) -> Any:
-        local = value if zone == "UTC" else dialect.local_from_utc(value, zone)
-        return exp.UnixDate(this=dialect.cast(local, "DATE"))
-
-    return SqlTable(relation, schema, instant, dialect.to_micros, local_day)
+    return event_table(relation, schema, dialect, prepared.project.timezone)
 
 
 def _keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool) -> tuple[Any, Any]:

@@ -103,23 +103,58 @@ def sql_and_run_agree(names: tuple[str, ...] | None = None) -> pa.Table:
     return expected
 
 
-@pytest.mark.parametrize(("rule", "message"), [
+RUN_INSTEAD = "so segmint sql cannot compute it; run these rules with segmint run\n"
+
+
+@pytest.mark.parametrize(("rule", "message", "end"), [
     # the starter's value.seg: frequency and recency have SQL, clv_12mo does not
-    (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder"),
-    ("segment cheap: acquisition_cost < 10\n",
-     "the rules use column 'acquisition_cost' of metric 'acquisition', which has no SQL builder"),
+    (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder",
+     RUN_INSTEAD),
+    # acquisition_cost has SQL; clv_to_cac of predictive CLV (the default) does not
+    ("segment worth: clv_to_cac >= 3\n",
+     "the rules use column 'clv_to_cac' of metric 'acquisition', which divides the predictive "
+     "CLV column 'clv_12mo' (option clv_to_cac_from of [metrics]), and predictive CLV has no "
+     "SQL builder", 'set clv_to_cac_from = "clv_historical" or run these rules with segmint run\n'),
 ])
-def test_a_metric_without_a_sql_builder_is_refused(shop: Path, rule: str | None, message: str) -> None:
+def test_a_metric_without_a_sql_builder_is_refused(shop: Path, rule: str | None, message: str,
+                                                   end: str) -> None:
     if rule is not None:
         (shop / "rules" / "value.seg").write_text(rule)
-        spend = shop / "data" / "spend.csv"
-        spend.write_text("customer_id,date,channel,spend\n,1998-01-01,web,10\n")
-        (shop / "segmint.toml").write_text((shop / "segmint.toml").read_text() + (
-            '\n[sources.spend]\nplugin = "csv"\npath = "data/spend.csv"\nrole = "events"\n'
-            'timestamp_column = "date"\n'))
+        with_spend(shop)
     error = user_error("sql")
     assert error.startswith(message)
-    assert error.endswith("so segmint sql cannot compute it; run these rules with segmint run\n")
+    assert error.endswith(end)
+
+
+def with_spend(shop: Path, metrics: str = "") -> None:
+    """The starter's orders with a channel per customer, and a spend source by month (social
+    has none: organic), with `metrics` as the project's [metrics] table."""
+    orders = shop / "data" / "orders.csv"
+    lines = orders.read_text().splitlines()
+    channels = ["ads", "email", "social", "Ads"]
+    orders.write_text("\n".join([lines[0] + ",channel"] + [
+        f"{line},{channels[int(line.split(',')[0]) % 4]}" for line in lines[1:]]) + "\n")
+    rows = [f",1997-{month:02d}-{day:02d},{channel},{amount}"
+            for month in (1, 2, 3) for day, channel, amount in (
+                (1, "ads", 1200.5), (15, "ads", 99.99), (28, "email", 300), (3, "Ads", 45.25))]
+    (shop / "data" / "spend.csv").write_text("customer_id,date,channel,spend\n"
+                                              + "\n".join(rows) + "\n")
+    (shop / "segmint.toml").write_text((shop / "segmint.toml").read_text() + (
+        '\n[sources.spend]\nplugin = "csv"\npath = "data/spend.csv"\nrole = "events"\n'
+        'timestamp_column = "date"\n') + (f"\n[metrics]\n{metrics}\n" if metrics else ""))
+
+
+def test_acquisition_in_sql_runs_in_duckdb_and_gives_what_run_gives(shop: Path) -> None:
+    """acquisition_cost, and clv_to_cac of historical margin, computed in the printed SQL
+    from orders.csv and spend.csv: the membership segmint run computes."""
+    (shop / "rules" / "value.seg").write_text(
+        "segment cheap: acquisition_cost < 1\n"
+        "segment worth: clv_to_cac >= 40\n"
+        "segment organic: acquisition_cost == 0\n")
+    with_spend(shop, 'clv_to_cac_from = "clv_historical"')
+    expected = sql_and_run_agree(("cheap", "worth", "organic", "win_back"))
+    for name in ("cheap", "worth", "organic"):
+        assert 0 < sum(expected[name].to_pylist()) < expected.num_rows, name
 
 
 def test_the_metrics_with_a_sql_builder_run_in_duckdb_and_give_what_run_gives(shop: Path) -> None:

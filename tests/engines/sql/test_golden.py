@@ -7,7 +7,10 @@ profile sources joined on a normalised email key. The metrics project
 (tests/engines/sql/golden/metrics_project/, files metrics-DIALECT.sql) computes the purchase
 and RFM metrics in SQL from an orders CSV keyed by emails in mixed case, the web project
 (web_project/, files web-DIALECT.sql) the web metrics from events with naive timestamps
-across a daylight-saving day (each project's make_data.py wrote its data). After a deliberate change to the SQL, regenerate the files and review the diff:
+across a daylight-saving day, the acquisition project (acquisition_project/, files
+acquisition-DIALECT.sql) acquisition_cost and clv_to_cac from those orders with a channel
+and a spend CSV (each project's make_data.py wrote its data). After a deliberate change to
+the SQL, regenerate the files and review the diff:
 
     SEGMINT_UPDATE_GOLDEN=1 SEGMINT_PLUGINS=segmint .venv/bin/python -m pytest tests/engines/sql/test_golden.py
 """
@@ -28,9 +31,11 @@ HERE = Path(__file__).parent / "golden"
 PROJECT = HERE / "project" / "segmint.toml"
 METRICS_PROJECT = HERE / "metrics_project" / "segmint.toml"
 WEB_PROJECT = HERE / "web_project" / "segmint.toml"
+ACQUISITION_PROJECT = HERE / "acquisition_project" / "segmint.toml"
 DIALECTS = ["duckdb", "spark", "postgres", "bigquery", "snowflake"]
 #: project directory -> the prefix of its golden files
-PROJECTS = {"project": "", "metrics_project": "metrics-", "web_project": "web-"}
+PROJECTS = {"project": "", "metrics_project": "metrics-", "web_project": "web-",
+            "acquisition_project": "acquisition-"}
 
 
 @pytest.mark.parametrize("project", list(PROJECTS))
@@ -104,6 +109,16 @@ def run_golden_in_duckdb(project, golden: str, monkeypatch):
     got = con.sql(sql.rstrip().rstrip(";")).to_arrow_table()
     assert got.schema == expected.schema
     return got, expected
+
+
+def test_the_duckdb_sql_computes_acquisition_as_a_run_does(monkeypatch):
+    """The acquisition project's printed DuckDB query, run as it is over its files, gives the
+    membership of the arrow engine's run byte for byte: acquisition_cost and clv_to_cac
+    computed in SQL from the orders and the spend."""
+    got, expected = run_golden_in_duckdb(ACQUISITION_PROJECT, "acquisition-duckdb.sql", monkeypatch)
+    assert got.equals(expected.sort_by("email"))
+    counts = {name: sum(1 for v in got[name].to_pylist() if v) for name in got.column_names[1:]}
+    assert all(0 < n < got.num_rows for n in counts.values()), counts
 
 
 def test_the_spark_sql_computes_the_metrics_as_a_run_does(request, monkeypatch):

@@ -23,7 +23,7 @@ from segmint.engines.sql import dialect_for
 from segmint.errors import DataError
 from segmint.plugin.api import SQL, MetricContext
 from segmint.plugins.sources.web.metrics import WEB, compute_web
-from segmint.project.sql import sql_table
+from segmint.engines.sql.columns import event_table
 
 UTC = dt.UTC
 KEY = "customer_id"
@@ -128,7 +128,7 @@ def context(events, as_of, timezone: str) -> MetricContext:
 def query(dialect: str, table: str, events: pa.Table, as_of, timezone: str) -> str:
     """The builder's query over `table` in `dialect`, time handed over as segmint sql does."""
     chosen = dialect_for(dialect)
-    relation = sql_table(exp.to_table(table), events.schema, chosen, timezone)
+    relation = event_table(exp.to_table(table), events.schema, chosen, timezone)
     return WEB.builders[SQL](context(relation, as_of, timezone)).sql(dialect)
 
 
@@ -266,7 +266,7 @@ def test_events_the_metrics_cannot_read_are_the_same_error_in_sql(columns, messa
 
 def test_a_builder_gives_only_the_columns_asked_for():
     rows = CASES[0][1]
-    relation = sql_table(exp.to_table("events"), events_table(rows).schema, dialect_for("duckdb"), "UTC")
+    relation = event_table(exp.to_table("events"), events_table(rows).schema, dialect_for("duckdb"), "UTC")
     ctx = MetricContext(events={"events": relation}, key=KEY, as_of=AS_OF,
                         columns=frozenset({"pageviews_30d"}))
     con = duckdb.connect()
