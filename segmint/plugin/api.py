@@ -23,7 +23,7 @@ from segmint.semantics.holdout import key_text  # noqa: F401 - keys as the text 
 # what metrics count with, shared with the report: duration literals, money as exact minor
 # units, instants in the run's time zone
 from segmint.semantics.durations import days, parse_duration  # noqa: F401
-from segmint.semantics.instants import instants_us  # noqa: F401
+from segmint.semantics.instants import instants_us, local_instant, utc_instants  # noqa: F401
 from segmint.semantics.money import from_minor_units, to_minor_units  # noqa: F401
 # the one "did you mean", for plugins' own messages
 from segmint.semantics.names import closest, did_you_mean, name_hint  # noqa: F401
@@ -299,7 +299,9 @@ class SqlTable:
     timestamps read in the run's time zone), orderable and usable in MIN/MAX;
     ``micros(value)`` that instant as BIGINT microseconds since the epoch;
     ``local_day(value)`` its calendar day in the run's time zone as BIGINT days since
-    1970-01-01.
+    1970-01-01. ``byte_order(value)`` gives a text value that MIN/MAX, comparisons and
+    joins order by its UTF-8 bytes, as Arrow does (PostgreSQL: ``COLLATE "C"``); by
+    default the value itself, for engines that compare text so already.
     """
 
     relation: Any
@@ -307,6 +309,7 @@ class SqlTable:
     instant: Callable[[str], Any]
     micros: Callable[[Any], Any]
     local_day: Callable[[Any], Any]
+    byte_order: Callable[[Any], Any] = lambda value: value
 
 
 @attrs.frozen

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -347,30 +348,35 @@ class Keys:
         their keys are not read here. Event keys of another type than the profiles' are
         not matched (the count stays None), counted or not."""
         counted = counted or {}
-        keyset = self.keyset  # distinct keys are found only for the sources compared
-        profiles = [n for n in profile_sources if n in self._keys]
-        union = {}
-        for name in profiles:
-            others = [keyset(o) for o in profiles if o != name]
-            if others:
-                pool = pa.chunked_array(others, type=keyset(name).type) if len({a.type for a in others} | {keyset(name).type}) == 1 else None
-                if pool is not None:
-                    hits = pc.is_in(keyset(name), value_set=pool.combine_chunks())
-                    self.report.source(name, "profiles").unmatched = len(hits) - (pc.sum(hits).as_py() or 0)
-            union[name] = keyset(name)
-        if not union:
+        sets = {n: self.keyset(n) for n in profile_sources if n in self._keys}  # distinct, no nulls
+        if not sets or len({a.type for a in sets.values()}) != 1:
             return
-        types = {a.type for a in union.values()}
-        if len(types) != 1:
-            return
-        everyone = None
+        everyone = next(iter(sets.values()))
+        if len(sets) > 1:  # one hash of every profile key: per key, how many sources have it
+            encoded = pc.dictionary_encode(pa.chunked_array(list(sets.values())).combine_chunks())
+            codes = encoded.indices.to_numpy()
+            holders = np.bincount(codes, minlength=len(encoded.dictionary))
+            start = 0
+            for name, keys in sets.items():
+                alone = holders[codes[start:start + len(keys)]] == 1
+                self.report.source(name, "profiles").unmatched = int(alone.sum())
+                start += len(keys)
+            everyone = encoded.dictionary
+        matched = []
         for name in event_sources:
-            if name not in self._keys or self._key_type(name) not in types:
+            if name not in self._keys or self._key_type(name) != everyone.type:
                 continue
             if name in counted:
                 self.report.source(name, EVENTS).unmatched = counted[name]
-                continue
-            if everyone is None:  # built once, only for event keys matched here
-                everyone = pa.chunked_array(list(union.values())).combine_chunks()
-            hits = pc.is_in(keyset(name), value_set=everyone)
-            self.report.source(name, EVENTS).unmatched = len(hits) - (pc.sum(hits).as_py() or 0)
+            else:
+                matched.append(name)
+        if not matched:
+            return
+        # the event keys of every source in one probe of one hash of the profile keys
+        probes = [self.keyset(n) for n in matched]
+        hits = pc.is_in(pa.chunked_array(probes, type=everyone.type), value_set=everyone)
+        start = 0
+        for name, keys in zip(matched, probes, strict=True):
+            found = pc.sum(hits.slice(start, len(keys))).as_py() or 0
+            self.report.source(name, EVENTS).unmatched = len(keys) - found
+            start += len(keys)

@@ -100,25 +100,13 @@ def orders_table(prepared: Prepared, name: str, dialect: Any, relation: Any = No
                  columns: Sequence[str] | None = None) -> SqlTable:
     """An event source as a metric's SQL builder reads it: its keyed rows (`keyed_events`,
     over `relation` when given: the source as an engine reads it, with only `columns`),
-    and time as the membership query holds it (timestamps as the UTC wall clock; dates and
-    zone-free timestamps read in the run's time zone)."""
-    import sqlglot.expressions as exp
+    and time as the membership query holds it (`event_table`)."""
+    from segmint.engines.sql.columns import event_table
 
-    from segmint.engines.sql.columns import timestamp
-
-    zone = prepared.project.timezone
     # the builder names columns as sqlglot does by default (unquoted unless they must be)
     relation, schema = keyed_events(prepared, name, dialect, quoted=False, relation=relation,
                                     columns=columns)
-
-    def instant(column_name: str) -> Any:
-        return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
-
-    def local_day(value: Any) -> Any:
-        local = value if zone == "UTC" else dialect.local_from_utc(value, zone)
-        return exp.UnixDate(this=dialect.cast(local, "DATE"))
-
-    return SqlTable(relation, schema, instant, dialect.to_micros, local_day)
+    return event_table(relation, schema, dialect, prepared.project.timezone)
 
 
 def keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool, relation: Any = None,
@@ -197,14 +185,18 @@ def _csv_types(source: Source, exp: Any) -> Any:
 
 
 def source_relation(source: Source, name: str, dialect: str, exp: Any) -> Any:
-    """Where a source's rows are in SQL: its table, or (on DuckDB) its files."""
+    """Where a source's rows are in SQL: its table, or (on DuckDB) its files, when the source
+    is the one for files of their kind (its `extensions`): a web events source makes its
+    events of a file's records (a Segment call, a GA4 export row), so its rows are the
+    table named like it."""
     table = getattr(source.options, "table", None)
     if isinstance(table, str) and table:
         return exp.to_table(table)
     path = getattr(source.options, "path", None)
     if dialect == "duckdb" and path is not None:
         full = source.context.project_dir / path
-        reader = _READERS.get(full.suffix.lower()) or ("read_parquet" if full.is_dir() else None)
+        suffix = ".parquet" if full.is_dir() else full.suffix.lower()
+        reader = _READERS.get(suffix) if suffix in type(source).extensions else None
         if reader is not None:
             files = display_path(full / "**" / "*.parquet" if full.is_dir() else full)
             arguments = [exp.Literal.string(files)]

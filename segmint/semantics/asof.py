@@ -8,6 +8,7 @@ import zoneinfo
 import attrs
 
 from segmint.errors import ConfigError
+from segmint.semantics.instants import local_instant
 
 
 @attrs.frozen
@@ -32,9 +33,9 @@ class AsOf:
             local = dt.datetime.now(zone)
             return cls(local.astimezone(dt.timezone.utc), local.date(), timezone)
         if isinstance(value, dt.datetime):
-            local = value if value.tzinfo else value.replace(tzinfo=zone)
+            local = value if value.tzinfo else local_instant(value, zone)
             return cls(local.astimezone(dt.timezone.utc), local.astimezone(zone).date(), timezone)
-        next_midnight = dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), zone)
+        next_midnight = local_instant(dt.datetime.combine(value + dt.timedelta(days=1), dt.time()), zone)
         instant = next_midnight.astimezone(dt.timezone.utc) - dt.timedelta(microseconds=1)
         return cls(instant, value, timezone, whole_day=True)
 

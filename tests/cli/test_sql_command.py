@@ -103,23 +103,58 @@ def sql_and_run_agree(names: tuple[str, ...] | None = None) -> pa.Table:
     return expected
 
 
-@pytest.mark.parametrize(("rule", "message"), [
+RUN_INSTEAD = "so segmint sql cannot compute it; run these rules with segmint run\n"
+
+
+@pytest.mark.parametrize(("rule", "message", "end"), [
     # the starter's value.seg: frequency and recency have SQL, clv_12mo does not
-    (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder"),
-    ("segment cheap: acquisition_cost < 10\n",
-     "the rules use column 'acquisition_cost' of metric 'acquisition', which has no SQL builder"),
+    (None, "the rules use column 'clv_12mo' of metric 'clv', which has no SQL builder",
+     RUN_INSTEAD),
+    # acquisition_cost has SQL; clv_to_cac of predictive CLV (the default) does not
+    ("segment worth: clv_to_cac >= 3\n",
+     "the rules use column 'clv_to_cac' of metric 'acquisition', which divides the predictive "
+     "CLV column 'clv_12mo' (option clv_to_cac_from of [metrics]), and predictive CLV has no "
+     "SQL builder", 'set clv_to_cac_from = "clv_historical" or run these rules with segmint run\n'),
 ])
-def test_a_metric_without_a_sql_builder_is_refused(shop: Path, rule: str | None, message: str) -> None:
+def test_a_metric_without_a_sql_builder_is_refused(shop: Path, rule: str | None, message: str,
+                                                   end: str) -> None:
     if rule is not None:
         (shop / "rules" / "value.seg").write_text(rule)
-        spend = shop / "data" / "spend.csv"
-        spend.write_text("customer_id,date,channel,spend\n,1998-01-01,web,10\n")
-        (shop / "segmint.toml").write_text((shop / "segmint.toml").read_text() + (
-            '\n[sources.spend]\nplugin = "csv"\npath = "data/spend.csv"\nrole = "events"\n'
-            'timestamp_column = "date"\n'))
+        with_spend(shop)
     error = user_error("sql")
     assert error.startswith(message)
-    assert error.endswith("so segmint sql cannot compute it; run these rules with segmint run\n")
+    assert error.endswith(end)
+
+
+def with_spend(shop: Path, metrics: str = "") -> None:
+    """The starter's orders with a channel per customer, and a spend source by month (social
+    has none: organic), with `metrics` as the project's [metrics] table."""
+    orders = shop / "data" / "orders.csv"
+    lines = orders.read_text().splitlines()
+    channels = ["ads", "email", "social", "Ads"]
+    orders.write_text("\n".join([lines[0] + ",channel"] + [
+        f"{line},{channels[int(line.split(',')[0]) % 4]}" for line in lines[1:]]) + "\n")
+    rows = [f",1997-{month:02d}-{day:02d},{channel},{amount}"
+            for month in (1, 2, 3) for day, channel, amount in (
+                (1, "ads", 1200.5), (15, "ads", 99.99), (28, "email", 300), (3, "Ads", 45.25))]
+    (shop / "data" / "spend.csv").write_text("customer_id,date,channel,spend\n"
+                                              + "\n".join(rows) + "\n")
+    (shop / "segmint.toml").write_text((shop / "segmint.toml").read_text() + (
+        '\n[sources.spend]\nplugin = "csv"\npath = "data/spend.csv"\nrole = "events"\n'
+        'timestamp_column = "date"\n') + (f"\n[metrics]\n{metrics}\n" if metrics else ""))
+
+
+def test_acquisition_in_sql_runs_in_duckdb_and_gives_what_run_gives(shop: Path) -> None:
+    """acquisition_cost, and clv_to_cac of historical margin, computed in the printed SQL
+    from orders.csv and spend.csv: the membership segmint run computes."""
+    (shop / "rules" / "value.seg").write_text(
+        "segment cheap: acquisition_cost < 1\n"
+        "segment worth: clv_to_cac >= 40\n"
+        "segment organic: acquisition_cost == 0\n")
+    with_spend(shop, 'clv_to_cac_from = "clv_historical"')
+    expected = sql_and_run_agree(("cheap", "worth", "organic", "win_back"))
+    for name in ("cheap", "worth", "organic"):
+        assert 0 < sum(expected[name].to_pylist()) < expected.num_rows, name
 
 
 def test_the_metrics_with_a_sql_builder_run_in_duckdb_and_give_what_run_gives(shop: Path) -> None:
@@ -248,3 +283,43 @@ def test_a_column_made_boolean_from_its_texts_is_refused(sql_shop: Path) -> None
         "its texts cannot be read in SQL exactly as segmint reads it")
     (sql_shop / "rules" / "one.seg").write_text("segment many: orders >= 3\n")
     assert invoke("sql").exit_code == 0
+
+
+def test_the_web_metrics_are_computed_in_the_printed_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Segment events source named ``events``: the printed query reads its events from
+    the table named like it (its file holds Segment calls, not events) and computes
+    last_seen, sessions_30d and pageviews_30d there; run in DuckDB over the events as the
+    source reads them, it gives `segmint run`'s membership."""
+    import shutil
+
+    from segmint.plugin.host import get_registry
+    from segmint.project.config import load_project
+    from segmint.project.pipeline import prepare
+
+    shutil.copy(Path(__file__).parents[1] / "data" / "web" / "segment_events.jsonl", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    Path("customers.csv").write_text("customer_id,plan\nu-100,pro\nu-200,free\nu-300,free\n")
+    Path("rules.seg").write_text(
+        "segment active: sessions_30d >= 2\n"
+        "segment readers: pageviews_30d >= 3\n"
+        "segment seen: last_seen >= 2025-02-01 or last_seen is null\n"
+        "segment carts: exists(events where name == \"cart_abandoned\", last 30d)\n")
+    Path("segmint.toml").write_text(
+        'rules = ["rules.seg"]\nas_of = "2025-03-01"\ntimezone = "Europe/Berlin"\n'
+        '[sources.customers]\nplugin = "csv"\npath = "customers.csv"\n'
+        '[sources.events]\nplugin = "segment_events"\npath = "segment_events.jsonl"\n'
+        '[sinks.out]\nplugin = "file"\npath = "out/segments.parquet"\n')
+    result = invoke("sql")
+    assert result.exit_code == 0, result.output
+    assert 'FROM "events"' in result.stdout and "READ_JSON" not in result.stdout
+    events = prepare(load_project(Path("segmint.toml")), get_registry()).event_sources["events"].read()
+    con = duckdb.connect()
+    con.register("events", events.read_all() if hasattr(events, "read_all") else events)
+    membership = con.sql(result.stdout.rstrip().rstrip(";")).to_arrow_table()
+    assert invoke("run").exit_code == 0
+    expected = pq.read_table("out/segments.parquet")
+    assert membership.column_names == expected.column_names
+    for name in expected.column_names[1:]:
+        assert by_key(membership, name) == by_key(expected, name), name
+    assert by_key(expected, "active") == {"u-100": True, "u-200": False, "u-300": False}
+    assert by_key(expected, "seen") == {"u-100": True, "u-200": False, "u-300": True}

@@ -349,6 +349,45 @@ def test_timestamp_literals_without_zone_and_naive_columns_are_in_the_run_time_z
     assert truth(evaluate, "t == 2024-01-01T12:00:00Z", naive) == [T]
 
 
+def _utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=UTC)
+
+
+#: Wall-clock times around clock changes and the instants they are (as PostgreSQL reads
+#: them): Berlin (2024-03-31 02:00 -> 03:00, 2024-10-27 03:00 -> 02:00), Lord Howe's half
+#: hour (2024-04-07 02:00 -> 01:30, 2024-10-06 02:00 -> 02:30), New York's.
+DST_TIMES = [
+    ("Europe/Berlin", dt.datetime(2024, 3, 31, 2, 30), _utc(2024, 3, 31, 1, 30)),  # skipped: CET
+    ("Europe/Berlin", dt.datetime(2024, 3, 31, 1, 59, 59, 999999), _utc(2024, 3, 31, 0, 59, 59, 999999)),
+    ("Europe/Berlin", dt.datetime(2024, 3, 31, 3, 0), _utc(2024, 3, 31, 1, 0)),
+    ("Europe/Berlin", dt.datetime(2024, 10, 27, 2, 30), _utc(2024, 10, 27, 1, 30)),  # shown twice: CET
+    ("Europe/Berlin", dt.datetime(2024, 10, 27, 2, 0), _utc(2024, 10, 27, 1, 0)),
+    ("Europe/Berlin", dt.datetime(2024, 10, 27, 1, 59, 59), _utc(2024, 10, 26, 23, 59, 59)),
+    ("Europe/Berlin", dt.datetime(2024, 10, 27, 3, 0), _utc(2024, 10, 27, 2, 0)),
+    ("Australia/Lord_Howe", dt.datetime(2024, 4, 7, 1, 45), _utc(2024, 4, 6, 15, 15)),  # twice: +10:30
+    ("Australia/Lord_Howe", dt.datetime(2024, 10, 6, 2, 15), _utc(2024, 10, 5, 15, 45)),  # skipped: +10:30
+    ("America/New_York", dt.datetime(2024, 3, 10, 2, 30), _utc(2024, 3, 10, 7, 30)),  # skipped: EST
+    ("America/New_York", dt.datetime(2024, 11, 3, 1, 30), _utc(2024, 11, 3, 6, 30)),  # twice: EST
+]
+
+
+@pytest.mark.parametrize(("timezone", "wall", "instant"), DST_TIMES,
+                         ids=[f"{z}-{w:%m%d-%H%M}" for z, w, _ in DST_TIMES])
+def test_naive_times_across_clock_changes_are_one_instant_on_every_engine(evaluate, timezone, wall, instant):
+    """A zone-free timestamp shown twice is its second instant; one the clocks skip is read
+    with the offset before the change (segmint.semantics.instants.utc_instants). A
+    zone-free literal is read the same way."""
+    data = table(t=pa.array([wall], pa.timestamp("us")))
+
+    def equals(at: dt.datetime) -> str:
+        return f"t == {at:%Y-%m-%dT%H:%M:%S.%f}Z"
+
+    assert truth(evaluate, equals(instant), data, timezone=timezone) == [T]
+    others = [instant + dt.timedelta(minutes=m) for m in (-60, -30, 30, 60)]  # the other readings
+    assert truth(evaluate, " or ".join(map(equals, others)), data, timezone=timezone) == [F]
+    assert truth(evaluate, f"t == {wall:%Y-%m-%dT%H:%M:%S.%f}", data, timezone=timezone) == [T]
+
+
 def test_within_when_as_of_is_a_date_sees_that_whole_day(evaluate):
     data = table(t=pa.array([_ts(2024, 6, 15, 23, 59), _ts(2024, 6, 8, 23, 59, 59), _ts(2024, 6, 16)],
                             pa.timestamp("us", tz="UTC")))

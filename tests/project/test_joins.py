@@ -45,3 +45,17 @@ def test_three_tables_sharing_keys_and_one_that_does_not():
     tables = [_table(keys, "x"), _table(keys, "y"), _table([2, 5], "z")]
     expected = outer_join(outer_join(tables[0], tables[1], "id"), tables[2], "id").sort_by("id")
     assert join_profiles(tables, "id").equals(expected)
+
+
+@pytest.mark.parametrize("keys", [
+    ([1, 2, 4], [2, 3, 4], [9, 1]),  # each key once per table: one hash of all keys
+    ([1, 2, 2], [2, 3], [2]),  # a key twice: joined two by two, rows repeated
+    ([1, None, 4], [4, None], [1]),  # null keys meet nothing (rows of a null key in any order)
+])
+def test_several_tables_join_as_the_outer_joins_two_by_two(keys):
+    tables = [_table(k, name) for k, name in zip(keys, "xyz", strict=True)]
+    expected = outer_join(outer_join(tables[0], tables[1], "id"), tables[2], "id").sort_by("id")
+    joined = join_profiles(tables, "id")
+    assert joined.schema == expected.schema
+    assert joined.column("id").equals(expected.column("id"))
+    assert sorted(map(repr, joined.to_pylist())) == sorted(map(repr, expected.to_pylist()))

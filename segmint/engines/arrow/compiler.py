@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from segmint.language import ast
 from segmint.semantics.asof import AsOf
+from segmint.semantics.instants import utc_instants
 from segmint.engines.arrow.kernels import Cut, list_contains, rank_cut
 from segmint.language.checker import CheckedRules
 from segmint.engines.arrow.functions import arrow_builder
@@ -226,7 +227,7 @@ def as_timestamp(expression: Expr, kind: Kind, timezone: str) -> Expr:
     naive = expression.cast(pa.timestamp("us"))
     if timezone == "UTC":  # midnight UTC: the same microseconds, read as UTC (no zone lookups)
         return naive.cast(TIMESTAMP_TYPE)
-    local = pc.assume_timezone(naive, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
+    local = utc_instants(naive, timezone)
     return local.cast(TIMESTAMP_TYPE)
 
 

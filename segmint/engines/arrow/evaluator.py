@@ -26,6 +26,7 @@ from segmint.language.checker import CheckedRules
 from segmint.errors import DataError, EvaluationError
 from segmint.engines.arrow.event_aggregates import compute_aggregates
 from segmint.semantics.holdout import HOLDOUT_SUFFIX, held_out
+from segmint.semantics.instants import utc_instants
 from segmint.semantics.plan import layers
 from segmint.language.types import Kind
 
@@ -75,7 +76,7 @@ def canonical(values: pa.ChunkedArray, kind: Kind, timezone: str, name: str = ""
         return _truncating_cast(values, pa.date32())
     if kind is Kind.TIMESTAMP:
         if arrow_type.tz is None and timezone != "UTC":  # naive UTC: only the type changes
-            values = pc.assume_timezone(values, timezone=timezone, ambiguous="earliest", nonexistent="earliest")
+            values = utc_instants(values, timezone)
         return _truncating_cast(values, TIMESTAMP_TYPE)
     if kind is Kind.DURATION:
         return _truncating_cast(values, DURATION_TYPE)

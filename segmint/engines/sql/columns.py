@@ -14,6 +14,7 @@ import sqlglot.expressions as exp
 from segmint.engines.sql.compiler import case
 from segmint.engines.sql.dialects import SqlDialect
 from segmint.language.types import Kind, Type
+from segmint.plugin.api import SqlTable
 
 Expr = exp.Expression
 
@@ -51,3 +52,17 @@ def timestamp(value: Expr, arrow_type: pa.DataType | None, dialect: SqlDialect, 
     if arrow_type is not None and arrow_type.unit == "ns":
         value = dialect.cast(value, "TIMESTAMP")
     return value if zone == "UTC" else dialect.utc_from_local(value, zone)
+
+
+def event_table(relation: Expr, schema: pa.Schema, dialect: SqlDialect, zone: str) -> SqlTable:
+    """An event source as a metric's SQL builder reads it: time as the membership query holds
+    it (timestamps as the UTC wall clock, dates and zone-free timestamps read in `zone`),
+    days counted in `zone`, text ordered by its bytes."""
+    def instant(column_name: str) -> Expr:
+        return timestamp(exp.column(column_name), schema.field(column_name).type, dialect, zone)
+
+    def local_day(value: Expr) -> Expr:
+        local = value if zone == "UTC" else dialect.local_from_utc(value, zone)
+        return exp.UnixDate(this=dialect.cast(local, "DATE"))
+
+    return SqlTable(relation, schema, instant, dialect.to_micros, local_day, dialect.byte_order)

@@ -52,6 +52,10 @@ class SqlDialect:
     text: ClassVar[str] = "VARCHAR"
     #: Whether strings need an explicit byte-order collation to compare as UTF-8 bytes.
     needs_byte_collation: ClassVar[bool] = False
+    #: Whether `native_utc_from_local` reads a wall-clock time the clocks show twice as its
+    #: second instant (DuckDB and PostgreSQL do; Spark reads the first; BigQuery and
+    #: Snowflake are corrected too, which changes nothing where they read the second).
+    second_when_repeated: ClassVar[bool] = False
 
     # types --------------------------------------------------------------------------
     def cast(self, value: Expr, to: str) -> Expr:
@@ -95,7 +99,34 @@ class SqlDialect:
         return call("TIMESTAMP_MICROS", micros)
 
     def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
-        """A wall-clock TIMESTAMP in `zone` as the UTC wall clock of the same instant."""
+        """A wall-clock TIMESTAMP in `zone` as the UTC wall clock of the same instant, read
+        as `segmint.semantics.instants.utc_instants` reads one (and PostgreSQL and DuckDB
+        do): a time the clocks show twice is its second instant; one they skip is read with
+        the offset before the change.
+
+        Every engine here reads skipped times so; one that reads a repeated time as its
+        first instant (``second_when_repeated`` false) is corrected: with ``c`` its reading
+        and ``e`` the time read with the offset a day after ``c``, ``e`` is the second
+        instant when it comes after ``c`` and shows the same wall clock."""
+        native = self.native_utc_from_local(timestamp, zone)
+        if self.second_when_repeated:
+            return native
+        wall = self.to_micros(timestamp)
+        read = self.to_micros(native)
+
+        def shown(micros: Expr) -> Expr:  # the wall clock an instant shows in `zone`, in µs
+            return self.to_micros(self.local_from_utc(self.from_micros(micros), zone))
+
+        day_after = exp.Add(this=read, expression=number(86_400_000_000))
+        offset_after = exp.Sub(this=shown(day_after), expression=exp.Paren(this=day_after))
+        later = exp.Sub(this=wall, expression=exp.Paren(this=offset_after))
+        second = exp.and_(exp.GT(this=later, expression=read), exp.EQ(this=shown(later), expression=wall))
+        return exp.Case().when(second, self.from_micros(later)).else_(native)
+
+    def native_utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+        """The engine's own reading of a wall-clock TIMESTAMP in `zone` as the UTC wall
+        clock (Spark's ``TO_UTC_TIMESTAMP``, Java's rule: a repeated time is its first
+        instant, a skipped one moves forward by the change)."""
         return call("TO_UTC_TIMESTAMP", timestamp, string(zone))
 
     def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
@@ -202,6 +233,7 @@ class SqlDialect:
 
 class DuckDBDialect(SqlDialect):
     name = "duckdb"
+    second_when_repeated = True
     sqlglot = "duckdb"
 
     def value_at_extreme_time(self, earliest: bool, ts: Expr, value: Expr, where: Expr | None) -> Expr | None:
@@ -219,7 +251,7 @@ class DuckDBDialect(SqlDialect):
     def from_micros(self, micros: Expr) -> Expr:
         return call("MAKE_TIMESTAMP", micros)
 
-    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+    def native_utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
         return call("TIMEZONE", string("UTC"), call("TIMEZONE", string(zone), timestamp))
 
     def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
@@ -252,6 +284,7 @@ class DuckDBDialect(SqlDialect):
 
 class PostgresDialect(SqlDialect):
     name = "postgres"
+    second_when_repeated = True
     sqlglot = "postgres"
     regex = Flavour.POSIX
     double = "DOUBLE PRECISION"
@@ -271,7 +304,7 @@ class PostgresDialect(SqlDialect):
             this=string("1"), unit=exp.var("MICROSECOND")))
         return exp.Add(this=epoch, expression=step)
 
-    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+    def native_utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
         aware = exp.AtTimeZone(this=_operand(timestamp), zone=string(zone))
         return exp.AtTimeZone(this=_operand(aware), zone=string("UTC"))
 
@@ -377,7 +410,7 @@ class BigQueryDialect(SqlDialect):
     def from_micros(self, micros: Expr) -> Expr:
         return call("DATETIME", call("TIMESTAMP_MICROS", micros))
 
-    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+    def native_utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
         return call("DATETIME", call("TIMESTAMP", timestamp, string(zone)), string("UTC"))
 
     def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:
@@ -424,7 +457,7 @@ class SnowflakeDialect(SqlDialect):
     def from_micros(self, micros: Expr) -> Expr:
         return call("TO_TIMESTAMP_NTZ", micros, number(6))
 
-    def utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
+    def native_utc_from_local(self, timestamp: Expr, zone: str) -> Expr:
         return call("CONVERT_TIMEZONE", string(zone), string("UTC"), timestamp)
 
     def local_from_utc(self, timestamp: Expr, zone: str) -> Expr:

@@ -78,12 +78,7 @@ def acquisitions(
     if channels is not None:
         channel = _profile_channels(keys, channels, options, key, fallback=channel)
     elif not orders.has_channel:
-        raise DataError(
-            "acquisition_cost needs each customer's channel: give the orders a"
-            f" '{options.channel_column or 'channel'}' column or set the option"
-            " acquisition_channel_source",
-            source=orders.source,
-        )
+        raise no_channel(options, orders.source)
     month = _months(first_at, orders.as_of.timezone)
     customers = pa.table({"row": np.arange(len(keys)), "channel": channel, "month": month})
     acquired = customers.group_by(["channel", "month"], use_threads=False).aggregate(
@@ -104,14 +99,29 @@ def acquisitions(
     return Acquisitions(keys, channel, month, cost)
 
 
-def _spend_by_month(spend: pa.Table, orders: Orders, options: MetricOptions) -> pa.Table:
-    """Spend in minor units per (channel, month), rows at or before as_of."""
-    spend = as_table(spend)
-    names = {
+def no_channel(options: MetricOptions, source: str) -> DataError:
+    """The error for orders without a channel column and no acquisition_channel_source."""
+    return DataError(
+        "acquisition_cost needs each customer's channel: give the orders a"
+        f" '{options.channel_column or 'channel'}' column or set the option"
+        " acquisition_channel_source",
+        source=source,
+    )
+
+
+def spend_columns(options: MetricOptions) -> dict[str, str]:
+    """The spend table's columns the options name: date, channel, amount."""
+    return {
         "date": options.spend_date_column,
         "channel": options.spend_channel_column,
         "amount": options.spend_amount_column,
     }
+
+
+def _spend_by_month(spend: pa.Table, orders: Orders, options: MetricOptions) -> pa.Table:
+    """Spend in minor units per (channel, month), rows at or before as_of."""
+    spend = as_table(spend)
+    names = spend_columns(options)
     require_columns(spend.schema, names.values(), source=SPEND)
     at = instants_us(
         spend[names["date"]].combine_chunks(), orders.as_of.timezone, source=SPEND,

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from segmint.errors import DataError
+from segmint.errors import DataError, SegmintError
 from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext, SqlTable
 
 from segmint.plugins.metrics.acquisition import SPEND, acquisitions
@@ -71,6 +71,14 @@ class Request:
             )
         return as_table(self.ctx.events[role])
 
+    def sql_table(self, role: str) -> SqlTable:
+        """An event source as a SQL builder receives it (the clear error when it is missing)."""
+        table = self.ctx.events.get(role)
+        if not isinstance(table, SqlTable):
+            self.events(role)  # the clear error naming the missing source
+            raise TypeError(f"a SQL builder needs the {role} as a SqlTable, got {type(table)}")
+        return table
+
     def orders(self, *, margin: bool = False, channel: bool = False) -> Orders:
         """The orders prepared for aggregation; metrics computed over the same orders table
         in one run (purchase, rfm, clv...) share them, so the keys are grouped once."""
@@ -112,10 +120,7 @@ def sql_builder(declared: tuple, *, purchase: bool):
         from segmint.plugins.metrics.purchase_sql import metric_query
 
         request = Request.of(ctx)
-        orders = ctx.events.get(SOURCE)
-        if not isinstance(orders, SqlTable):
-            request.events(SOURCE)  # the clear error naming the missing source
-            raise TypeError(f"a SQL builder needs the orders as a SqlTable, got {type(orders)}")
+        orders = request.sql_table(SOURCE)
         names = request.wanted(declared)
         return metric_query(orders, key=ctx.key, as_of=request.as_of, options=request.options,
                             **{"purchase" if purchase else "rfm": names})
@@ -234,6 +239,29 @@ def compute_acquisition(ctx: MetricContext) -> pa.Table:
     return request.table(acquired.keys, {n: columns[n] for n in wanted})
 
 
+def acquisition_sql(ctx: MetricContext) -> object:
+    """The SQL builder of the acquisition columns (see `acquisition_sql`; needs sqlglot).
+    clv_to_cac has SQL only of historical margin: predictive CLV needs a model fit."""
+    from segmint.plugins.metrics.acquisition_sql import acquisition_query
+
+    request = Request.of(ctx)
+    options = request.options
+    channels = None
+    if options.acquisition_channel_source is not None:
+        channels = request.sql_table(options.acquisition_channel_source)
+    names = request.wanted(ACQUISITION_COLUMNS)
+    if "clv_to_cac" in names and options.clv_to_cac_from != "clv_historical":
+        raise SegmintError(
+            f"the rules use column 'clv_to_cac' of metric 'acquisition', which divides the "
+            f"predictive CLV column '{options.clv_to_cac_from}' (option clv_to_cac_from of "
+            f"[metrics]), and predictive CLV has no SQL builder (Metric.builders[segmint.SQL]), "
+            f"so segmint sql cannot compute it; set clv_to_cac_from = \"clv_historical\" or "
+            f"run these rules with segmint run")
+    return acquisition_query(request.sql_table(SOURCE), request.sql_table(SPEND), key=ctx.key,
+                             as_of=request.as_of, options=options, names=names,
+                             channels=channels)
+
+
 def _value_for_cac(request: Request) -> tuple[pa.Array, np.ndarray]:
     name = request.options.clv_to_cac_from
     if name == "clv_historical":
@@ -309,6 +337,7 @@ METRICS = (
         requires=(SOURCE, SPEND),
         reads_for=acquisition_columns,
         reads_columns=order_reads,
+        builders={SQL: acquisition_sql},
         description="Customer acquisition cost per channel and month, and CLV-to-CAC.",
     ),
 )

@@ -107,10 +107,10 @@ def minor_units(value: exp.Expression, arrow_type: pa.DataType, scale: int) -> e
 
 def lines_query(
     orders: SqlTable, columns: OrderColumns, as_of: AsOf, options: MetricOptions, *,
-    margin: bool,
+    margin: bool, channel: bool = False,
 ) -> exp.Select:
     """The seen rows: key, order id, instant (µs and the engine's value), minor units,
-    margin units."""
+    margin units; with `channel`, the channel as text ordered by bytes (null without one)."""
     schema = orders.schema
     ts = orders.instant(columns.timestamp)
     at = orders.micros(ts.copy())
@@ -127,11 +127,19 @@ def lines_query(
     ]
     if margin:
         selected.append(exp.alias_(margin_units(schema, columns, options, units), "margin"))
+    if channel:
+        value = exp.column(columns.channel) if columns.channel else exp.null()
+        selected.append(exp.alias_(text(orders, value), "channel"))
     seen = exp.and_(
         exp.column(columns.customer).is_(exp.null()).not_(),
         exp.LTE(this=at.copy(), expression=lit(as_of.cutoff_us)),
     )
     return exp.select(*selected).from_(orders.relation).where(seen)
+
+
+def reads_margin(columns: OrderColumns, options: MetricOptions) -> bool:
+    """Whether historical margin comes from the margin or cost column (no margin_rate)."""
+    return options.margin_rate is None and bool(columns.margin or columns.cost)
 
 
 def margin_units(
@@ -147,21 +155,31 @@ def margin_units(
     return lit(0)
 
 
-def totals_query(margin: bool) -> exp.Select:
-    """Per customer: order count, first/last order (µs and zoned), net units, margin."""
-    placed = exp.column("units").copy()
-    is_order = exp.GTE(this=placed, expression=lit(0))
+def text(table: SqlTable, value: exp.Expression) -> exp.Expression:
+    """A value as text that compares (MIN, GROUP BY, joins) by its UTF-8 bytes, as Arrow's."""
+    return table.byte_order(exp.cast(value, exp.DataType.Type.TEXT))
+
+
+def placed_query(*carried: str) -> exp.Union:
+    """The orders placed (refunds are none): key, instant (µs and zoned) and the `carried`
+    columns of `lines`; lines sharing an order id are one order at its earliest line, each
+    carried column the least of its lines'."""
+    is_order = exp.GTE(this=exp.column("units"), expression=lit(0))
     merged = (
-        exp.select(KEY, exp.alias_(exp.Min(this=exp.column("at")), "at"),
-                   exp.alias_(exp.Min(this=exp.column("ts")), "ts"))
+        exp.select(KEY, *[exp.alias_(exp.Min(this=exp.column(c)), c) for c in ("at", "ts", *carried)])
         .from_("lines")
         .where(exp.and_(is_order.copy(), exp.column("order_id").is_(exp.null()).not_()))
         .group_by(KEY, "order_id")
     )
     single = (
-        exp.select(KEY, "at", "ts").from_("lines")
+        exp.select(KEY, "at", "ts", *carried).from_("lines")
         .where(exp.and_(is_order.copy(), exp.column("order_id").is_(exp.null())))
     )
+    return exp.union(merged, single, distinct=False)
+
+
+def totals_query(margin: bool) -> exp.Select:
+    """Per customer: order count, first/last order (µs and zoned), net units, margin."""
     per = (
         exp.select(
             KEY, exp.alias_(exp.Count(this=exp.Star()), "n"),
@@ -170,7 +188,7 @@ def totals_query(margin: bool) -> exp.Select:
             exp.alias_(exp.Min(this=exp.column("ts")), "first_ts"),
             exp.alias_(exp.Max(this=exp.column("ts")), "last_ts"),
         )
-        .from_(exp.union(merged, single, distinct=False).subquery("placed"))
+        .from_(placed_query().subquery("placed"))
         .group_by(KEY)
     )
     sums = [exp.alias_(exp.Sum(this=exp.column("units")), "units")]
@@ -290,8 +308,7 @@ def metric_query(
 ) -> exp.Select:
     """One row per customer with the asked purchase and RFM columns, the key as `key`."""
     columns = OrderColumns.resolve(orders.schema, options, key)
-    has_margin = "clv_historical" in purchase and options.margin_rate is None and bool(
-        columns.margin or columns.cost)
+    has_margin = "clv_historical" in purchase and reads_margin(columns, options)
     lines = lines_query(orders, columns, as_of, options, margin=has_margin)
     totals = totals_query(has_margin)
     values = purchase_expressions(orders, as_of, options, options.amount_scale, has_margin)

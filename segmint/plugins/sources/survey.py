@@ -11,10 +11,12 @@ are recognised and skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -150,51 +152,82 @@ class SurveySource(Source):
         return result, bad
 
     def _nps(self, raw: pa.Table, numbers: list[int]) -> tuple[pa.Array, set[int]]:
-        column = self.options.nps
-        out, bad = [], set()
-        for i, text in enumerate(raw.column(column).to_pylist()):
-            match = _LEADING_NUMBER.match(text or "")
-            if not text or not text.strip():
-                out.append(None)
-            elif match and float(match.group(1)).is_integer() and 0 <= float(match.group(1)) <= 10:
-                out.append(int(float(match.group(1))))
-            else:
-                self._bad(f"an NPS answer must be a whole number from 0 to 10, got '{text}'", numbers[i], column)
-                out.append(None)
-                bad.add(i)
-        return pa.array(out, pa.int64()), bad
+        return self._answers(raw, self.options.nps, numbers, _nps_score, pa.int64(), lambda text: (
+            f"an NPS answer must be a whole number from 0 to 10, got '{text}'"))
 
     def _choices(self, raw: pa.Table, sources: list[str]) -> pa.Array:
         """One list per row: the non-empty choice cells, or one cell split at the separator."""
-        rows = zip(*(raw.column(c).to_pylist() for c in sources)) if sources else iter(())
-        out = []
-        for cells in rows:
-            items: list[str] = []
-            for cell in cells:
-                if cell is None:
-                    continue
-                parts = cell.split(self.separator) if len(sources) == 1 else [cell]
-                items += [p.strip() for p in parts if p.strip()]
-            out.append(items)
-        return pa.array(out, pa.list_(pa.string()))
+        if not sources:
+            return pa.array([], pa.list_(pa.string()))
+        if len(sources) == 1:
+            texts, codes = _distinct(raw.column(sources[0]))
+            lists = [[] if t is None else [p.strip() for p in t.split(self.separator) if p.strip()]
+                     for t in texts]
+            return pa.array(lists, pa.list_(pa.string())).take(pa.array(codes))
+        cells = []  # per choice column, each row's cell stripped; null where empty
+        for column in sources:
+            texts, codes = _distinct(raw.column(column))
+            cells.append(pa.array([t.strip() if t is not None and t.strip() else None for t in texts],
+                                  pa.string()).take(pa.array(codes)))
+        rows, width = len(cells[0]), len(cells)
+        flat = pa.concat_arrays(cells).take(pa.array(  # row by row, its cells in column order
+            (np.arange(rows)[:, None] + rows * np.arange(width)[None, :]).ravel()))
+        given = flat.is_valid().to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(given.reshape(rows, width).sum(axis=1))])
+        return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat.filter(pa.array(given)))
 
     def _likert(self, raw: pa.Table, column: str, numbers: list[int]) -> tuple[pa.Array, set[int]]:
-        out, bad = [], set()
-        for i, text in enumerate(raw.column(column).to_pylist()):
-            label = (text or "").strip().lower()
-            if not label:
-                out.append(None)
-            elif label in self.scale:
-                out.append(self.scale[label])
-            elif _LEADING_NUMBER.match(label):
-                out.append(float(_LEADING_NUMBER.match(label).group(1)))  # type: ignore[union-attr]
-            else:
-                known = ", ".join(f"'{k}'" for k in self.scale)
-                self._bad(f"'{text}' is not on the Likert scale ({known}); set likert_scale",
-                          numbers[i], column)
-                out.append(None)
-                bad.add(i)
-        return pa.array(out, pa.float64()), bad
+        known = ", ".join(f"'{k}'" for k in self.scale)
+        return self._answers(raw, column, numbers, self._likert_value, pa.float64(), lambda text: (
+            f"'{text}' is not on the Likert scale ({known}); set likert_scale"))
+
+    def _likert_value(self, text: str | None) -> Any:
+        label = (text or "").strip().lower()
+        if not label:
+            return None
+        if label in self.scale:
+            return self.scale[label]
+        if number := _LEADING_NUMBER.match(label):
+            return float(number.group(1))
+        return _BAD
+
+    def _answers(self, raw: pa.Table, column: str, numbers: list[int], read: Callable[[str | None], Any],
+                 arrow_type: pa.DataType, message: Callable[[str | None], str]) -> tuple[pa.Array, set[int]]:
+        """`read` of each cell of a column (once per distinct cell), and the rows where it
+        gives `_BAD`, reported as bad rows (`message`) in row order."""
+        texts, codes = _distinct(raw.column(column))
+        values = [read(t) for t in texts]
+        wrong = [k for k, v in enumerate(values) if v is _BAD]
+        bad = set()
+        for i in np.flatnonzero(np.isin(codes, wrong)).tolist():
+            self._bad(message(texts[codes[i]]), numbers[i], column)
+            bad.add(i)
+        return pa.array([None if v is _BAD else v for v in values], arrow_type).take(pa.array(codes)), bad
+
+
+#: What reading a cell gives where the cell is a bad row.
+_BAD = object()
+
+
+def _distinct(values: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """A text column's distinct cells (None last) and each row's index among them: a cell
+    is read in Python once per distinct answer (a survey has few), not once per row."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    encoded = pc.dictionary_encode(values)
+    texts = [*encoded.dictionary.to_pylist(), None]
+    return texts, pc.fill_null(encoded.indices, len(texts) - 1).to_numpy().astype(np.int64)
+
+
+def _nps_score(text: str | None) -> Any:
+    if not text or not text.strip():
+        return None
+    match = _LEADING_NUMBER.match(text)
+    if match and float(match.group(1)).is_integer() and 0 <= float(match.group(1)) <= 10:
+        return int(float(match.group(1)))
+    return _BAD
 
 
 def _skip_qualtrics_headers(raw: pa.Table, numbers: list[int]) -> tuple[pa.Table, list[int]]:

@@ -113,7 +113,8 @@ def convert_text(values: pa.ChunkedArray | pa.Array, target: pa.DataType, *,
             as_float = pc.or_kleene(as_float, code)
         if not pc.any(as_float).as_py():
             target, bad = pa.float64(), as_float
-    good = pc.if_else(bad, pa.scalar(None, values.type), values)
+    # a column with no misfit (the usual one) is cast as it is, not copied first
+    good = pc.if_else(bad, pa.scalar(None, values.type), values) if pc.any(bad).as_py() else values
     try:
         return pc.cast(good, target), bad
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

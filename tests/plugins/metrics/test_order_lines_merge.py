@@ -7,9 +7,10 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from segmint.plugins.metrics.orders import OrderBatch, _merge_order_lines
+from segmint.plugins.metrics.orders import OrderBatch, _distinct, _merge_order_lines, _text_hashes
 
 ORACLE = """
 SELECT code, min("at") AS "at", sum(units) AS units, sum(margin) AS margin, min(channel) AS channel
@@ -83,3 +84,15 @@ def test_distinct_ids_keep_every_line_in_order() -> None:
     assert merged.codes.tolist() == [3, 1, 2]
     assert merged.units.tolist() == [7, 8, 9]
     assert merged.channel.to_pylist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("texts", [
+    [], ["a"], ["a", "b", "ab", "ba", ""], ["", ""], ["a", "a"], [None, ""], [None, None],
+    ["x" * 300, "x" * 299 + "y", "x" * 300], ["é", "e\u0301", "é"],
+    [f"o-{i}" for i in range(3000)] + ["o-17"],
+])
+@pytest.mark.parametrize("large", [False, True])
+def test_distinct_order_ids_are_found_as_a_hash_of_the_texts_finds_them(texts, large):
+    values = pa.array(["pad", *texts], pa.large_string() if large else pa.string()).slice(1)
+    assert _distinct(values) == (len(pc.unique(values)) == len(values))
+    assert len(set(_text_hashes(pa.array([f"o-{i}" for i in range(100_000)])).tolist())) == 100_000

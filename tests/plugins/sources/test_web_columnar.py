@@ -123,10 +123,13 @@ def test_block_by_block_reads_what_line_by_line_reads(tmp_path, kind, options, c
     schema = reference.schema()
     expected = reference._table(reference.events(), schema)
     # keys looked up per group of blocks: the default (the whole file), 7 events (a group
-    # per block or two)
-    for block, lookup_events in ((2048, 1 << 19), (2048, 7), (1 << 20, 1 << 19)):
+    # as large as the id maps); the events kept between the passes (the default), none
+    # (the file read twice), or some (keeping given up on part way through the file)
+    keep = _source(kind, tmp_path, mode="skip", block=2048, **options).keep_bytes
+    for block, lookup_events, keep_bytes in ((2048, 1 << 19, keep), (2048, 7, 0), (1 << 20, 1 << 19, keep),
+                                             (2048, 1 << 19, 4096), (1 << 20, 7, 0)):
         source = _source(kind, tmp_path, mode="skip", block=block, **options)
-        source.lookup_events = lookup_events
+        source.lookup_events, source.keep_bytes = lookup_events, keep_bytes
         slow = source._slow
         source._slow = lambda *args: (read_slowly.append(1), slow(*args))[1]
         read_slowly: list[int] = []
@@ -153,8 +156,9 @@ def test_the_first_bad_line_is_the_error(tmp_path):
         source.read()
 
 
+@pytest.mark.parametrize("keep_bytes", [256 << 20, 0])
 @pytest.mark.parametrize("lookup_events", [1 << 19, 50])
-def test_a_misfit_before_a_bad_line_is_the_error(tmp_path, lookup_events):
+def test_a_misfit_before_a_bad_line_is_the_error(tmp_path, lookup_events, keep_bytes):
     """A cell not fitting its column in a block Arrow reads (reported once its group of
     blocks is keyed) comes before a bad line read line by line in a later block."""
     def call(i: int, count: object, timestamp: str = "2025-02-10T10:00:00Z") -> str:
@@ -166,11 +170,11 @@ def test_a_misfit_before_a_bad_line_is_the_error(tmp_path, lookup_events):
     lines[2900] = call(2900, 1, "soon")
     (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n")
     source = _source("segment_events", tmp_path, mode="error", block=8192)
-    source.lookup_events = lookup_events
+    source.lookup_events, source.keep_bytes = lookup_events, keep_bytes
     with pytest.raises(Exception, match=r"line 2401, column 'count'"):
         source.read()
     skipping = _source("segment_events", tmp_path, mode="skip", block=8192)
-    skipping.lookup_events = lookup_events
+    skipping.lookup_events, skipping.keep_bytes = lookup_events, keep_bytes
     assert skipping.read().num_rows == 3000 - 200 - 1
     assert [b.line for b in skipping.skipped_rows] == [*range(2401, 2601), 2901]
 

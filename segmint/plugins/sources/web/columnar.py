@@ -190,10 +190,12 @@ def leaves(array: pa.Array, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[
 
 
 def lookup(keys: pa.Array, map_from: pa.Array, map_to: pa.Array) -> pa.Array:
-    """`map_to`'s value where `map_from` (distinct values) holds the key, else null. The
-    map may be large and the keys few: only the map's entries for these keys are hashed."""
+    """`map_to`'s value where `map_from` (distinct values) holds the key, else null. Where
+    the keys are fewer than the map, only the map's entries for these keys are hashed."""
     if not len(map_from):
         return pa.nulls(len(keys), map_to.type)
+    if len(keys) >= len(map_from):  # the map's hash is the smaller one
+        return map_to.take(pc.index_in(keys, value_set=map_from))
     wanted = pc.is_in(map_from, value_set=pc.unique(keys))
     return map_to.filter(wanted).take(pc.index_in(keys, value_set=map_from.filter(wanted)))
 

@@ -119,8 +119,12 @@ class EventFileSource(Source):
     #: exactly is read line by line (see columnar.py).
     block_bytes = BLOCK_BYTES
     small_bytes = SMALL_BYTES
-    #: Events of several blocks whose keys are looked up in the id maps together.
+    #: Events of several blocks whose keys are looked up in the id maps together (at least:
+    #: a group holds as many events as the larger map has ids, see `stream`).
     lookup_events = 1 << 19
+    #: Bytes of read events the first pass keeps for the second, so that a file whose
+    #: events fit is parsed once; a larger one is parsed again by the second pass.
+    keep_bytes = 256 << 20
 
     def __init__(self, source_name: str, options: Any, context: PluginContext) -> None:
         super().__init__(source_name, options, context)
@@ -258,13 +262,15 @@ class EventFileSource(Source):
 
     def read(self, columns: list[str] | None = None) -> pa.Table | pa.RecordBatchReader:
         """All events as one table; with `columns`, a stream of record batches (memory holds
-        a few blocks and up to `lookup_events` events, whatever the file's size)."""
+        the id maps, a few blocks, up to `keep_bytes` of events kept between the passes and
+        a group of events as large as the larger map, whatever the file's size)."""
         reader = self.stream(columns)
         return reader if columns is not None else reader.read_all()
 
     def stream(self, columns: list[str] | None = None) -> pa.RecordBatchReader:
         """The events, keyed, in the schema's types, as record batches read block by block:
-        a first pass reads the id links, a second the events."""
+        a first pass reads the id links (and keeps the events, when they fit), a second keys
+        the events (reading the file again if they did not)."""
         schema = self.schema()
         key = self.context.key
         names = schema.names if columns is None else list(dict.fromkeys([key, *columns]))
@@ -272,24 +278,28 @@ class EventFileSource(Source):
         if missing:
             raise self.error(f"no column '{missing[0]}'")
         self._check_file()
-        links, traits = self._maps()
+        links, traits, kept = self._first_pass(schema, names)
 
         def finished(group: list[Calls]) -> Iterator[pa.RecordBatch]:
-            for calls, pending in self._finish_many(group, links, traits, schema):
+            for calls, pending in self._finish_many(group, links, traits, schema, names):
                 for error, text in pending:
                     self.bad_row(error, text=text)
                 yield from calls.select(names).cast(wanted).to_batches()
             group.clear()
 
         def batches() -> Iterator[pa.RecordBatch]:
-            # Blocks Arrow read wait in `group` until they hold `lookup_events` events, and
-            # are keyed together: one lookup in the id maps (which scans the maps) per
-            # group, not per block. A block read line by line reports its bad rows as it is
-            # read, so the group before it is finished first (bad rows stay in line order).
+            # Blocks Arrow read wait in `group` until they hold `enough` events, and are
+            # keyed together: one lookup in the id maps (which scans the maps) per group,
+            # not per block, and a group is as large as the maps, so the scans cost no more
+            # than the events (not events times maps). A block read line by line reports
+            # its bad rows as it is read, so the group before it is finished first (bad rows
+            # stay in line order).
             group: list[Calls] = []
             waiting = 0
-            for kind, item in self._each(lambda b, t: ("fast", self._convert(self._calls(b, t), schema)),
-                                         lambda b, t: ("slow", (b, t))):
+            enough = max(self.lookup_events, len(links[0]), len(traits[0]))
+            items = _drain(kept) if kept is not None else self._each(
+                lambda b, t: ("fast", self._convert(self._calls(b, t), schema)), lambda b, t: ("slow", (b, t)))
+            for kind, item in items:
                 if kind == "slow":
                     yield from finished(group)
                     waiting = 0
@@ -298,7 +308,7 @@ class EventFileSource(Source):
                     continue
                 group.append(item)
                 waiting += len(item.user)
-                if waiting >= self.lookup_events:
+                if waiting >= enough:
                     yield from finished(group)
                     waiting = 0
             yield from finished(group)
@@ -361,25 +371,58 @@ class EventFileSource(Source):
             while waiting:
                 yield from read(*waiting.popleft())
 
-    def _maps(self) -> tuple[tuple[pa.Array, pa.Array], tuple[pa.Array, pa.Array]]:
-        """The first pass: each anonymous id's user, and each user's key trait (the latest
-        call's; a later line wins a tie), as (from, to) arrays."""
+    def _first_pass(self, schema: pa.Schema, names: list[str]) -> tuple[
+            tuple[pa.Array, pa.Array], tuple[pa.Array, pa.Array], deque[tuple[str, Any]] | None]:
+        """Each anonymous id's user and each user's key trait (the latest call's; a later
+        line wins a tie), as (from, to) arrays; and, while they fit in `keep_bytes`, the
+        blocks as the second pass takes them (("fast", calls) with the columns `names`,
+        ("slow", (block, table)) to read line by line again), else None."""
         links, traits = [], []
+        kept: deque[tuple[str, Any]] | None = deque()
+        size = 0
+
+        def fast(block: Block | None, table: pa.Table | None) -> tuple[str, Any, Calls]:
+            if kept is None:  # only what links ids
+                return "links", None, self._calls(block, table, links_only=True)
+            calls = self._convert(self._calls(block, table), schema)
+            return "fast", self._trimmed(calls, names), calls
+
         with self._quiet():
-            for calls in self._each(lambda b, t: self._calls(b, t, links_only=True), self._slow):
+            for kind, item, calls in self._each(fast, lambda b, t: ("slow", (b, t), self._slow(b, t))):
                 links.append(calls.links)
                 traits.append(calls.traits)
+                if kept is None or kind == "links":
+                    continue
+                size += _nbytes(item) if kind == "fast" else (
+                    len(item[0].data) if item[0] is not None else item[1].nbytes)
+                if size > self.keep_bytes:
+                    kept = None  # the second pass reads the file again
+                else:
+                    kept.append((kind, item))
         return (_latest(links, "anonymous", "user", self.at_type),
-                _latest(traits, "user", "value", self.at_type))
+                _latest(traits, "user", "value", self.at_type), kept)
+
+    def _trimmed(self, calls: Calls, names: list[str]) -> Calls:
+        """Converted calls with only what finishing them for columns `names` needs: the
+        ids, those columns, and the cells of any column that do not fit (with the lines
+        they are on), not the block."""
+        assert calls.typed is not None
+        typed = {name: entry for name, entry in calls.typed.items() if name in names or entry[2]}
+        lines = None
+        if any(cells for _, _, cells in typed.values()):
+            assert calls.lines is not None
+            numbers = calls.lines()
+            lines = lambda: numbers  # noqa: E731 - found once, here
+        return attrs.evolve(calls, columns={}, typed=typed, lines=lines)
 
     def _finish_many(self, group: list[Calls], links: tuple[pa.Array, pa.Array],
-                     traits: tuple[pa.Array, pa.Array],
-                     schema: pa.Schema) -> Iterator[tuple[pa.Table, list[tuple[DataError, str]]]]:
+                     traits: tuple[pa.Array, pa.Array], schema: pa.Schema,
+                     names: list[str]) -> Iterator[tuple[pa.Table, list[tuple[DataError, str]]]]:
         """`_finish` of each of some blocks' calls, in order, their keys looked up together."""
         if not group:
             return
         if len(group) == 1:
-            yield self._finish(group[0], links, traits, schema)
+            yield self._finish(group[0], links, traits, schema, names)
             return
         key = self._keys(pa.concat_arrays([c.user for c in group]),
                          pa.concat_arrays([c.anonymous for c in group]), links, traits)
@@ -387,7 +430,7 @@ class EventFileSource(Source):
         for calls in group:
             part = key.slice(start, len(calls.user))
             start += len(calls.user)
-            yield self._finish(calls, links, traits, schema, key=part)
+            yield self._finish(calls, links, traits, schema, names, key=part)
 
     def _keys(self, user: pa.Array, anonymous: pa.Array, links: tuple[pa.Array, pa.Array],
               traits: tuple[pa.Array, pa.Array]) -> pa.Array:
@@ -400,9 +443,10 @@ class EventFileSource(Source):
         return user if self.options.anonymous == "drop" else pc.coalesce(user, anonymous)
 
     def _finish(self, calls: Calls, links: tuple[pa.Array, pa.Array], traits: tuple[pa.Array, pa.Array],
-                schema: pa.Schema, key: pa.Array | None = None) -> tuple[pa.Table, list[tuple[DataError, str]]]:
+                schema: pa.Schema, names: list[str],
+                key: pa.Array | None = None) -> tuple[pa.Table, list[tuple[DataError, str]]]:
         """A block's events keyed (by `key`, when the caller looked the keys up) and in the
-        schema's types; and the bad rows to report (only once the block is read, so a block
+        schema's types, with the columns `names` at least; and the bad rows to report (only once the block is read, so a block
         read again reports them once)."""
         if key is None:
             key = self._keys(calls.user, calls.anonymous, links, traits)
@@ -412,7 +456,7 @@ class EventFileSource(Source):
             for (_, event), value in zip(records, key.filter(kept).to_pylist(), strict=True):
                 event[self.context.key] = value
             return self._table(records, schema), []
-        return self._typed(calls, key, kept, schema)
+        return self._typed(calls, key, kept, schema, names)
 
     def _convert(self, calls: Calls, schema: pa.Schema) -> Calls:
         """The calls with the attributes Arrow read in the schema's types, and the cells
@@ -432,11 +476,12 @@ class EventFileSource(Source):
             typed[field.name] = (values, converted, cells)
         return attrs.evolve(calls, typed=typed)
 
-    def _typed(self, calls: Calls, key: pa.Array, kept: pa.Array,
-               schema: pa.Schema) -> tuple[pa.Table, list[tuple[DataError, str]]]:
-        """The kept events' attributes in the schema's types; cells that do not fit are bad rows."""
+    def _typed(self, calls: Calls, key: pa.Array, kept: pa.Array, schema: pa.Schema,
+               names: list[str]) -> tuple[pa.Table, list[tuple[DataError, str]]]:
+        """The kept events' attributes `names` in the schema's types; cells of any column
+        that do not fit are bad rows."""
         calls = self._convert(calls, schema)
-        assert calls.typed is not None and calls.lines is not None
+        assert calls.typed is not None
         columns: dict[str, pa.Array] = {self.context.key: key.filter(kept)}
         kept_rows = lines = None
         pending: list[tuple[DataError, str]] = []
@@ -445,12 +490,15 @@ class EventFileSource(Source):
             if field.name == self.context.key:
                 continue
             if field.name not in calls.typed:
-                columns[field.name] = pa.nulls(len(columns[self.context.key]), field.type)
+                if field.name in names:
+                    columns[field.name] = pa.nulls(len(columns[self.context.key]), field.type)
                 continue
             values, converted, cells = calls.typed[field.name]
-            columns[field.name] = converted.filter(kept)
+            if field.name in names:
+                columns[field.name] = converted.filter(kept)
             if cells:
                 if kept_rows is None:
+                    assert calls.lines is not None
                     kept_rows = np.asarray(kept.to_numpy(zero_copy_only=False))
                     lines = calls.lines()
                     position = np.cumsum(kept_rows) - 1  # each kept event's row in the table
@@ -495,15 +543,32 @@ class EventFileSource(Source):
         return table
 
 
+def _drain(items: deque[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The items, each let go as it is taken."""
+    while items:
+        yield items.popleft()
+
+
+def _nbytes(calls: Calls) -> int:
+    """The bytes of a trimmed block's ids and columns."""
+    assert calls.typed is not None
+    return calls.user.nbytes + calls.anonymous.nbytes + sum(c.nbytes for _, c, _ in calls.typed.values())
+
+
 def _latest(parts: list[pa.Table], by: str, value: str, at_type: pa.DataType) -> tuple[pa.Array, pa.Array]:
-    """Per distinct `by`, the `value` of its latest row by ``at`` (the later row on a tie)."""
+    """Per distinct `by`, the `value` of its latest row by ``at`` (the later row on a tie).
+
+    One hash of `by` (its dictionary) and one stable sort by ``at``: each id's last row in
+    that order is its latest, found by numpy, not by grouping texts."""
     table = pa.concat_tables(parts) if parts else pa.table(
         {by: pa.array([], pa.string()), value: pa.array([], pa.string()), "at": pa.array([], at_type)})
     table = table.filter(pc.and_(pc.is_valid(table[by]), pc.is_valid(table[value])))
-    table = table.append_column("__row", pa.array(np.arange(table.num_rows)))
-    table = table.take(pc.sort_indices(table, [("at", "ascending"), ("__row", "ascending")]))
-    latest = table.group_by(by, use_threads=False).aggregate([(value, "last")])
-    return latest.column(by).combine_chunks(), latest.column(f"{value}_last").combine_chunks()
+    encoded = pc.dictionary_encode(table[by].combine_chunks())
+    order = pc.sort_indices(table["at"]).to_numpy()  # stable: rows of one instant stay in file order
+    codes = encoded.indices.to_numpy()[order][::-1]
+    _, first = np.unique(codes, return_index=True)  # per id, in dictionary order: its last row
+    rows = order[len(order) - 1 - first]
+    return encoded.dictionary, table[value].combine_chunks().take(pa.array(rows, pa.int64()))
 
 
 def _array(values: list[Any], target: pa.DataType | None) -> tuple[pa.Array, list[int]]:

@@ -7,7 +7,7 @@ or any event source with the key, a ``timestamp`` and a ``name``), as of the run
 - ``pageviews_30d``: ``page_view`` events in those 30 days.
 
 Events after as_of are never seen. Customers without events have no row (the profile join
-gives them nulls).
+gives them nulls). The SQL engines compute the same columns with `metrics_sql` (needs sqlglot).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from segmint.errors import DataError
-from segmint.plugin.api import Metric, MetricColumn, MetricContext
+from segmint.plugin.api import SQL, Metric, MetricColumn, MetricContext, local_instant, utc_instants
 
 from segmint.plugins.sources.web.segment import PAGE_VIEW
 
@@ -34,20 +34,13 @@ def compute_web(ctx: MetricContext) -> pa.Table:
     events = ctx.events[SOURCE]
     if isinstance(events, pa.RecordBatchReader):
         events = events.read_all()
-    for column in ("timestamp", "name"):
-        if column not in events.column_names:
-            raise DataError(f"the web metrics need a '{column}' column (columns: "
-                            f"{', '.join(events.column_names)})", source=SOURCE)
+    check_events(events.schema)
     key = ctx.key
     at = events.column("timestamp")
-    if pa.types.is_timestamp(at.type) and at.type.tz is None:
-        at = pc.assume_timezone(at, timezone=ctx.timezone, ambiguous="earliest", nonexistent="earliest")
-    elif not pa.types.is_timestamp(at.type):
-        raise DataError(f"'timestamp' must hold dates and times, not {at.type}", source=SOURCE,
-                        column="timestamp")
+    if at.type.tz is None:
+        at = utc_instants(at, ctx.timezone)
     micros = at.cast(UTC_US).cast(pa.int64())
-    end = _end_us(ctx)  # exclusive
-    start = end - int(WINDOW.total_seconds() * 1_000_000)
+    start, end = window_us(ctx)
     seen = pc.and_(pc.is_valid(micros), pc.less(micros, end))
     table = pa.table({key: events.column(key), "t": micros,
                       "page": pc.fill_null(pc.equal(events.column("name"), PAGE_VIEW), False)}).filter(seen)
@@ -80,25 +73,54 @@ def compute_web(ctx: MetricContext) -> pa.Table:
     })
 
 
+def check_events(schema: pa.Schema) -> None:
+    """A DataError unless the events have a ``name`` and a ``timestamp`` holding dates and
+    times (the columns the web metrics read)."""
+    for column in ("timestamp", "name"):
+        if column not in schema.names:
+            raise DataError(f"the web metrics need a '{column}' column (columns: "
+                            f"{', '.join(schema.names)})", source=SOURCE)
+    kind = schema.field("timestamp").type
+    if not pa.types.is_timestamp(kind):
+        raise DataError(f"'timestamp' must hold dates and times, not {kind}", source=SOURCE,
+                        column="timestamp")
+
+
+def window_us(ctx: MetricContext) -> tuple[int, int]:
+    """The 30 days as µs since the epoch: the first instant in them, and the first instant
+    not observed (exclusive)."""
+    end = _end_us(ctx)
+    return end - int(WINDOW.total_seconds() * 1_000_000), end
+
+
 def _end_us(ctx: MetricContext) -> int:
     """The first instant not observed: just after as_of, or the day after a date as_of."""
     if ctx.as_of_date is not None:
-        next_day = dt.datetime.combine(ctx.as_of_date + dt.timedelta(days=1), dt.time(),
-                                       zoneinfo.ZoneInfo(ctx.timezone))
-        instant = next_day
+        instant = local_instant(dt.datetime.combine(ctx.as_of_date + dt.timedelta(days=1), dt.time()),
+                                zoneinfo.ZoneInfo(ctx.timezone))
     else:
         instant = ctx.as_of + dt.timedelta(microseconds=1)
     return int((instant - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) / dt.timedelta(microseconds=1))
 
 
+def sql_web(ctx: MetricContext) -> object:
+    """The SQL builder of the web columns: a sqlglot query (see `metrics_sql`)."""
+    from segmint.plugins.sources.web.metrics_sql import web_query
+
+    return web_query(ctx)
+
+
+WEB_COLUMNS = (
+    MetricColumn("last_seen", UTC_US, "When the customer's latest web event happened."),
+    MetricColumn("sessions_30d", pa.int64(), "Visits in the 30 days up to as_of (30 minutes without events end a visit)."),
+    MetricColumn("pageviews_30d", pa.int64(), "page_view events in the 30 days up to as_of."),
+)
+
 WEB = Metric(
     name="web",
-    columns=(
-        MetricColumn("last_seen", UTC_US, "When the customer's latest web event happened."),
-        MetricColumn("sessions_30d", pa.int64(), "Visits in the 30 days up to as_of (30 minutes without events end a visit)."),
-        MetricColumn("pageviews_30d", pa.int64(), "page_view events in the 30 days up to as_of."),
-    ),
+    columns=WEB_COLUMNS,
     compute=compute_web,
     requires=(SOURCE,),
+    builders={SQL: sql_web},
     description="Web activity from the 'events' source: last seen, sessions and page views in 30 days.",
 )

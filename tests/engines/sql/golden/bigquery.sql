@@ -196,7 +196,100 @@ WITH `base` AS (
       AND DATETIME(
         TIMESTAMP_MICROS(
           UNIX_MICROS(
-            TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(
+                                TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                              ) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                    ) + 86400000000
+                  )
+                ) > UNIX_MICROS(
+                  TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                )
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(
+                                            TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                                          ) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(
+                                  TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                                ) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP)))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(
+                                    TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                                  ) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(
+                          TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                        ) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC')
+              END
+            )
           ) + 2592000000000 /* 30d */
         )
       ) < `last_seen_at`,
@@ -205,7 +298,100 @@ WITH `base` AS (
     COALESCE(
       (
         UNIX_MICROS(TIMESTAMP(CAST('2026-01-30 23:00:00.000000' AS TIMESTAMP))) - UNIX_MICROS(
-          TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+          TIMESTAMP(
+            CASE
+              WHEN UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(
+                              TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                            ) + 86400000000
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                  ) + 86400000000
+                )
+              ) > UNIX_MICROS(
+                TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+              )
+              AND UNIX_MICROS(
+                TIMESTAMP(
+                  DATETIME(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                            UNIX_MICROS(
+                              TIMESTAMP(
+                                DATETIME(
+                                  TIMESTAMP(
+                                    DATETIME(
+                                      TIMESTAMP_MICROS(
+                                        UNIX_MICROS(
+                                          TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                                        ) + 86400000000
+                                      )
+                                    ),
+                                    'UTC'
+                                  ),
+                                  'Europe/Berlin'
+                                )
+                              )
+                            ) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                              ) + 86400000000
+                            )
+                          )
+                        )
+                      ),
+                      'UTC'
+                    ),
+                    'Europe/Berlin'
+                  )
+                )
+              ) = UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP)))
+              THEN DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP))) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(
+                                  TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                                ) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC'))
+                      ) + 86400000000
+                    )
+                  )
+                )
+              )
+              ELSE DATETIME(TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'), 'UTC')
+            END
+          )
         )
       ) >= 31536000000000 /* 365d */
       AND CAST(EXTRACT(YEAR FROM `signup_date`) AS INT64) < 2025

@@ -64,8 +64,166 @@ WITH `base` AS (
         SELECT
           email AS k,
           CAST(order_id AS STRING) AS order_id,
-          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) AS `at`,
-          DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC') AS ts,
+          UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) AS `at`,
+          CASE
+            WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+              UNIX_MICROS(
+                TIMESTAMP(
+                  DATETIME(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                        )
+                      ),
+                      'UTC'
+                    ),
+                    'Europe/Berlin'
+                  )
+                )
+              ) - (
+                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+              )
+            ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+            AND UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                          UNIX_MICROS(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP_MICROS(
+                                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                    )
+                                  ),
+                                  'UTC'
+                                ),
+                                'Europe/Berlin'
+                              )
+                            )
+                          ) - (
+                            UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                          )
+                        )
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+            THEN DATETIME(
+              TIMESTAMP_MICROS(
+                UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                )
+              )
+            )
+            ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+          END AS ts,
           CAST(CASE
             WHEN (
               CAST(amount AS FLOAT64) * 100
@@ -103,7 +261,88 @@ WITH `base` AS (
         ) AS `orders`
         WHERE
           NOT email IS NULL
-          AND UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) <= 1718488799999999
+          AND UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) <= 1718488799999999
       ), `metric:purchase:totals` AS (
         SELECT
           net.k,
@@ -207,8 +446,166 @@ WITH `base` AS (
         SELECT
           email AS k,
           CAST(order_id AS STRING) AS order_id,
-          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) AS `at`,
-          DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC') AS ts,
+          UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) AS `at`,
+          CASE
+            WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+              UNIX_MICROS(
+                TIMESTAMP(
+                  DATETIME(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                        )
+                      ),
+                      'UTC'
+                    ),
+                    'Europe/Berlin'
+                  )
+                )
+              ) - (
+                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+              )
+            ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+            AND UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                          UNIX_MICROS(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP_MICROS(
+                                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                    )
+                                  ),
+                                  'UTC'
+                                ),
+                                'Europe/Berlin'
+                              )
+                            )
+                          ) - (
+                            UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                          )
+                        )
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+            THEN DATETIME(
+              TIMESTAMP_MICROS(
+                UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                )
+              )
+            )
+            ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+          END AS ts,
           CAST(CASE
             WHEN (
               CAST(amount AS FLOAT64) * 100
@@ -233,7 +630,88 @@ WITH `base` AS (
         ) AS `orders`
         WHERE
           NOT email IS NULL
-          AND UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) <= 1718488799999999
+          AND UNIX_MICROS(
+            TIMESTAMP(
+              CASE
+                WHEN UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                  UNIX_MICROS(
+                    TIMESTAMP(
+                      DATETIME(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP_MICROS(
+                              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                            )
+                          ),
+                          'UTC'
+                        ),
+                        'Europe/Berlin'
+                      )
+                    )
+                  ) - (
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')))
+                AND UNIX_MICROS(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP_MICROS(
+                            UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                              UNIX_MICROS(
+                                TIMESTAMP(
+                                  DATETIME(
+                                    TIMESTAMP(
+                                      DATETIME(
+                                        TIMESTAMP_MICROS(
+                                          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                        )
+                                      ),
+                                      'UTC'
+                                    ),
+                                    'Europe/Berlin'
+                                  )
+                                )
+                              ) - (
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            )
+                          )
+                        ),
+                        'UTC'
+                      ),
+                      'Europe/Berlin'
+                    )
+                  )
+                ) = UNIX_MICROS(TIMESTAMP(ordered_at))
+                THEN DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(ordered_at)) - (
+                      UNIX_MICROS(
+                        TIMESTAMP(
+                          DATETIME(
+                            TIMESTAMP(
+                              DATETIME(
+                                TIMESTAMP_MICROS(
+                                  UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                                )
+                              ),
+                              'UTC'
+                            ),
+                            'Europe/Berlin'
+                          )
+                        )
+                      ) - (
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    )
+                  )
+                )
+                ELSE DATETIME(TIMESTAMP(ordered_at, 'Europe/Berlin'), 'UTC')
+              END
+            )
+          ) <= 1718488799999999
       ), `metric:rfm:totals` AS (
         SELECT
           net.k,
@@ -459,7 +937,84 @@ WITH `base` AS (
 ), `events:orders` AS (
   SELECT
     `email`,
-    DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC') AS `__timestamp`,
+    CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`ordered_at`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')
+    END AS `__timestamp`,
     CASE WHEN IS_NAN(`amount`) THEN NULL ELSE CAST(`amount` AS FLOAT64) END AS `e:amount`
   FROM (
     SELECT
@@ -472,9 +1027,240 @@ WITH `base` AS (
   ) AS `orders`
   WHERE
     NOT `email` IS NULL
-    AND NOT DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC') IS NULL
-    AND DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC') <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
-    AND DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC') >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`ordered_at`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')
+    END IS NULL
+    AND CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`ordered_at`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')
+    END <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+        UNIX_MICROS(
+          TIMESTAMP(
+            DATETIME(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                  )
+                ),
+                'UTC'
+              ),
+              'Europe/Berlin'
+            )
+          )
+        ) - (
+          UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+        )
+      ) > UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')))
+      AND UNIX_MICROS(
+        TIMESTAMP(
+          DATETIME(
+            TIMESTAMP(
+              DATETIME(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+                    UNIX_MICROS(
+                      TIMESTAMP(
+                        DATETIME(
+                          TIMESTAMP(
+                            DATETIME(
+                              TIMESTAMP_MICROS(
+                                UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                              )
+                            ),
+                            'UTC'
+                          ),
+                          'Europe/Berlin'
+                        )
+                      )
+                    ) - (
+                      UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                    )
+                  )
+                )
+              ),
+              'UTC'
+            ),
+            'Europe/Berlin'
+          )
+        )
+      ) = UNIX_MICROS(TIMESTAMP(`ordered_at`))
+      THEN DATETIME(
+        TIMESTAMP_MICROS(
+          UNIX_MICROS(TIMESTAMP(`ordered_at`)) - (
+            UNIX_MICROS(
+              TIMESTAMP(
+                DATETIME(
+                  TIMESTAMP(
+                    DATETIME(
+                      TIMESTAMP_MICROS(
+                        UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+                      )
+                    ),
+                    'UTC'
+                  ),
+                  'Europe/Berlin'
+                )
+              )
+            ) - (
+              UNIX_MICROS(TIMESTAMP(DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC'))) + 86400000000
+            )
+          )
+        )
+      )
+      ELSE DATETIME(TIMESTAMP(`ordered_at`, 'Europe/Berlin'), 'UTC')
+    END >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
 ), `aggregates:orders` AS (
   SELECT
     `email`,

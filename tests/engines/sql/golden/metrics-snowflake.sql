@@ -68,8 +68,131 @@ WITH "base" AS (
         SELECT
           email AS k,
           CAST(order_id AS VARCHAR) AS order_id,
-          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) AS at,
-          CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at) AS ts,
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+            END
+          ) AS at,
+          CASE
+            WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+              )
+            ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+            AND DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE(
+                'UTC',
+                'Europe/Berlin',
+                TO_TIMESTAMP_NTZ(
+                  DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE(
+                        'UTC',
+                        'Europe/Berlin',
+                        TO_TIMESTAMP_NTZ(
+                          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                          6
+                        )
+                      )
+                    ) - (
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                    )
+                  ),
+                  6
+                )
+              )
+            ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+            THEN TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ),
+              6
+            )
+            ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+          END AS ts,
           CAST(CASE
             WHEN (
               CAST(amount AS DOUBLE) * 100
@@ -107,7 +230,70 @@ WITH "base" AS (
         ) AS "orders"
         WHERE
           NOT email IS NULL
-          AND DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) <= 1718488799999999
+          AND DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+            END
+          ) <= 1718488799999999
       ), "metric:purchase:totals" AS (
         SELECT
           net.k,
@@ -235,8 +421,131 @@ WITH "base" AS (
         SELECT
           email AS k,
           CAST(order_id AS VARCHAR) AS order_id,
-          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) AS at,
-          CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at) AS ts,
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+            END
+          ) AS at,
+          CASE
+            WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+              )
+            ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+            AND DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE(
+                'UTC',
+                'Europe/Berlin',
+                TO_TIMESTAMP_NTZ(
+                  DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE(
+                        'UTC',
+                        'Europe/Berlin',
+                        TO_TIMESTAMP_NTZ(
+                          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                          6
+                        )
+                      )
+                    ) - (
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                    )
+                  ),
+                  6
+                )
+              )
+            ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+            THEN TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ),
+              6
+            )
+            ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+          END AS ts,
           CAST(CASE
             WHEN (
               CAST(amount AS DOUBLE) * 100
@@ -261,7 +570,70 @@ WITH "base" AS (
         ) AS "orders"
         WHERE
           NOT email IS NULL
-          AND DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) <= 1718488799999999
+          AND DATE_PART(
+            EPOCH_MICROSECOND,
+            CASE
+              WHEN DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                )
+              ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at))
+              AND DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE(
+                          'UTC',
+                          'Europe/Berlin',
+                          TO_TIMESTAMP_NTZ(
+                            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                            6
+                          )
+                        )
+                      ) - (
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                      )
+                    ),
+                    6
+                  )
+                )
+              ) = DATE_PART(EPOCH_MICROSECOND, ordered_at)
+              THEN TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, ordered_at) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE(
+                      'UTC',
+                      'Europe/Berlin',
+                      TO_TIMESTAMP_NTZ(
+                        DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000,
+                        6
+                      )
+                    )
+                  ) - (
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)) + 86400000000
+                  )
+                ),
+                6
+              )
+              ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', ordered_at)
+            END
+          ) <= 1718488799999999
       ), "metric:rfm:totals" AS (
         SELECT
           net.k,
@@ -488,7 +860,67 @@ WITH "base" AS (
 ), "events:orders" AS (
   SELECT
     "email",
-    CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") AS "__timestamp",
+    CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")
+    END AS "__timestamp",
     CASE
       WHEN "amount" = CAST('NaN' AS DOUBLE)
       THEN NULL
@@ -505,9 +937,189 @@ WITH "base" AS (
   ) AS "orders"
   WHERE
     NOT "email" IS NULL
-    AND NOT CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") IS NULL
-    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
-    AND CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at") >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")
+    END IS NULL
+    AND CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")
+    END <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+        DATE_PART(
+          EPOCH_MICROSECOND,
+          CONVERT_TIMEZONE(
+            'UTC',
+            'Europe/Berlin',
+            TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+              6
+            )
+          )
+        ) - (
+          DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+        )
+      ) > DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at"))
+      AND DATE_PART(
+        EPOCH_MICROSECOND,
+        CONVERT_TIMEZONE(
+          'UTC',
+          'Europe/Berlin',
+          TO_TIMESTAMP_NTZ(
+            DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+              )
+            ),
+            6
+          )
+        )
+      ) = DATE_PART(EPOCH_MICROSECOND, "ordered_at")
+      THEN TO_TIMESTAMP_NTZ(
+        DATE_PART(EPOCH_MICROSECOND, "ordered_at") - (
+          DATE_PART(
+            EPOCH_MICROSECOND,
+            CONVERT_TIMEZONE(
+              'UTC',
+              'Europe/Berlin',
+              TO_TIMESTAMP_NTZ(
+                DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000,
+                6
+              )
+            )
+          ) - (
+            DATE_PART(EPOCH_MICROSECOND, CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")) + 86400000000
+          )
+        ),
+        6
+      )
+      ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', "ordered_at")
+    END >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
 ), "aggregates:orders" AS (
   SELECT
     "email",

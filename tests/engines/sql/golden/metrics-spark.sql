@@ -2,8 +2,92 @@ WITH `metric:purchase:lines` AS (
   SELECT
     email AS k,
     CAST(order_id AS STRING) AS order_id,
-    UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) AS at,
-    TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin') AS ts,
+    UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(ordered_at) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(ordered_at)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(ordered_at) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+      END
+    ) AS at,
+    CASE
+      WHEN UNIX_MICROS(ordered_at) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(ordered_at) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(ordered_at)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+    END AS ts,
     CAST(CASE
       WHEN (
         CAST(amount AS DOUBLE) * 100
@@ -41,7 +125,50 @@ WITH `metric:purchase:lines` AS (
   ) AS `orders`
   WHERE
     NOT email IS NULL
-    AND UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) <= 1718488799999999
+    AND UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(ordered_at) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(ordered_at)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(ordered_at) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+      END
+    ) <= 1718488799999999
 ), `metric:purchase:totals` AS (
   SELECT
     net.k,
@@ -97,8 +224,92 @@ WITH `metric:purchase:lines` AS (
   SELECT
     email AS k,
     CAST(order_id AS STRING) AS order_id,
-    UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) AS at,
-    TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin') AS ts,
+    UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(ordered_at) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(ordered_at)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(ordered_at) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+      END
+    ) AS at,
+    CASE
+      WHEN UNIX_MICROS(ordered_at) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(ordered_at) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(ordered_at)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+    END AS ts,
     CAST(CASE
       WHEN (
         CAST(amount AS DOUBLE) * 100
@@ -123,7 +334,50 @@ WITH `metric:purchase:lines` AS (
   ) AS `orders`
   WHERE
     NOT email IS NULL
-    AND UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) <= 1718488799999999
+    AND UNIX_MICROS(
+      CASE
+        WHEN UNIX_MICROS(ordered_at) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+          )
+        ) > UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin'))
+        AND UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(
+              UNIX_MICROS(ordered_at) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+                )
+              )
+            ),
+            'Europe/Berlin'
+          )
+        ) = UNIX_MICROS(ordered_at)
+        THEN TIMESTAMP_MICROS(
+          UNIX_MICROS(ordered_at) - (
+            UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000),
+                'Europe/Berlin'
+              )
+            ) - (
+              UNIX_MICROS(TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')) + 86400000000
+            )
+          )
+        )
+        ELSE TO_UTC_TIMESTAMP(ordered_at, 'Europe/Berlin')
+      END
+    ) <= 1718488799999999
 ), `metric:rfm:totals` AS (
   SELECT
     net.k,
@@ -476,7 +730,48 @@ WITH `metric:purchase:lines` AS (
 ), `events:orders` AS (
   SELECT
     `email`,
-    TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin') AS `__timestamp`,
+    CASE
+      WHEN UNIX_MICROS(`ordered_at`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`ordered_at`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`ordered_at`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`ordered_at`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')
+    END AS `__timestamp`,
     CASE WHEN ISNAN(`amount`) THEN NULL ELSE CAST(`amount` AS DOUBLE) END AS `e:amount`
   FROM (
     SELECT
@@ -489,9 +784,132 @@ WITH `metric:purchase:lines` AS (
   ) AS `orders`
   WHERE
     NOT `email` IS NULL
-    AND NOT TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin') IS NULL
-    AND TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin') <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
-    AND TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin') >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
+    AND NOT CASE
+      WHEN UNIX_MICROS(`ordered_at`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`ordered_at`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`ordered_at`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`ordered_at`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')
+    END IS NULL
+    AND CASE
+      WHEN UNIX_MICROS(`ordered_at`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`ordered_at`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`ordered_at`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`ordered_at`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')
+    END <= CAST('2024-06-15 21:59:59.999999' AS TIMESTAMP)
+    AND CASE
+      WHEN UNIX_MICROS(`ordered_at`) - (
+        UNIX_MICROS(
+          FROM_UTC_TIMESTAMP(
+            TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+            'Europe/Berlin'
+          )
+        ) - (
+          UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+        )
+      ) > UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin'))
+      AND UNIX_MICROS(
+        FROM_UTC_TIMESTAMP(
+          TIMESTAMP_MICROS(
+            UNIX_MICROS(`ordered_at`) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+              )
+            )
+          ),
+          'Europe/Berlin'
+        )
+      ) = UNIX_MICROS(`ordered_at`)
+      THEN TIMESTAMP_MICROS(
+        UNIX_MICROS(`ordered_at`) - (
+          UNIX_MICROS(
+            FROM_UTC_TIMESTAMP(
+              TIMESTAMP_MICROS(UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000),
+              'Europe/Berlin'
+            )
+          ) - (
+            UNIX_MICROS(TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')) + 86400000000
+          )
+        )
+      )
+      ELSE TO_UTC_TIMESTAMP(`ordered_at`, 'Europe/Berlin')
+    END >= CAST('2023-06-16 21:59:59.999999' AS TIMESTAMP)
 ), `aggregates:orders` AS (
   SELECT
     `email`,

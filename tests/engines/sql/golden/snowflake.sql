@@ -201,7 +201,88 @@ WITH "base" AS (
       AND TO_TIMESTAMP_NTZ(
         DATE_PART(
           EPOCH_MICROSECOND,
-          CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+          CASE
+            WHEN DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                    ) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                ) + 86400000000
+              )
+            ) > DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+            )
+            AND DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE(
+                'UTC',
+                'Europe/Berlin',
+                TO_TIMESTAMP_NTZ(
+                  DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE(
+                        'UTC',
+                        'Europe/Berlin',
+                        TO_TIMESTAMP_NTZ(
+                          DATE_PART(
+                            EPOCH_MICROSECOND,
+                            CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                          ) + 86400000000,
+                          6
+                        )
+                      )
+                    ) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                      ) + 86400000000
+                    )
+                  ),
+                  6
+                )
+              )
+            ) = DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP))
+            THEN TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                      ) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                  ) + 86400000000
+                )
+              ),
+              6
+            )
+            ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+          END
         ) + 2592000000000 /* 30d */,
         6
       ) < "last_seen_at",
@@ -211,7 +292,88 @@ WITH "base" AS (
       (
         DATE_PART(EPOCH_MICROSECOND, CAST('2026-01-30 23:00:00.000000' AS TIMESTAMP)) - DATE_PART(
           EPOCH_MICROSECOND,
-          CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+          CASE
+            WHEN DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+              DATE_PART(
+                EPOCH_MICROSECOND,
+                CONVERT_TIMEZONE(
+                  'UTC',
+                  'Europe/Berlin',
+                  TO_TIMESTAMP_NTZ(
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                    ) + 86400000000,
+                    6
+                  )
+                )
+              ) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                ) + 86400000000
+              )
+            ) > DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+            )
+            AND DATE_PART(
+              EPOCH_MICROSECOND,
+              CONVERT_TIMEZONE(
+                'UTC',
+                'Europe/Berlin',
+                TO_TIMESTAMP_NTZ(
+                  DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+                    DATE_PART(
+                      EPOCH_MICROSECOND,
+                      CONVERT_TIMEZONE(
+                        'UTC',
+                        'Europe/Berlin',
+                        TO_TIMESTAMP_NTZ(
+                          DATE_PART(
+                            EPOCH_MICROSECOND,
+                            CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                          ) + 86400000000,
+                          6
+                        )
+                      )
+                    ) - (
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                      ) + 86400000000
+                    )
+                  ),
+                  6
+                )
+              )
+            ) = DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP))
+            THEN TO_TIMESTAMP_NTZ(
+              DATE_PART(EPOCH_MICROSECOND, CAST("signup_date" AS TIMESTAMP)) - (
+                DATE_PART(
+                  EPOCH_MICROSECOND,
+                  CONVERT_TIMEZONE(
+                    'UTC',
+                    'Europe/Berlin',
+                    TO_TIMESTAMP_NTZ(
+                      DATE_PART(
+                        EPOCH_MICROSECOND,
+                        CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                      ) + 86400000000,
+                      6
+                    )
+                  )
+                ) - (
+                  DATE_PART(
+                    EPOCH_MICROSECOND,
+                    CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+                  ) + 86400000000
+                )
+              ),
+              6
+            )
+            ELSE CONVERT_TIMEZONE('Europe/Berlin', 'UTC', CAST("signup_date" AS TIMESTAMP))
+          END
         )
       ) >= 31536000000000 /* 365d */
       AND CAST(DATE_PART(YEAR, "signup_date") AS BIGINT) < 2025

@@ -160,13 +160,111 @@ WITH `base` AS (
         UNIX_MICROS(CAST('2026-01-31 22:59:59.999999' AS TIMESTAMP)) - 43200000000 /* 12h */
       )
       AND TIMESTAMP_MICROS(
-        UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 2592000000000 /* 30d */
+        UNIX_MICROS(
+          CASE
+            WHEN UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                  ),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+              )
+            ) > UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'))
+            AND UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+                    UNIX_MICROS(
+                      FROM_UTC_TIMESTAMP(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                        ),
+                        'Europe/Berlin'
+                      )
+                    ) - (
+                      UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                    )
+                  )
+                ),
+                'Europe/Berlin'
+              )
+            ) = UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP))
+            THEN TIMESTAMP_MICROS(
+              UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(
+                      UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                    ),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                )
+              )
+            )
+            ELSE TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')
+          END
+        ) + 2592000000000 /* 30d */
       ) < `last_seen_at`,
       FALSE
     ) AS `segment:recent`,
     COALESCE(
       (
-        UNIX_MICROS(CAST('2026-01-30 23:00:00.000000' AS TIMESTAMP)) - UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'))
+        UNIX_MICROS(CAST('2026-01-30 23:00:00.000000' AS TIMESTAMP)) - UNIX_MICROS(
+          CASE
+            WHEN UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+              UNIX_MICROS(
+                FROM_UTC_TIMESTAMP(
+                  TIMESTAMP_MICROS(
+                    UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                  ),
+                  'Europe/Berlin'
+                )
+              ) - (
+                UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+              )
+            ) > UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin'))
+            AND UNIX_MICROS(
+              FROM_UTC_TIMESTAMP(
+                TIMESTAMP_MICROS(
+                  UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+                    UNIX_MICROS(
+                      FROM_UTC_TIMESTAMP(
+                        TIMESTAMP_MICROS(
+                          UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                        ),
+                        'Europe/Berlin'
+                      )
+                    ) - (
+                      UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                    )
+                  )
+                ),
+                'Europe/Berlin'
+              )
+            ) = UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP))
+            THEN TIMESTAMP_MICROS(
+              UNIX_MICROS(CAST(`signup_date` AS TIMESTAMP)) - (
+                UNIX_MICROS(
+                  FROM_UTC_TIMESTAMP(
+                    TIMESTAMP_MICROS(
+                      UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                    ),
+                    'Europe/Berlin'
+                  )
+                ) - (
+                  UNIX_MICROS(TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')) + 86400000000
+                )
+              )
+            )
+            ELSE TO_UTC_TIMESTAMP(CAST(`signup_date` AS TIMESTAMP), 'Europe/Berlin')
+          END
+        )
       ) >= 31536000000000 /* 365d */
       AND CAST(EXTRACT(YEAR FROM `signup_date`) AS BIGINT) < 2025
       AND CAST(EXTRACT(DAYOFWEEK_ISO FROM FROM_UTC_TIMESTAMP(`last_seen_at`, 'Europe/Berlin')) AS BIGINT) >= 6,
