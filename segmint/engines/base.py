@@ -38,7 +38,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import attrs
 import pyarrow as pa
@@ -176,6 +176,18 @@ class EngineResult:
     metrics: pa.Table | None = attrs.field(default=None, kw_only=True)
 
 
+MetricsWhere = Literal["python", "engine"]
+
+
+def metrics_option(default: MetricsWhere, why: str) -> Any:
+    """The ``metrics`` option of a SQL engine's ``[engine]`` table: whether `segmint run`
+    computes the metrics with a SQL builder in Python ("python") or inside the engine
+    ("engine", over the Parquet orders the engine reads itself); `why` the default's reason."""
+    return attrs.field(default=default, metadata={
+        "help": f'where segmint run computes the purchase and rfm metrics over Parquet orders: '
+                f'"python" or "engine" (default: "{default}", {why})'})
+
+
 @attrs.frozen
 class NoEngineOptions:
     """Options of an engine that takes none."""
@@ -200,15 +212,19 @@ class Engine:
     #: File formats the engine reads itself: an event source of such files reaches it as
     #: a `Scan` (see `Source.scan`) rather than as Arrow data read by segmint.
     reads_files: ClassVar[frozenset[str]] = frozenset()
-    #: Whether the engine computes `Job.metrics` itself (`MetricInput`: a SQL engine); an
-    #: engine that does not gets every metric column computed, in ``Job.profiles``.
-    computes_metrics: ClassVar[bool] = False
 
     def __init__(self, options: Any = None, *, state_dir: Path | None = None) -> None:
         """`state_dir` is the project's state directory, where an engine may keep files
         (DuckDB spills there); None outside a project."""
         self.options = self.Options() if options is None else options
         self.state_dir = state_dir
+
+    @property
+    def computes_metrics(self) -> bool:
+        """Whether the engine computes `Job.metrics` itself (`MetricInput`: a SQL engine
+        whose ``[engine] metrics`` is "engine", `metrics_option`); an engine that does not
+        gets every metric column computed, in ``Job.profiles``."""
+        return False
 
     def pattern_error(self, pattern: str) -> str | None:
         """Why this engine's regular expressions refuse `pattern`, or None if they accept it.

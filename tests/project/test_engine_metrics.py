@@ -105,15 +105,25 @@ def _project(tmp_path: Path, *, key_type: pa.DataType = pa.int64(), as_of: str =
     return project_file
 
 
-def _run(project_file: Path, engine: str, registry: host.PluginRegistry | None = None) -> tuple:
+def _run(project_file: Path, engine: str, registry: host.PluginRegistry | None = None, *,
+         metrics: str | None = "engine") -> tuple:
     """The stored membership file's bytes, the stored profiles, the printed report lines
-    and the segment sizes of a run of the project on `engine`."""
+    and the segment sizes of a run of the project on `engine`, with ``[engine] metrics``
+    set to `metrics` on a SQL engine (None: the engine's default)."""
+    if engine != "arrow" and metrics is not None:
+        _engine_table(project_file, engine, metrics)
     run = run_project(project_file, engine=engine, registry=registry or get_registry())
     assert run.snapshot is not None
     membership = (run.snapshot.path / MEMBERSHIP_FILE).read_bytes()
     profiles = pq.read_table(run.snapshot.path / PROFILES_FILE)
     sizes = [f"{name}={count}" for name, count in run.sizes()]
     return membership, profiles, run.report.lines(), sizes
+
+
+def _engine_table(project_file: Path, engine: str, metrics: str) -> None:
+    """Set the project's ``[engine]`` table: `engine`, with ``metrics = `metrics```."""
+    text = project_file.read_text().split("\n[engine]\n")[0]
+    project_file.write_text(f'{text}\n[engine]\nname = "{engine}"\nmetrics = "{metrics}"\n')
 
 
 def _never_computed(monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...] = ("purchase", "rfm")) -> list:
@@ -259,6 +269,32 @@ def test_a_broken_orders_file_is_an_error_naming_the_source(tmp_path, monkeypatc
         return found
 
     monkeypatch.setattr(sql_sources, "take_scan", broken)
+    _engine_table(project_file, "duckdb", "engine")
     result = CliRunner().invoke(cli, ["run", "-p", str(project_file), "--engine", "duckdb"])
     assert result.exit_code == 1, result.output
     assert "orders" in result.output and "DuckDB could not read its files" in result.output
+
+
+def test_duckdb_computes_the_metrics_in_python_by_default(tmp_path, monkeypatch):
+    """``[engine] metrics`` defaults to "python" on duckdb (measured faster on one
+    machine, docs/performance.md), "engine" on spark (the orders stay off the driver)."""
+    from segmint.engines.duckdb.engine import DuckDBEngine
+    from segmint.engines.spark.engine import SparkEngine
+
+    assert not DuckDBEngine().computes_metrics and SparkEngine().computes_metrics
+    project_file = _project(tmp_path)
+    expected = _run(project_file, "arrow")
+    computed = _never_computed(monkeypatch, names=())
+    actual = _run(project_file, "duckdb", metrics=None)
+    assert computed == ["purchase", "rfm"] and actual == expected
+    _run(project_file, "duckdb", metrics="python")
+    assert computed == ["purchase", "rfm"] * 2
+
+
+def test_an_unknown_metrics_option_is_an_error_naming_it(tmp_path):
+    project_file = _project(tmp_path, rules="segment frequent: frequency >= 2\n")
+    _engine_table(project_file, "duckdb", "sql")
+    result = CliRunner().invoke(cli, ["run", "-p", str(project_file)])
+    assert result.exit_code == 1, result.output
+    assert "option 'metrics' of plugin 'engine duckdb' must be one of \"python\", \"engine\", got \"sql\"" \
+        in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from segmint.engines.base import Engine, EngineResult, Job
+from segmint.engines.base import Engine, EngineResult, Job, MetricsWhere, metrics_option
 from segmint.engines.duckdb.connection import Settings, default_memory, parse_size
 from segmint.plugin.api import SQL
 
@@ -34,6 +34,8 @@ class DuckDBOptions:
         "help": "threads DuckDB runs on (default: one per core)"})
     temp_directory: str | None = attrs.field(default=None, metadata={
         "help": "where DuckDB spills what does not fit in memory (default: duckdb/ in the state directory)"})
+    metrics: MetricsWhere = metrics_option(
+        "python", "measured faster on one 2-core machine, docs/performance.md")
 
 
 class DuckDBEngine(Engine):
@@ -42,7 +44,10 @@ class DuckDBEngine(Engine):
     family = SQL  # a plugin function's SQL builder serves it; its regexes are RE2's
     Options = DuckDBOptions
     reads_files = frozenset({"parquet"})  # scanned by DuckDB, with projection and filter pushdown
-    computes_metrics = True  # a metric's SQL builder, over the orders DuckDB scans (MetricInput)
+
+    @property
+    def computes_metrics(self) -> bool:  # a metric's SQL builder over the orders DuckDB scans
+        return self.options.metrics == "engine"
 
     def settings(self) -> Settings:
         options: DuckDBOptions = self.options

@@ -36,7 +36,9 @@ import attrs
 import pyarrow as pa
 from pyarrow.fs import LocalFileSystem
 
-from segmint.engines.base import Engine, EngineResult, EventInput, Job, KeyCounts, Scan, check_keys
+from segmint.engines.base import (
+    Engine, EngineResult, EventInput, Job, KeyCounts, MetricsWhere, Scan, check_keys, metrics_option,
+)
 from segmint.engines.spark.session import first_line, spark_session
 from segmint.errors import DataError, EvaluationError
 from segmint.language import ast
@@ -68,6 +70,7 @@ class SparkOptions:
     master: str | None = attrs.field(default=None, metadata={
         "help": 'the cluster, like "spark://host:7077", "yarn" or "k8s://https://host:6443"'
                 " (default: the session spark-submit made, else local[*])"})
+    metrics: MetricsWhere = metrics_option("engine", "on a cluster the orders stay off the driver")
 
 
 class SparkEngine(Engine):
@@ -76,7 +79,10 @@ class SparkEngine(Engine):
     family = SQL  # a plugin function's SQL builder serves it
     Options = SparkOptions
     reads_files = frozenset({"parquet"})  # read by Spark itself (its executors, on a cluster)
-    computes_metrics = True  # a metric's SQL builder, over the orders Spark reads (MetricInput)
+
+    @property
+    def computes_metrics(self) -> bool:  # a metric's SQL builder over the orders Spark reads
+        return self.options.metrics == "engine"
 
     @property
     def dialect(self) -> Any:
