@@ -36,7 +36,7 @@ the chosen engine has no builder for is refused at check time, naming both.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -118,6 +118,10 @@ class MetricInput:
     columns: tuple[tuple[str, str, pa.DataType], ...]
     build: Callable[[Any, Mapping[str, Any]], Any] = attrs.field(eq=False, repr=False)
     requires: tuple[str, ...] = ()
+    #: ``refusals(dialect, relations)``: the rows the metric refuses (`SqlRefusal`), which
+    #: the engine counts before the query (`engines.sql.metrics.check_refusals`).
+    refusals: Callable[[Any, Mapping[str, Any]], Sequence[Any]] = attrs.field(
+        default=lambda dialect, relations: (), eq=False, repr=False)
 
 
 @attrs.frozen

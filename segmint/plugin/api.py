@@ -313,6 +313,22 @@ class SqlTable:
 
 
 @attrs.frozen
+class SqlRefusal:
+    """Rows of an event source a metric's ``compute`` refuses (a `DataError`), as an engine
+    running its SQL builder finds them: the rows of ``relation`` (a `SqlTable`'s) where
+    ``condition`` (a sqlglot boolean over its columns) holds. The engine counts them before
+    the metric's query, and one or more is the `DataError` ``message`` (``{count}`` in it:
+    the number of rows) naming ``source`` and ``column``, as ``compute`` raises it: a row
+    the SQL would leave out is never dropped silently."""
+
+    relation: Any
+    condition: Any
+    message: str
+    source: str
+    column: str
+
+
+@attrs.frozen
 class Metric:
     """A group of customer measures computed together from event data.
 
@@ -342,6 +358,10 @@ class Metric:
     #: export costs only the columns used. A source it does not list is read whole.
     reads_columns: Callable[[Mapping[str, Any], Mapping[str, pa.Schema], str],
                             Mapping[str, Sequence[str]]] | None = None
+    #: The rows its SQL builder's query would leave out that ``compute`` refuses, given
+    #: the builder's `MetricContext` (`SqlRefusal` values, checked in order): an engine
+    #: computing the metric in SQL gives the same error.
+    sql_refusals: Callable[[MetricContext], Sequence[SqlRefusal]] | None = None
 
 
 @attrs.frozen

@@ -75,13 +75,30 @@ def engine_metric(prepared: Prepared, metric: Metric, wanted: Sequence[Column], 
         found[role] = scan
     scans = {role: take_scan(prepared, role, keys, *scan) for role, scan in found.items()}
 
+    def tables(dialect: Any, relations: Mapping[str, Any]) -> dict[str, SqlTable]:
+        return {role: orders_table(prepared, role, dialect, relations[role], scan.columns)
+                for role, scan in scans.items()}
+
     def query(dialect: Any, relations: Mapping[str, Any]) -> Any:
-        events = {role: orders_table(prepared, role, dialect, relations[role], scan.columns)
-                  for role, scan in scans.items()}
-        return metric_sql(prepared, metric, build, wanted, events)
+        return metric_sql(prepared, metric, build, wanted, tables(dialect, relations))
+
+    def refusals(dialect: Any, relations: Mapping[str, Any]) -> Sequence[Any]:
+        return metric_refusals(prepared, metric, wanted, tables(dialect, relations))
 
     columns = tuple((c.name, c.physical, c.arrow_type) for c in wanted)
-    return EngineMetric(MetricInput(metric.name, columns, query, metric.requires), scans)
+    return EngineMetric(MetricInput(metric.name, columns, query, metric.requires, refusals), scans)
+
+
+def metric_refusals(prepared: Prepared, metric: Metric, wanted: Sequence[Column],
+                    events: Mapping[str, SqlTable]) -> Sequence[Any]:
+    """The rows of `events` the metric's ``compute`` refuses (`Metric.sql_refusals`, under
+    the context its SQL builder gets), for the engine to count before its query."""
+    if metric.sql_refusals is None:
+        return ()
+    with calling_plugin(lambda: f"metric '{metric.name}' "
+                        f"({provenance(prepared.registry, 'metric', metric.name)}) failed "
+                        f"to list the rows it refuses"):
+        return tuple(metric.sql_refusals(metric_context(prepared, wanted, events)))
 
 
 def metric_sql(prepared: Prepared, metric: Metric, build: Any, wanted: Sequence[Column],

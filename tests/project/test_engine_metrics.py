@@ -298,3 +298,52 @@ def test_an_unknown_metrics_option_is_an_error_naming_it(tmp_path):
     assert result.exit_code == 1, result.output
     assert "option 'metrics' of plugin 'engine duckdb' must be one of \"python\", \"engine\", got \"sql\"" \
         in result.output
+
+
+def _null_at(column: str, row: int):
+    def damage(table: pa.Table) -> pa.Table:
+        values = table[column].to_pylist()
+        values[row] = None
+        return table.set_column(table.schema.get_field_index(column), column,
+                                pa.array(values, table.schema.field(column).type))
+    return damage
+
+
+REFUSED = [
+    # (id, file of the orders, its damage, what the error says: None, no error)
+    ("null-timestamp", "orders-0", _null_at("timestamp", 3), "1 row(s) without a timestamp"),
+    ("null-amount", "orders-0", _null_at("amount", 3), "1 row(s) without an amount"),
+    ("null-timestamp-no-key", "orders-1", _null_at("timestamp", 15), "1 row(s) without a timestamp"),
+    ("null-amount-after-as-of", "orders-1", _null_at("amount", 10), None),  # not seen in Python
+    ("null-amount-no-key", "orders-1", _null_at("amount", 15), None),
+]
+
+
+def refused_cases():
+    for name, *case in REFUSED:
+        yield pytest.param("duckdb", *case, id=f"duckdb-{name}")
+        if name in ("null-timestamp", "null-amount"):
+            yield pytest.param("spark", *case, id=f"spark-{name}", marks=pytest.mark.full)
+
+
+@pytest.mark.parametrize(("engine", "part", "damage", "said"), list(refused_cases()))
+def test_rows_python_refuses_are_the_same_error_in_the_engine(tmp_path, monkeypatch, engine, part,
+                                                               damage, said):
+    """A null timestamp, or a null amount of a row the metrics see, is the DataError
+    segmint's metric gives (naming the source and the column), never a row the metric's
+    SQL leaves out; a null amount of a row they do not see is no error, as in Python."""
+    if engine == "spark":
+        pytest.importorskip("pyspark")
+    project_file = _project(tmp_path, rules="segment frequent: frequency >= 2\n")
+    path = tmp_path / "orders" / f"{part}.parquet"
+    pq.write_table(damage(pq.read_table(path)), path)
+    monkeypatch.chdir(tmp_path)
+    expected = CliRunner().invoke(cli, ["run", "-p", str(project_file), "--engine", "arrow", "--dry-run"])
+    _never_computed(monkeypatch)
+    _engine_table(project_file, engine, "engine")
+    actual = CliRunner().invoke(cli, ["run", "-p", str(project_file), "--engine", engine, "--dry-run"])
+    assert (actual.exit_code, actual.output) == (expected.exit_code, expected.output)
+    if said is None:
+        assert expected.exit_code == 0, expected.output
+    else:
+        assert expected.exit_code == 1 and said in expected.output and "'orders'" in expected.output

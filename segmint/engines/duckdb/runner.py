@@ -32,7 +32,7 @@ from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
 from segmint.engines.sql.handover import adapt
 from segmint.engines.sql.metrics import (
-    MetricQuery, canonical_columns, join_metrics, metric_columns, metric_query, with_metric_table,
+    MetricQuery, canonical_columns, check_refusals, join_metrics, metric_columns, metric_query, with_metric_table,
 )
 from segmint.engines.sql.query import STAGE_LAYERS, MembershipQuery, Relations, membership_query, to_sql
 from segmint.errors import DataError, EvaluationError
@@ -153,6 +153,7 @@ class _Run:
         return profiles, canonical_columns(columns)
 
     def metric_queries(self, metrics: Sequence[MetricInput]) -> list[MetricQuery]:
+        check_refusals(metrics, DIALECT, self.relations, self.fetch)  # rows Python would refuse
         return [metric_query(m.name, m.build(DIALECT, {n: self.relations[n] for n in m.requires}),
                              m.columns) for m in metrics]
 

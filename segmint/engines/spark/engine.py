@@ -152,9 +152,11 @@ class SparkEngine(Engine):
         checkpointed as a view of the profiles' row numbers and the metrics' columns; the
         profiles with those columns for the membership query, and that view."""
         from segmint.engines.sql.compiler import column
-        from segmint.engines.sql.metrics import join_metrics, metric_query, with_metric_table
+        from segmint.engines.sql.metrics import check_refusals, join_metrics, metric_query, with_metric_table
         from segmint.engines.sql.query import to_sql
 
+        check_refusals(job.metrics, self.dialect, events, lambda select: run(  # rows Python refuses
+            session, to_sql(select, self.dialect), job.checked.rules, lambda frame: frame.toArrow()))
         queries = [metric_query(m.name, m.build(self.dialect, {n: events[n] for n in m.requires}),
                                 m.columns) for m in job.metrics]
         select = join_metrics(profiles, [column(ROW, "profiles")], queries, job.key)

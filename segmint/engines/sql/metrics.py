@@ -11,13 +11,14 @@ timestamps as the UTC wall clock), which the membership query takes as it is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
 import sqlglot.expressions as exp
 
 from segmint.engines.sql.compiler import column, identifier
+from segmint.errors import DataError
 
 #: A metric's query as joined: the metric's name, its query, and per column (its name in
 #: the query, its physical name in the profiles, its Arrow type).
@@ -100,3 +101,28 @@ def metric_columns(table: pa.Table, columns: Iterable[tuple[str, str, Any]]) -> 
         values = table.column(physical)  # a timestamp's instant is kept by the cast
         out[physical] = values.cast(kind) if values.type != kind else values
     return pa.table(out)
+
+
+def check_refusals(metrics: Sequence[Any], dialect: Any, relations: Any,
+                   fetch: Callable[[exp.Expression], pa.Table]) -> None:
+    """The `DataError` of the first row the `metrics` (`MetricInput`) refuse (`SqlRefusal`,
+    in order), as segmint raises it when it computes the metric in Python; nothing when
+    none. One query per source relation (as the engine reads it, `relations` by name)
+    counts the rows of each of its refusals: `fetch` runs it, giving an Arrow table."""
+    refusals: dict[tuple[str, str, str], Any] = {}
+    for metric in metrics:
+        for refusal in metric.refusals(dialect, {n: relations[n] for n in metric.requires}):
+            text = (refusal.relation.sql(), refusal.condition.sql(), refusal.message)
+            refusals.setdefault(text, refusal)  # purchase and rfm refuse the same rows
+    by_relation: dict[str, list[Any]] = {}
+    for (relation, _, _), refusal in refusals.items():
+        by_relation.setdefault(relation, []).append(refusal)
+    for found in by_relation.values():
+        counts = [exp.alias_(exp.func("COALESCE", exp.Sum(this=exp.Case(ifs=[exp.If(
+            this=refusal.condition, true=exp.Literal.number(1))], default=exp.Literal.number(0))),
+            exp.Literal.number(0)), f"r{i}") for i, refusal in enumerate(found)]
+        row = fetch(exp.select(*counts).from_(found[0].relation)).to_pylist()[0]
+        for i, refusal in enumerate(found):
+            if row[f"r{i}"]:
+                raise DataError(refusal.message.format(count=row[f"r{i}"]), source=refusal.source,
+                                column=refusal.column)

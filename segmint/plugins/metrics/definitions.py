@@ -128,6 +128,20 @@ def sql_builder(declared: tuple, *, purchase: bool):
     return build
 
 
+def sql_refusals(*, purchase: bool):
+    """The rows of the orders the purchase or RFM columns refuse, for an engine running
+    their SQL builder (see `purchase_sql.refusals`)."""
+    def refused(ctx: MetricContext) -> object:
+        from segmint.plugins.metrics.purchase_sql import refusals
+
+        request = Request.of(ctx)
+        margin = purchase and "clv_historical" in request.wanted(PURCHASE_COLUMNS)
+        return refusals(request.sql_table(SOURCE), key=ctx.key, as_of=request.as_of,
+                        options=request.options, source=SOURCE, margin=margin)
+
+    return refused
+
+
 def clv_columns(horizons: Iterable[str]) -> tuple[MetricColumn, ...]:
     """The declared CLV columns for `horizons` (duration literals)."""
     columns = [MetricColumn("p_alive", pa.float64(), "BG/NBD probability of being alive.")]
@@ -308,6 +322,7 @@ METRICS = (
         reads_for=order_columns,
         reads_columns=order_reads,
         builders={SQL: sql_builder(PURCHASE_COLUMNS, purchase=True)},
+        sql_refusals=sql_refusals(purchase=True),
         description="Recency, frequency, monetary value, AOV, tenure and churn from orders.",
     ),
     Metric(
@@ -318,6 +333,7 @@ METRICS = (
         reads_for=order_columns,
         reads_columns=order_reads,
         builders={SQL: sql_builder(RFM_COLUMNS, purchase=False)},
+        sql_refusals=sql_refusals(purchase=False),
         description="RFM quintile scores and the 11 named RFM segments.",
     ),
     Metric(

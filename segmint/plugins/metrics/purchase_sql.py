@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from sqlglot import exp
 
-from segmint.plugin.api import SqlTable
+from segmint.plugin.api import SqlRefusal, SqlTable
 
 from segmint.plugins.metrics.asof import US_PER_DAY, AsOf
 from segmint.plugins.metrics.options import MetricOptions
@@ -324,3 +324,30 @@ def metric_query(
              "rfm_segment": segment_expression()}
     query = query.select(*[exp.alias_(extra[name], name) for name in rfm])
     return query.with_("scored", scored).from_("scored")
+
+
+def refusals(
+    orders: SqlTable, *, key: str, as_of: AsOf, options: MetricOptions, source: str,
+    margin: bool,
+) -> tuple[SqlRefusal, ...]:
+    """The rows `read_orders` refuses that `lines_query` would leave out, as `orders.py`
+    refuses them: a null timestamp in any row (`instants_us`), then, among the rows seen
+    (a key, at or before the cutoff), a null amount and, with `margin`, a null margin or
+    cost (`to_minor_units`)."""
+    columns = OrderColumns.resolve(orders.schema, options, key)
+
+    def refusal(condition: exp.Expression, message: str, column: str) -> SqlRefusal:
+        return SqlRefusal(orders.relation, condition, message, source, column)
+
+    ts = exp.column(columns.timestamp)
+    seen = exp.and_(
+        exp.column(columns.customer).is_(exp.null()).not_(),
+        exp.LTE(this=orders.micros(orders.instant(columns.timestamp)), expression=lit(as_of.cutoff_us)),
+    )
+    found = [refusal(ts.is_(exp.null()), "{count} row(s) without a timestamp", columns.timestamp)]
+    money = [columns.amount]
+    if margin and reads_margin(columns, options):
+        money.append(columns.margin or columns.cost)
+    found += [refusal(exp.and_(seen.copy(), exp.column(name).is_(exp.null())),
+                      "{count} row(s) without an amount", name) for name in money]
+    return tuple(found)
