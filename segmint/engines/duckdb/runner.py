@@ -32,7 +32,8 @@ from segmint.engines.sql.counts import UNMATCHED, unmatched_keys
 from segmint.engines.sql.dialects import DuckDBDialect, call, string
 from segmint.engines.sql.handover import adapt
 from segmint.engines.sql.metrics import (
-    MetricQuery, canonical_columns, check_refusals, join_metrics, metric_columns, metric_query, with_metric_table,
+    canonical_columns, computed_columns, input_columns, input_queries, join_metrics, metric_columns,
+    with_metric_table,
 )
 from segmint.engines.sql.query import STAGE_LAYERS, MembershipQuery, Relations, membership_query, to_sql
 from segmint.errors import DataError, EvaluationError
@@ -141,30 +142,23 @@ class _Run:
         """Compute the metrics once, into a table of the profiles' row numbers and the
         metrics' columns (`METRICS`); the profiles with those columns for the membership
         query, and the metric columns it takes as they are (canonical values)."""
-        queries = self.metric_queries(metrics)
+        queries = input_queries(metrics, DIALECT, self.relations, self.fetch)
         select = join_metrics(exp.Table(this=identifier("profiles")), [column(ROW, "profiles")],
                               queries, self.key)
         create = exp.Create(this=exp.Table(this=identifier(METRICS)), kind="TABLE", expression=select,
                             properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
         self.con.execute(to_sql(create, DIALECT, pretty=False))
-        columns = [c for m in metrics for c in m.columns]
+        columns = input_columns(metrics)
         profiles = with_metric_table(exp.Table(this=identifier("profiles")), exp.Table(this=identifier(METRICS)),
                                      [physical for _, physical, _ in columns], ROW)
         return profiles, canonical_columns(columns)
-
-    def metric_queries(self, metrics: Sequence[MetricInput]) -> list[MetricQuery]:
-        check_refusals(metrics, DIALECT, self.relations, self.fetch)  # rows Python would refuse
-        return [metric_query(m.name, m.build(DIALECT, {n: self.relations[n] for n in m.requires}),
-                             m.columns) for m in metrics]
 
     def metric_columns(self, metrics: Sequence[MetricInput]) -> pa.Table | None:
         """The metrics' columns computed for `metric_table`, in the profiles' order."""
         if not metrics:
             return None
-        columns = [c for m in metrics for c in m.columns]
-        select = (exp.select(*[column(physical) for _, physical, _ in columns])
-                  .from_(identifier(METRICS)).order_by(column(ROW)))
-        return metric_columns(self.fetch(select), columns)
+        select = computed_columns(exp.Table(this=identifier(METRICS)), metrics, ROW)
+        return metric_columns(self.fetch(select), input_columns(metrics))
 
     def key_counts(self, names: Collection[str]) -> dict[str, KeyCounts]:
         """The `KeyCounts` of each source of `names` the query read from its files (others

@@ -103,7 +103,7 @@ class SparkEngine(Engine):
         return None
 
     def evaluate(self, job: Job) -> EngineResult:
-        from segmint.engines.sql.metrics import canonical_columns
+        from segmint.engines.sql.metrics import canonical_columns, input_columns
         from segmint.engines.sql.query import Relations, membership_query, to_sql
 
         if not job.keys_checked:
@@ -124,7 +124,7 @@ class SparkEngine(Engine):
                 events=events,
                 types={f.name: f.type for f in profiles.schema},
                 order=ROW,
-                canonical=canonical_columns(c for m in job.metrics for c in m.columns),
+                canonical=canonical_columns(input_columns(job.metrics)),
             )
             query = membership_query(job.checked, relations, dialect=self.dialect,
                                      as_of=job.as_of, key=job.key, holdout_salt=job.holdout_salt,
@@ -152,32 +152,29 @@ class SparkEngine(Engine):
         checkpointed as a view of the profiles' row numbers and the metrics' columns; the
         profiles with those columns for the membership query, and that view."""
         from segmint.engines.sql.compiler import column
-        from segmint.engines.sql.metrics import check_refusals, join_metrics, metric_query, with_metric_table
+        from segmint.engines.sql.metrics import input_columns, input_queries, join_metrics, with_metric_table
         from segmint.engines.sql.query import to_sql
 
-        check_refusals(job.metrics, self.dialect, events, lambda select: run(  # rows Python refuses
-            session, to_sql(select, self.dialect), job.checked.rules, lambda frame: frame.toArrow()))
-        queries = [metric_query(m.name, m.build(self.dialect, {n: events[n] for n in m.requires}),
-                                m.columns) for m in job.metrics]
+        queries = input_queries(job.metrics, self.dialect, events, lambda select: self.fetch(session, select, job))
         select = join_metrics(profiles, [column(ROW, "profiles")], queries, job.key)
         frame = run(session, to_sql(select, self.dialect), job.checked.rules,
                     lambda frame: frame.localCheckpoint(eager=True))
         metrics = view(frame, checkpointed=True)
-        physical = [name for m in job.metrics for _, name, _ in m.columns]
+        physical = [name for _, name, _ in input_columns(job.metrics)]
         return with_metric_table(profiles, metrics, physical, ROW), metrics
 
     def metric_columns(self, session: Any, metrics: Any, job: Job) -> pa.Table:
         """The metrics' columns of the view `metric_view` made, in the profiles' order."""
-        from sqlglot import exp
+        from segmint.engines.sql.metrics import computed_columns, input_columns, metric_columns
 
-        from segmint.engines.sql.compiler import column
-        from segmint.engines.sql.metrics import metric_columns
+        table = self.fetch(session, computed_columns(metrics, job.metrics, ROW), job)
+        return metric_columns(table, input_columns(job.metrics))
+
+    def fetch(self, session: Any, select: Any, job: Job) -> pa.Table:
+        """The result of the query `select` (sqlglot), as Arrow."""
         from segmint.engines.sql.query import to_sql
 
-        columns = [c for m in job.metrics for c in m.columns]
-        select = exp.select(*[column(name) for _, name, _ in columns]).from_(metrics).order_by(column(ROW))
-        table = run(session, to_sql(select, self.dialect), job.checked.rules, lambda frame: frame.toArrow())
-        return metric_columns(table, columns)
+        return run(session, to_sql(select, self.dialect), job.checked.rules, lambda frame: frame.toArrow())
 
     def key_counts(self, session: Any, events: Any, profiles: Any, job: Job) -> KeyCounts:
         """The `KeyCounts` of an event source Spark read from its files (`events`, its

@@ -11,7 +11,7 @@ timestamps as the UTC wall clock), which the membership query takes as it is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -51,6 +51,27 @@ def metric_query(name: str, query: exp.Expression,
                  columns: Sequence[tuple[str, str, Any]]) -> MetricQuery:
     """A metric's query as `join_metrics` joins it, its CTEs its own (`own_ctes`)."""
     return name, own_ctes(query, f"metric:{name}:"), columns
+
+
+def input_queries(metrics: Sequence[Any], dialect: Any, relations: Mapping[str, Any],
+                  fetch: Callable[[exp.Expression], pa.Table]) -> list[MetricQuery]:
+    """The queries of the metrics a SQL engine computes itself (`MetricInput`), each over the
+    `relations` of the sources it requires, once `check_refusals` found no row refused."""
+    check_refusals(metrics, dialect, relations, fetch)
+    return [metric_query(m.name, m.build(dialect, {n: relations[n] for n in m.requires}), m.columns)
+            for m in metrics]
+
+
+def input_columns(metrics: Iterable[Any]) -> list[tuple[str, str, Any]]:
+    """The columns of the `metrics` (`MetricInput`), in order: (name, physical name, type)."""
+    return [c for m in metrics for c in m.columns]
+
+
+def computed_columns(table: exp.Expression, metrics: Sequence[Any], row: str) -> exp.Select:
+    """The query of the `metrics`' columns of the engine's `table` of them, in the order of
+    the profiles' `row` numbers (what `metric_columns` turns into Arrow types)."""
+    return (exp.select(*[column(physical) for _, physical, _ in input_columns(metrics)])
+            .from_(table).order_by(column(row)))
 
 
 def join_metrics(profiles: exp.Expression, kept: Iterable[exp.Expression],
