@@ -25,7 +25,8 @@ def to_minor_units(values: pa.Array, scale: int, *, column: str, source: str) ->
     if pa.types.is_integer(t):
         return values.to_numpy().astype(np.int64) * factor
     if pa.types.is_floating(t):
-        scaled = np.rint(values.to_numpy().astype(np.float64) * factor)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and NaN are refused next
+            scaled = np.rint(values.to_numpy().astype(np.float64) * factor)
         if not np.isfinite(scaled).all():
             raise DataError("amounts must be finite numbers", source=source, column=column)
         return scaled.astype(np.int64)

@@ -11,6 +11,7 @@ Python (`Metric.compute`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import pyarrow as pa
@@ -300,10 +301,11 @@ def test_an_unknown_metrics_option_is_an_error_naming_it(tmp_path):
         in result.output
 
 
-def _null_at(column: str, row: int):
+def _null_at(column: str, row: int, value: object = None):
+    """The orders with `column` of `row` set to `value` (null unless given)."""
     def damage(table: pa.Table) -> pa.Table:
         values = table[column].to_pylist()
-        values[row] = None
+        values[row] = value
         return table.set_column(table.schema.get_field_index(column), column,
                                 pa.array(values, table.schema.field(column).type))
     return damage
@@ -316,13 +318,20 @@ REFUSED = [
     ("null-timestamp-no-key", "orders-1", _null_at("timestamp", 15), "1 row(s) without a timestamp"),
     ("null-amount-after-as-of", "orders-1", _null_at("amount", 10), None),  # not seen in Python
     ("null-amount-no-key", "orders-1", _null_at("amount", 15), None),
+    ("nan-amount", "orders-0", _null_at("amount", 3, math.nan), "amounts must be finite numbers"),
+    ("inf-amount", "orders-0", _null_at("amount", 2, math.inf), "amounts must be finite numbers"),
+    ("minus-inf-amount", "orders-1", _null_at("amount", 0, -math.inf),
+     "amounts must be finite numbers"),
+    ("overflowing-amount", "orders-0", _null_at("amount", 1, 1e308), "amounts must be finite numbers"),
+    ("nan-amount-after-as-of", "orders-1", _null_at("amount", 10, math.nan), None),
+    ("nan-amount-no-key", "orders-1", _null_at("amount", 15, math.nan), None),
 ]
 
 
 def refused_cases():
     for name, *case in REFUSED:
         yield pytest.param("duckdb", *case, id=f"duckdb-{name}")
-        if name in ("null-timestamp", "null-amount"):
+        if name in ("null-timestamp", "null-amount", "nan-amount"):
             yield pytest.param("spark", *case, id=f"spark-{name}", marks=pytest.mark.full)
 
 

@@ -332,8 +332,8 @@ def refusals(
 ) -> tuple[SqlRefusal, ...]:
     """The rows `read_orders` refuses that `lines_query` would leave out, as `orders.py`
     refuses them: a null timestamp in any row (`instants_us`), then, among the rows seen
-    (a key, at or before the cutoff), a null amount and, with `margin`, a null margin or
-    cost (`to_minor_units`)."""
+    (a key, at or before the cutoff), a null or non-finite (NaN, ±inf) float amount and,
+    with `margin`, the same of the margin or cost (`to_minor_units`)."""
     columns = OrderColumns.resolve(orders.schema, options, key)
 
     def refusal(condition: exp.Expression, message: str, column: str) -> SqlRefusal:
@@ -348,6 +348,19 @@ def refusals(
     money = [columns.amount]
     if margin and reads_margin(columns, options):
         money.append(columns.margin or columns.cost)
-    found += [refusal(exp.and_(seen.copy(), exp.column(name).is_(exp.null())),
-                      "{count} row(s) without an amount", name) for name in money]
+    for name in money:
+        found.append(refusal(exp.and_(seen.copy(), exp.column(name).is_(exp.null())),
+                             "{count} row(s) without an amount", name))
+        if pa.types.is_floating(orders.schema.field(name).type):
+            found.append(refusal(exp.and_(seen.copy(), not_finite(exp.column(name), options)),
+                                 "amounts must be finite numbers", name))
     return tuple(found)
+
+
+def not_finite(amount: exp.Expression, options: MetricOptions) -> exp.Expression:
+    """True where a float amount in minor units is NaN or ±inf, as `to_minor_units` finds
+    it: the scaled amount times zero is NaN then (NaN compares unequal to 0 on every
+    dialect, even where NaN = NaN), and 0 otherwise; a finite amount whose scaling
+    overflows counts as infinite, as in Python."""
+    scaled = mul(exp.cast(amount, exp.DataType.Type.DOUBLE), lit(10**options.amount_scale))
+    return exp.NEQ(this=mul(exp.paren(scaled), lit(0)), expression=lit(0))
