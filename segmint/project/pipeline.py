@@ -48,6 +48,7 @@ from segmint.project.config import (
     Project, expand_rule_files, instantiate_sinks, instantiate_sources, load_project,
 )
 from segmint.project.joins import join_profiles, key_ordered, profile_keys
+from segmint.project.prefetch import NO_PREFETCH, PlannedRead, Prefetch
 from segmint.project.quarantine import write_quarantine
 from segmint.project.data_report import DataReport
 
@@ -169,10 +170,63 @@ def aggregated_sources(rules: ast.RuleSet) -> list[str]:
     return list(found)
 
 
-def read_aggregated_events(prepared: Prepared, keys: Keys | None = None) -> dict[str, Any]:
+def read_aggregated_events(prepared: Prepared, keys: Keys | None = None,
+                           prefetch: Prefetch = NO_PREFETCH) -> dict[str, Any]:
     """Each event source the rules aggregate over, read with only the columns they use."""
-    return {name: read_events(prepared, name, keys, columns)
+    return {name: read_events(prepared, name, keys, columns, prefetch=prefetch)
             for name, columns in event_columns(prepared.checked).items()}
+
+
+def planned_reads(prepared: Prepared, used: Sequence[Column], keys: Keys, *,
+                  aggregates: bool = True) -> list[PlannedRead]:
+    """The source reads a run over columns `used` will make, in its order, as `Prefetch`
+    starts them: each profile source, each event source a Python metric reads whole and,
+    with `aggregates`, each event source the rules aggregate over that segmint reads itself
+    (not the engine; not one a metric reads: its table serves the aggregates). A read the
+    run then makes otherwise (other columns) is simply made where it is asked. What fails
+    while planning (a metric listing its columns, a source its schema) plans nothing for
+    that source: the run meets the same error where it would have without a plan."""
+    key = prepared.project.key
+    reads = []
+
+    def plan(name: str, source: Source, columns: Sequence[str] | None, whole: bool) -> None:
+        names = None if columns is None else tuple(columns)
+        reads.append(PlannedRead(name, names, whole,
+                                 lambda: read_source(name, source, names, key)))
+
+    for name, source in prepared.profile_sources.items():
+        plan(name, source, _profile_read_names(used, name, source, keys), True)
+    whole = set()
+    if not prepared.engine.computes_metrics:  # else the engine may scan the orders itself
+        for name, metric in prepared.metrics.items():
+            if any(c.via == f"metric {name}" for c in used):
+                try:
+                    reads_of = metric_reads(prepared, metric, keys)
+                except SegmintError:
+                    continue
+                for role in metric.requires:
+                    plan(role, prepared.event_sources[role], reads_of.get(role), True)
+                    whole.add(role)
+    if aggregates:
+        for name, columns in event_columns(prepared.checked).items():
+            source = prepared.event_sources[name]
+            if name in whole or prepared.engine.computes_metrics:
+                continue
+            try:
+                scanned = _scan(prepared, name, source, columns) is not None
+            except SegmintError:
+                continue
+            if not scanned:  # the engine does not read its files itself
+                plan(name, source, columns, False)
+    return reads
+
+
+def read_source(name: str, source: Source, columns: Sequence[str] | None, key: str) -> Any:
+    """What source `name` gives for `columns` (a table or a stream), the project's column
+    options applied; a failure of the plugin's own is a `PluginError` naming the source."""
+    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
+        data = source.read(None if columns is None else list(columns))
+    return _project_columns(source, data, key)
 
 
 def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]:
@@ -219,10 +273,12 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     used += [c for c in delivery_columns(prepared).values() if c not in used]
     report = DataReport()
     keys = key_policy(prepared, report)
-    read = _read_profile_table(prepared, used, say, report, keys=keys, in_engine=True)
-    profiles = read.table
-    say("evaluating segments")
-    data = read_aggregated_events(prepared, keys)
+    with Prefetch.start(planned_reads(prepared, used, keys)) as prefetch:
+        read = _read_profile_table(prepared, used, say, report, keys=keys, in_engine=True,
+                                   prefetch=prefetch)
+        profiles = read.table
+        say("evaluating segments")
+        data = read_aggregated_events(prepared, keys, prefetch)
     data.update(read.scans)  # the orders the engine's metrics read (and the aggregates')
     events = {name: EventInput(name, found, prepared.event_sources[name].timestamp_column,
                                prepared.event_sources[name].role)
@@ -274,23 +330,28 @@ def read_profile(prepared: Prepared, used: Sequence[Column], say: Progress,
     Keys are normalised, mapped and de-duplicated per source (`identity`); what that found
     is counted into `report`; the keys matching nothing too, unless the caller gave `keys`
     (`execute` counts them once, after the event sources are read as well)."""
-    return _read_profile_table(prepared, used, say, report, keys=keys).table
+    policy = keys or key_policy(prepared, report)
+    with Prefetch.start(planned_reads(prepared, used, policy, aggregates=False)) as prefetch:
+        return _read_profile_table(prepared, used, say, report, keys=keys, policy=policy,
+                                   prefetch=prefetch).table
 
 
 def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progress,
                         report: DataReport | None = None, *, keys: Keys | None = None,
-                        in_engine: bool = False) -> ProfileTable:
+                        in_engine: bool = False, policy: Keys | None = None,
+                        prefetch: Prefetch = NO_PREFETCH) -> ProfileTable:
     """`read_profile`, saying whether every key of the table was checked as read; with
     `in_engine`, the metrics the run's engine computes itself left to it (`engine_metric`:
-    with profile sources, which give the customers)."""
+    with profile sources, which give the customers). `policy` is the key policy when the
+    caller made it but counts the unmatched keys here (`keys` not given)."""
     key = prepared.project.key
     counts_unmatched = keys is None
-    keys = keys or key_policy(prepared, report)
+    keys = keys or policy or key_policy(prepared, report)
     tables = []
     for name, source in prepared.profile_sources.items():
         say(f"reading {name}")
         wanted = [c for c in used if c.source == name and c.via is None]
-        tables.append(_read_profiles(name, source, wanted, key, keys))
+        tables.append(_read_profiles(name, source, wanted, key, keys, prefetch))
         keys.checked(name)  # its keys passed check_keys: distinct as they are
     customers = profile_keys(tables, key)
     checked = len(tables)
@@ -307,7 +368,7 @@ def _read_profile_table(prepared: Prepared, used: Sequence[Column], say: Progres
                 inputs.append(found.metric)
                 scans = found.scans(scans)
                 continue
-            table = _compute_metric(prepared, metric, wanted, keys)
+            table = _compute_metric(prepared, metric, wanted, keys, prefetch)
             if customers is not None:  # a metric never adds customers to the profiles'
                 table = table.filter(pc.is_in(table.column(key), value_set=customers))
             tables.append(table)
@@ -343,7 +404,8 @@ def key_policy(prepared: Prepared, report: DataReport | None = None) -> Keys:
 
 
 def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
-                columns: Sequence[str] | None = None, *, whole: bool = False) -> pa.Table:
+                columns: Sequence[str] | None = None, *, whole: bool = False,
+                prefetch: Prefetch = NO_PREFETCH) -> pa.Table:
     """An event source's table, its keys normalised and mapped as its options say.
 
     With `columns`, only those (and the key) are read, as a stream where the source
@@ -351,12 +413,13 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
     table read whole (metrics reading the same columns share it, and what they compute
     from it). A stream asked for columns such a kept table holds is that table, when the
     source skipped no bad rows (`Keys.covering`): aggregates over orders do not read the
-    file again after the metrics."""
+    file again after the metrics. `prefetch` holds the reads the run started ahead."""
     keys = keys or key_policy(prepared)
     cached = name if columns is None else (name, tuple(columns)) if whole else None
     if cached is not None and cached in keys.events:
         return keys.events[cached]
     source = prepared.event_sources[name]
+    prefetch.settle([name])  # its schema may be asked next (`_scan`): one thread at a time
     if columns is not None and not whole:
         covering = keys.covering(name, source, [prepared.project.key, *columns])
         if covering is not None:  # the metrics' read of these orders serves the aggregates
@@ -365,9 +428,8 @@ def read_events(prepared: Prepared, name: str, keys: Keys | None = None,
         scan = _scan(prepared, name, source, columns)
         if scan is not None:  # the engine reads the files itself
             return take_scan(prepared, name, keys, *scan)
-    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
-        data = source.read(columns)
-    data = _project_columns(source, data, prepared.project.key)
+    key = prepared.project.key
+    data = prefetch.take(name, columns, lambda: read_source(name, source, columns, key))
     count = keys.first_read(name)  # a source read again (metrics, then aggregates) counts once
     if isinstance(data, pa.RecordBatchReader) and columns is not None and not whole:
         return keys.apply_stream(name, source, data, count=count)  # aggregates read events as they stream
@@ -433,13 +495,18 @@ def find_columns(prepared: Prepared, names: Sequence[str]) -> list[Column]:
     return found
 
 
+def _profile_read_names(used: Sequence[Column], name: str, source: Source,
+                        keys: Keys | None) -> list[str]:
+    """The columns asked of profile source `name` for the columns `used`: the rules' and
+    what the key policy needs."""
+    names = [c.name for c in used if c.source == name and c.via is None]
+    return names + ([c for c in keys.extra_columns(source) if c not in names] if keys else [])
+
+
 def _read_profiles(name: str, source: Source, columns: list[Column], key: str,
-                   keys: Keys | None = None) -> pa.Table:
-    names = [c.name for c in columns]
-    extra = [c for c in keys.extra_columns(source) if c not in names] if keys else []
-    with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
-        data = source.read(names + extra)
-    table = _project_columns(source, data, key)
+                   keys: Keys | None = None, prefetch: Prefetch = NO_PREFETCH) -> pa.Table:
+    asked = _profile_read_names(columns, name, source, keys)
+    table = prefetch.take(name, asked, lambda: read_source(name, source, asked, key))
     table = table.read_all() if isinstance(table, pa.RecordBatchReader) else table
     lines = getattr(source, "line_numbers", None)  # a file source's line of each row
     if lines is not None and len(lines) == table.num_rows:
@@ -464,10 +531,12 @@ def _project_columns(source: Source, data: Any, key: str) -> Any:
 
 
 def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
-                    keys: Keys | None = None) -> pa.Table:
+                    keys: Keys | None = None, prefetch: Prefetch = NO_PREFETCH) -> pa.Table:
     keys = keys or key_policy(prepared)
+    prefetch.settle(metric.requires)  # their schemas are asked next: one thread at a time
     reads = metric_reads(prepared, metric, keys)
-    events = {role: read_events(prepared, role, keys, reads.get(role), whole=True)
+    events = {role: read_events(prepared, role, keys, reads.get(role), whole=True,
+                                prefetch=prefetch)
               for role in metric.requires}
     project = prepared.project
     context = metric_context(prepared, columns, events)

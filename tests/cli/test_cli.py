@@ -107,6 +107,20 @@ def test_run_prints_the_size_of_every_segment(shop: Path, as_of: str | None) -> 
     assert (shop / "out" / "segments.parquet").is_file()
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_run_reads_sources_one_at_a_time_or_side_by_side_alike(shop: Path, monkeypatch, threads) -> None:
+    monkeypatch.setenv("SEGMINT_READ_THREADS", threads)
+    assert sizes(ok("run", "--dry-run").stdout) == SIZES[None]
+
+
+def test_run_with_a_bad_number_of_read_threads_is_a_user_error(shop: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SEGMINT_READ_THREADS", "many")
+    assert user_error("run", "--dry-run") == (
+        "SEGMINT_READ_THREADS must be a whole number from 1 to 64, got 'many' (1 reads one source"
+        " at a time)")
+    assert not (shop / "out" / "segments.parquet").exists()
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_run_out_writes_the_membership_table(shop: Path, suffix: str) -> None:
     out = shop / f"members{suffix}"
