@@ -352,6 +352,11 @@ class Metric:
     #: options, as ``{source: {option: column}}``: `segmint validate` (every command's
     #: prepare step) checks that each exists before any data is read.
     reads_for: Callable[[Mapping[str, Any]], Mapping[str, Mapping[str, str]]] | None = None
+    #: The sources it reads besides ``requires`` under the project's ``[metrics]`` options,
+    #: as ``{option: source}``: sources the user names (a profile source or an event
+    #: source), read like ``requires`` (keys normalised as the source says) and handed in
+    #: ``MetricContext.events`` under their names. `segmint validate` checks each exists.
+    requires_for: Callable[[Mapping[str, Any]], Mapping[str, str]] | None = None
     #: The columns it reads of its required sources, given the project's ``[metrics]``
     #: options, the sources' schemas (by source name) and the customer key column, as
     #: ``{source: [column, ...]}``: only these (and the key) are read, so a wide orders

@@ -24,13 +24,13 @@ from segmint.delivery import privacy
 from segmint.semantics.asof import AsOf
 from segmint.language.catalog import Catalog, Column
 from segmint.language.checker import CheckedRules, check
-from segmint.errors import ConfigError, DataError, RuleError, SegmintError
+from segmint.errors import DataError, RuleError, SegmintError
 from segmint.engines.arrow.engine import ArrowEngine
 from segmint.semantics.holdout import HOLDOUT_SUFFIX
 from segmint.engines.base import Engine, EngineResult, EventInput, Job, MetricInput, Scan, check_keys
 from segmint.plugin.engines import AutoChoice, auto_engine
 from segmint.semantics.events import event_columns
-from segmint.semantics.names import did_you_mean, name_hint
+from segmint.semantics.names import name_hint
 from segmint.plugin.host import PluginRegistry, calling_plugin, get_registry, provenance
 from segmint.delivery.snapshots import (
     MEMBERSHIP_FILE, Snapshot, run_metadata, segment_counts, write_snapshot,
@@ -40,7 +40,7 @@ from segmint.project.identity import LINE_COLUMN, Keys
 from segmint.project.source_columns import columns_of
 from segmint.language.parser import decode_rule_file, parse_rules
 from segmint.plugin.api import (
-    PROFILES, Delivery, Metric, MetricColumn, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
+    PROFILES, Delivery, Metric, MetricContext, RunResult, SegmentInfo, SegmentKind, Sink,
     Source, StoredTable,
 )
 from segmint.project.engine_choice import checked_on, engine_scan, project_engine, scanned_rows
@@ -49,6 +49,9 @@ from segmint.project.config import (
 )
 from segmint.project.joins import join_profiles, key_ordered, profile_keys
 from segmint.project.prefetch import NO_PREFETCH, PlannedRead, Prefetch
+from segmint.project.metric_needs import (
+    check_metric_columns, check_metric_sources, metric_columns, metric_sources,
+)
 from segmint.project.quarantine import write_quarantine
 from segmint.project.data_report import DataReport
 
@@ -152,7 +155,9 @@ def prepare(project: Project, registry: PluginRegistry, *, require_rules: bool =
     used = {c.via for c in checked.columns_used}
     for name, metric in metrics.items():
         if f"metric {name}" in used:  # a metric no rule uses reads nothing
-            check_metric_columns(metric, project, {n: schema_of(n) for n in metric.requires})
+            check_metric_sources(metric, project, sources)
+            check_metric_columns(metric, project,
+                                 {n: schema_of(n) for n in metric_sources(metric, project)})
     sinks = instantiate_sinks(project, registry, context)
     prepared = Prepared(project, registry, as_of, checked, profiles, events, metrics, sinks, engine,
                         choice)
@@ -227,33 +232,6 @@ def read_source(name: str, source: Source, columns: Sequence[str] | None, key: s
     with calling_plugin(f"source '{name}' ({source.name}) failed while reading"):
         data = source.read(None if columns is None else list(columns))
     return _project_columns(source, data, key)
-
-
-def metric_columns(metric: Metric, project: Project) -> tuple[MetricColumn, ...]:
-    """The columns a metric provides under the project's ``[metrics]`` options."""
-    if metric.columns_for is None:
-        return metric.columns
-    with calling_plugin(f"metric '{metric.name}' failed to declare its columns"):
-        return tuple(metric.columns_for(project.metrics))
-
-
-def check_metric_columns(metric: Metric, project: Project, schemas: Mapping[str, pa.Schema]) -> None:
-    """Every column a metric the rules use reads under the ``[metrics]`` options exists in
-    its source (a misspelt ``amount_column = "totl"`` is found by `segmint validate`, not
-    at run time)."""
-    if metric.reads_for is None:
-        return
-    for source_name, wanted in metric.reads_for(project.metrics).items():
-        if source_name not in schemas:
-            continue
-        names = schemas[source_name].names
-        for option, column in wanted.items():
-            if column not in names:
-                raise ConfigError(
-                    f"the {metric.name} metric reads column '{column}' of source '{source_name}',"
-                    f" which has no such column{did_you_mean(column, names)} (columns: "
-                    f"{', '.join(names[:20])}{', ...' if len(names) > 20 else ''})",
-                    file=project.label, key=f"metrics.{option}")
 
 
 def source_schema(source: Source, key: str) -> pa.Schema:
@@ -538,6 +516,8 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
     events = {role: read_events(prepared, role, keys, reads.get(role), whole=True,
                                 prefetch=prefetch)
               for role in metric.requires}
+    for name in metric_sources(metric, prepared.project)[len(metric.requires):]:
+        events[name] = _metric_source(prepared, name, keys, prefetch)
     project = prepared.project
     context = metric_context(prepared, columns, events)
     with calling_plugin(lambda: f"metric '{metric.name}' "
@@ -545,6 +525,18 @@ def _compute_metric(prepared: Prepared, metric: Metric, columns: list[Column],
         table = metric.compute(context)
     return table.select([project.key] + [c.name for c in columns]).rename_columns(
         [project.key] + [c.physical for c in columns])
+
+
+def _metric_source(prepared: Prepared, name: str, keys: Keys, prefetch: Prefetch) -> pa.Table:
+    """A source a metric's options name (`Metric.requires_for`), whole: an event source as
+    `read_events` reads it, a profile source with its keys as the profiles' (normalised,
+    mapped, duplicates resolved; counted in the data report once, as a profile source)."""
+    if name in prepared.event_sources:
+        return read_events(prepared, name, keys, whole=True, prefetch=prefetch)
+    source, key = prepared.profile_sources[name], prepared.project.key
+    data = prefetch.take(name, None, lambda: read_source(name, source, None, key))
+    table = data.read_all() if isinstance(data, pa.RecordBatchReader) else data
+    return keys.apply(name, source, table, profiles=True, count=False)
 
 
 def metric_context(prepared: Prepared, columns: Sequence[Column],

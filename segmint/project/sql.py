@@ -19,6 +19,7 @@ from segmint.errors import ConfigError, SegmintError
 from segmint.plugin.api import SQL
 from segmint.plugin.host import PluginRegistry
 from segmint.project.config import Project
+from segmint.project.metric_needs import metric_sources
 from segmint.project.pipeline import Prepared, prepare
 from segmint.project.source_columns import columns_of
 from segmint.project.sql_sources import (
@@ -88,7 +89,8 @@ def _metric_queries(prepared: Prepared, dialect: Any) -> list[Any]:
                 f"the rules use column '{wanted[0].name}' of metric '{name}', which has no SQL "
                 f"builder (Metric.builders[segmint.SQL]), so segmint sql cannot compute it; "
                 f"run these rules with segmint run")
-        events = {role: orders_table(prepared, role, dialect) for role in metric.requires}
+        events = {role: orders_table(prepared, role, dialect)
+                  for role in metric_sources(metric, prepared.project)}
         query = metric_sql(prepared, metric, build, wanted, events)
         found.append(metric_query(name, query, [(c.name, c.physical, c.arrow_type) for c in wanted]))
     return found

@@ -22,6 +22,7 @@ from segmint.plugin.api import SQL, Metric, Source, SqlTable
 from segmint.plugin.host import calling_plugin, provenance
 from segmint.project.engine_choice import engine_scan
 from segmint.project.identity import Keys, policy_of
+from segmint.project.metric_needs import named_sources
 from segmint.project.pipeline import (
     Prepared, display_path, metric_context, metric_reads, source_schema, take_scan,
 )
@@ -59,7 +60,8 @@ def engine_metric(prepared: Prepared, metric: Metric, wanted: Sequence[Column], 
     computes it in Python."""
     engine, key = prepared.engine, prepared.project.key
     build = metric.builders.get(SQL)
-    if not engine.computes_metrics or engine.family != SQL or build is None or not metric.requires:
+    if not engine.computes_metrics or engine.family != SQL or build is None or not metric.requires \
+            or named_sources(metric, prepared.project):  # a source its options name: Python
         return None
     reads = metric_reads(prepared, metric, keys)
     aggregated = event_columns(prepared.checked)
@@ -141,7 +143,7 @@ def keyed_events(prepared: Prepared, name: str, dialect: Any, *, quoted: bool, r
 
     from segmint.engines.sql.profiles import normalized_key
 
-    source = prepared.event_sources[name]
+    source = prepared.event_sources.get(name) or prepared.profile_sources[name]
     key = prepared.project.key
     schema = source_schema(source, key)
     if columns is not None:

@@ -306,11 +306,22 @@ def order_reads(options: Mapping[str, Any], schemas: Mapping[str, pa.Schema],
 
 
 def acquisition_columns(options: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """The orders columns and the spend source's columns the options name."""
+    """The orders columns and the spend source's columns the options name, and the
+    channel column of the acquisition channel source when one is named."""
     o = MetricOptions.from_mapping(options)
-    return {**order_columns(options), SPEND: {
+    found = {**order_columns(options), SPEND: {
         "spend_date_column": o.spend_date_column, "spend_channel_column": o.spend_channel_column,
         "spend_amount_column": o.spend_amount_column}}
+    if o.acquisition_channel_source is not None:
+        found.setdefault(o.acquisition_channel_source, {})["acquisition_channel_column"] = \
+            o.acquisition_channel_column
+    return found
+
+
+def acquisition_sources(options: Mapping[str, Any]) -> dict[str, str]:
+    """The source giving each customer's acquisition channel, when the options name one."""
+    source = MetricOptions.from_mapping(options).acquisition_channel_source
+    return {} if source is None else {"acquisition_channel_source": source}
 
 
 METRICS = (
@@ -351,6 +362,7 @@ METRICS = (
         columns=ACQUISITION_COLUMNS,
         compute=compute_acquisition,
         requires=(SOURCE, SPEND),
+        requires_for=acquisition_sources,
         reads_for=acquisition_columns,
         reads_columns=order_reads,
         builders={SQL: acquisition_sql},
