@@ -11,7 +11,8 @@ from segmint.plugin.host import PluginRegistry, sink_for_path
 from segmint.plugin.options import build_options
 from segmint.plugin.api import RunResult
 from segmint.project.config import Project
-from segmint.project.pipeline import find_columns, prepare, read_profile, segment_infos
+from segmint.project.named_columns import find_columns
+from segmint.project.pipeline import prepare, read_profile, segment_infos
 from segmint.cli import lazy_pandas
 from segmint.cli.common import (
     MAX_COLUMN_WIDTH, DelayedStatus, columns_that_fit, stdout_console, with_project,

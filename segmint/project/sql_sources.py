@@ -23,9 +23,8 @@ from segmint.plugin.host import calling_plugin, provenance
 from segmint.project.engine_choice import engine_scan
 from segmint.project.identity import Keys, policy_of
 from segmint.project.metric_needs import named_sources
-from segmint.project.pipeline import (
-    Prepared, display_path, metric_context, metric_reads, source_schema, take_scan,
-)
+from segmint.project.pipeline import Prepared, display_path, metric_context
+from segmint.project.reading import metric_reads, source_schema, take_scan
 from segmint.project.source_columns import columns_of
 from segmint.semantics.events import event_columns
 

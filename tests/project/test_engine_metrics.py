@@ -26,7 +26,7 @@ from segmint.delivery.snapshots import MEMBERSHIP_FILE, PROFILES_FILE
 from segmint.plugin import host
 from segmint.plugin.api import Metric, MetricColumn
 from segmint.plugin.host import get_registry
-from segmint.project import pipeline, sql_sources
+from segmint.project import pipeline, reading, sql_sources
 from segmint.project.pipeline import run_project
 
 from project_files import write_project
@@ -208,7 +208,7 @@ def test_orders_only_the_metrics_read_are_counted_as_on_arrow(tmp_path, monkeypa
     project_file = _project(tmp_path, rules=rules)
     expected = _run(project_file, "arrow")
     _never_computed(monkeypatch)
-    monkeypatch.setattr(pipeline, "_key_column", lambda *a: pytest.fail("key column read"))
+    monkeypatch.setattr(reading, "_key_column", lambda *a: pytest.fail("key column read"))
     actual = _run(project_file, "duckdb")
     assert actual == expected
     assert expected[2] == ["source orders: 36 rows, 2 keys with no profile (left out)"]

@@ -19,7 +19,7 @@ import pytest
 
 from segmint.engines.duckdb.engine import DuckDBEngine
 from segmint.plugin.host import get_registry
-from segmint.project import pipeline
+from segmint.project import reading
 from segmint.project.config import load_project
 from segmint.project.pipeline import execute, prepare
 
@@ -95,7 +95,7 @@ def test_keys_with_no_profile_are_counted_alike_on_arrow_and_duckdb(
     def unread(*args, **kwargs):
         raise AssertionError("the scanned events' key column was read into Arrow")
 
-    monkeypatch.setattr(pipeline, "_key_column", unread)
+    monkeypatch.setattr(reading, "_key_column", unread)
     counts, lines, membership, counted = _run(project_file, "duckdb", monkeypatch)
     assert counts["orders"] == expected[0]["orders"] == (len(events), _expected(profiles, events))
     assert counts == expected[0] and lines == expected[1]  # the printed report too
@@ -128,7 +128,7 @@ def test_keys_with_no_profile_are_counted_alike_on_spark(tmp_path, monkeypatch):
     pytest.importorskip("pyspark")
     project_file = _write(tmp_path, [[1, 2, 3]], [None, 1, 9, 9, 8], key_type=pa.int64())
     expected = _run(project_file, "arrow", monkeypatch)
-    monkeypatch.setattr(pipeline, "_key_column", lambda *a: pytest.fail("key column read"))
+    monkeypatch.setattr(reading, "_key_column", lambda *a: pytest.fail("key column read"))
     counts, lines, _, _ = _run(project_file, "spark", monkeypatch)
     assert counts == expected[0] and counts["orders"] == (5, 2) and lines == expected[1]
 
