@@ -10,7 +10,7 @@ run's `DataReport`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -255,6 +255,14 @@ class Keys:
             self._keys[name] = [pc.drop_null(pc.unique(pa.chunked_array(chunks, type=parts[0].type)))]
             self._distinct.add(name)
         return self._keys[name][0]
+
+    def find_keysets(self, names: Iterable[str]) -> None:
+        """Find the distinct keys of sources `names` now (`keyset`), so that a caller may
+        do it on another thread while the engine evaluates: only for tables the run holds
+        whole (a stream still adds its keys batch by batch as the engine reads it)."""
+        for name in names:
+            if name in self._keys:
+                self.keyset(name)
 
     def _key_type(self, name: str) -> pa.DataType:
         """The type of source `name`'s keys, without reading a scanned source's."""

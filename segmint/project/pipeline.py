@@ -12,9 +12,11 @@ reads and computes, in which order.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,7 @@ from segmint.project.joins import join_profiles, key_ordered, profile_keys
 from segmint.project.metric_needs import (
     check_metric_columns, check_metric_sources, metric_columns, metric_sources,
 )
-from segmint.project.prefetch import NO_PREFETCH, Prefetch
+from segmint.project.prefetch import NO_PREFETCH, Prefetch, read_workers
 from segmint.project.reading import (
     _metric_source, _read_profiles, key_policy, metric_reads, planned_reads, read_events,
     source_schema,
@@ -208,7 +210,8 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
     job = Job(prepared.checked, profiles, key, prepared.as_of, events, prepared.project.holdout_salt,
               count_keys=keys.scanned & set(events) if prepared.profile_sources else frozenset(),
               keys_checked=read.keys_checked, metrics=read.metrics)
-    evaluation = prepared.engine.evaluate(job)
+    with _matching_ahead(prepared, keys, data):
+        evaluation = prepared.engine.evaluate(job)
     keys.count_unmatched(list(prepared.profile_sources), list(prepared.event_sources),
                          counted={name: c.unmatched for name, c in evaluation.key_counts.items()})
     result = RunResult(
@@ -216,6 +219,24 @@ def execute(prepared: Prepared, progress: Progress | None = None) -> Outcome:
         as_of=prepared.as_of.instant, segments=segment_infos(prepared.rules),
     )
     return Outcome(result, evaluation, report)
+
+
+@contextlib.contextmanager
+def _matching_ahead(prepared: Prepared, keys: Keys, data: Mapping[str, Any]) -> Iterator[None]:
+    """While the engine evaluates, find on another thread the distinct keys the unmatched
+    count will match (`Keys.find_keysets`; Arrow's hashing releases the GIL): the profile
+    sources' and those of the event tables held whole, not the streams the engine is still
+    reading (`data`) nor the files it reads itself. Their errors, if any, are raised after."""
+    names = [*prepared.profile_sources]
+    names += [n for n in prepared.event_sources
+              if not isinstance(data.get(n), pa.RecordBatchReader) and n not in keys.scanned]
+    if not prepared.profile_sources or not names or read_workers() < 2:
+        yield
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segmint-keys") as pool:
+        found = pool.submit(keys.find_keysets, names)
+        yield
+        found.result()
 
 
 @attrs.frozen

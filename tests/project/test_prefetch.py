@@ -12,6 +12,7 @@ import pytest
 
 from segmint.errors import ConfigError, DataError
 from segmint.plugins.sources.file_common import FileSource
+from segmint.project.identity import Keys
 from segmint.project.pipeline import run_project
 from segmint.project.prefetch import MAX_WORKERS, NO_PREFETCH, PlannedRead, Prefetch, read_workers
 
@@ -109,7 +110,8 @@ def _project(tmp_path: Path, *, broken: tuple[str, ...] = ()) -> Path:
     crm = "email,tier\n" + "".join(f"c{i}@x.com,{'gold' if i % 3 else 'silver'}\n" for i in range(40))
     orders = "email,timestamp,amount\n" + "".join(
         f"c{i % 30}@x.com,2024-05-{1 + i % 28:02d},{i}\n" for i in range(90))
-    visits = "email,timestamp\n" + "".join(f"c{i % 25}@x.com,2024-06-{1 + i % 14:02d}\n" for i in range(50))
+    visits = "email,timestamp\n" + "".join(f"c{i % 25}@x.com,2024-06-{1 + i % 14:02d}\n" for i in range(50)) \
+        + "zz@x.com,2024-06-10\nzz@x.com,2024-06-11\nyy@x.com,2024-06-11\n"  # no profile
     survey = "email,score\n" + "".join(f"c{i}@x.com,{i % 11}\n" for i in range(0, 40, 2))
     files = {"crm.csv": crm, "orders.csv": orders, "visits.csv": visits, "survey.csv": survey}
     for name, text in files.items():
@@ -231,3 +233,27 @@ def test_the_error_is_the_first_failing_read_in_the_runs_order(tmp_path, monkeyp
         errors.append(str(raised.value))
     assert errors[0] == errors[1] and "columns, got 4: x,y,z,w" in errors[0], errors
     assert f"{named}.csv" in errors[0] or f"'{named}'" in errors[0]
+
+
+def test_the_keys_to_match_are_found_beside_the_evaluation(tmp_path, monkeypatch):
+    """The distinct keys the unmatched count matches are found on another thread while the
+    engine evaluates (the tables held whole: profiles, orders, visits), with the counts of
+    a run on one thread, which finds them after."""
+    project_file = _project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    calls: list = []
+    find = Keys.find_keysets
+
+    def spy(self, names):
+        calls.append((threading.current_thread().name.split("_")[0], list(names)))
+        return find(self, names)
+
+    monkeypatch.setattr(Keys, "find_keysets", spy)
+    found = {}
+    for threads in ("1", "4"):
+        monkeypatch.setenv("SEGMINT_READ_THREADS", threads)
+        report = run_project(project_file, dry_run=True).report
+        found[threads] = {n: (r.rows, r.unmatched) for n, r in report.sources.items()}
+    assert calls == [("segmint-keys", ["crm", "survey", "orders", "visits"])]
+    assert found["1"] == found["4"]
+    assert found["4"]["visits"] == (53, 2) and found["4"]["crm"] == (40, 20)
